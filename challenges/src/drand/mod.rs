@@ -1,0 +1,21 @@
+//! drand randomness, verified and fail-closed (DESIGN.md 3.2).
+//!
+//! - [`ChainInfo`]: pinned quicknet and mainnet, any other chain from its `/info` JSON, and the
+//!   round clock (`round_at`, `time_of`, `first_round_at_or_after`).
+//! - [`verify_beacon`]: BLS verification with `drand-verify`; the only way to get a
+//!   [`VerifiedBeacon`].
+//! - [`DrandClient`]: fetches rounds from relays with timeouts and retries and verifies them.
+//! - [`local`]: an insecure development beacon in quicknet's scheme, and its HTTP server.
+
+mod chain;
+mod client;
+mod error;
+pub mod local;
+mod local_server;
+mod verify;
+
+pub use chain::{ChainInfo, ChainKey, Scheme, MAINNET_HASH, QUICKNET_HASH};
+pub use client::{ClientOptions, DrandClient};
+pub use error::DrandError;
+pub use local_server::unix_now;
+pub use verify::{randomness_of, verify_beacon, Beacon, VerifiedBeacon};

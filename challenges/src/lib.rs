@@ -1,0 +1,5 @@
+//! placeholder
+
+pub mod drand;
+pub mod env;
+pub mod prompt;

@@ -1,0 +1,16 @@
+//! The model of grail-rs on ONNX Runtime: finding the runtime, loading and running the model
+//! (DESIGN.md section 4), and its identity (DESIGN.md 3.6): the content ID of its weights and
+//! the beacon-keyed BN254 fingerprint.
+
+pub mod bn254;
+pub mod error;
+pub mod model_id;
+pub mod runtime;
+pub mod session;
+pub mod weights;
+
+pub use bn254::{fingerprint, fingerprint_alpha, fingerprint_of};
+pub use error::{Error, Result};
+pub use model_id::{model_id, model_id_of};
+pub use session::{KvCache, ModelSession, ModelSpec, SessionOptions, StepInput, StepOutput};
+pub use weights::{read_weights, WeightTensor, Weights};

@@ -1,0 +1,134 @@
+//! Window arithmetic: window `w` covers blocks `[w·L, (w+1)·L)`.
+//!
+//! Everything is u64 integer arithmetic; an overflow is an error, never a wrap, because window
+//! numbers come from miners' files.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProtocolError;
+
+/// The window that contains `block`: `floor(block / L)`.
+pub fn window_of_block(block: u64, blocks_per_window: u64) -> Result<u64, ProtocolError> {
+    block
+        .checked_div(blocks_per_window)
+        .ok_or(ProtocolError::ZeroParameter { name: "blocks_per_window" })
+}
+
+/// The first block of window `w`: `w·L`.
+pub fn first_block_of_window(window: u64, blocks_per_window: u64) -> Result<u64, ProtocolError> {
+    if blocks_per_window == 0 {
+        return Err(ProtocolError::ZeroParameter { name: "blocks_per_window" });
+    }
+    window
+        .checked_mul(blocks_per_window)
+        .ok_or(ProtocolError::Overflow { what: "first block of window" })
+}
+
+/// A chain whose block `b` starts at `genesis_unix + b·block_time_s` (unix seconds).
+///
+/// This is the embedded local clock and the arithmetic every role uses to turn windows into
+/// deadlines; a real chain's block numbers map onto it through its own genesis time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainClock {
+    /// Unix time (s) at which block 0 starts.
+    pub genesis_unix: u64,
+    /// Seconds per block.
+    pub block_time_s: u64,
+}
+
+impl ChainClock {
+    /// Start time of `block`.
+    pub fn block_start(&self, block: u64) -> Result<u64, ProtocolError> {
+        block
+            .checked_mul(self.block_time_s)
+            .and_then(|t| t.checked_add(self.genesis_unix))
+            .ok_or(ProtocolError::Overflow { what: "block start time" })
+    }
+
+    /// The block in progress at unix time `t`; `None` before genesis.
+    pub fn block_at(&self, t: u64) -> Result<Option<u64>, ProtocolError> {
+        if self.block_time_s == 0 {
+            return Err(ProtocolError::ZeroParameter { name: "block_time_s" });
+        }
+        Ok(t.checked_sub(self.genesis_unix).map(|dt| dt / self.block_time_s))
+    }
+
+    /// The window in progress at unix time `t`; `None` before genesis.
+    pub fn window_at(&self, t: u64, blocks_per_window: u64) -> Result<Option<u64>, ProtocolError> {
+        match self.block_at(t)? {
+            Some(b) => window_of_block(b, blocks_per_window).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Start time of window `w`: the start of its first block.
+    pub fn window_start(&self, window: u64, blocks_per_window: u64) -> Result<u64, ProtocolError> {
+        self.block_start(first_block_of_window(window, blocks_per_window)?)
+    }
+
+    /// Upload deadline of window `w`: the start of window `w+1` plus the grace period.
+    pub fn upload_deadline(
+        &self,
+        window: u64,
+        blocks_per_window: u64,
+        grace_period_s: u64,
+    ) -> Result<u64, ProtocolError> {
+        let next = window.checked_add(1).ok_or(ProtocolError::Overflow { what: "next window" })?;
+        self.window_start(next, blocks_per_window)?
+            .checked_add(grace_period_s)
+            .ok_or(ProtocolError::Overflow { what: "upload deadline" })
+    }
+
+    /// The time whose drand round is window `w`'s challenge beacon: the upload deadline plus
+    /// the challenge buffer (`round_at` of this time, in the challenges crate).
+    pub fn challenge_time(
+        &self,
+        window: u64,
+        blocks_per_window: u64,
+        grace_period_s: u64,
+        challenge_buffer_s: u64,
+    ) -> Result<u64, ProtocolError> {
+        self.upload_deadline(window, blocks_per_window, grace_period_s)?
+            .checked_add(challenge_buffer_s)
+            .ok_or(ProtocolError::Overflow { what: "challenge time" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLOCK: ChainClock = ChainClock { genesis_unix: 1_700_000_000, block_time_s: 12 };
+
+    #[test]
+    fn windows_partition_blocks() {
+        for block in 0..200u64 {
+            let w = window_of_block(block, 30).unwrap();
+            let first = first_block_of_window(w, 30).unwrap();
+            assert!(first <= block && block < first + 30);
+        }
+        assert!(window_of_block(5, 0).is_err());
+        assert!(first_block_of_window(5, 0).is_err());
+    }
+
+    #[test]
+    fn deadline_is_next_window_start_plus_grace() {
+        let start = CLOCK.window_start(10, 30).unwrap();
+        assert_eq!(start, 1_700_000_000 + 10 * 30 * 12);
+        let deadline = CLOCK.upload_deadline(10, 30, 30).unwrap();
+        assert_eq!(deadline, CLOCK.window_start(11, 30).unwrap() + 30);
+        assert_eq!(CLOCK.challenge_time(10, 30, 30, 30).unwrap(), deadline + 30);
+        assert_eq!(CLOCK.window_at(start, 30).unwrap(), Some(10));
+        assert_eq!(CLOCK.window_at(start - 1, 30).unwrap(), Some(9));
+        assert_eq!(CLOCK.window_at(CLOCK.genesis_unix - 1, 30).unwrap(), None);
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_wrap() {
+        assert!(first_block_of_window(u64::MAX, 30).is_err());
+        assert!(CLOCK.upload_deadline(u64::MAX, 1, 0).is_err());
+        assert!(CLOCK.block_start(u64::MAX / 12).is_err());
+        let zero = ChainClock { genesis_unix: 0, block_time_s: 0 };
+        assert!(zero.block_at(5).is_err());
+    }
+}

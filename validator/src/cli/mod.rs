@@ -1,0 +1,46 @@
+//! Command-line structure: one subcommand group per concern. `beacon` now; `run`, `replay`,
+//! `bench` and `calibrate` join [`Command`] later.
+
+mod beacon;
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// The grail-rs validator.
+#[derive(Debug, Parser)]
+#[command(name = "grail-validator", version, about)]
+pub(crate) struct Cli {
+    /// Log filter (tracing syntax, e.g. `info` or `grail_challenges=debug`), to stderr.
+    #[arg(long = "log.level", env = "GRAIL_LOG", default_value = "warn", global = true)]
+    pub(crate) log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// drand beacons: verify one, or fetch and verify one from relays.
+    #[command(subcommand)]
+    Beacon(beacon::BeaconCommand),
+}
+
+/// Logs to stderr, so stdout carries only results.
+pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("bad --log.level {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    Ok(())
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Beacon(cmd) => beacon::run(cmd).await,
+    }
+}

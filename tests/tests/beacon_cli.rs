@@ -4,30 +4,13 @@
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use grail_tests::bin;
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A binary of the workspace, next to this test's own target directory.
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p grail-validator -p grail-challenges --bins` first",
-        path.display()
-    );
-    path
-}
-
 fn beacons() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("fixtures/drand/beacons.json")).unwrap();
+    let text = std::fs::read_to_string(grail_tests::fixture("drand/beacons.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -6,25 +6,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use grail_tests::bin;
 use serde_json::Value;
-
-/// A binary of the workspace, next to this test's own target directory.
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p grail-validator -p grail-challenges --bins` first",
-        path.display()
-    );
-    path
-}
 
 /// Kills the server when the test ends, pass or fail.
 struct KillOnDrop(Child);

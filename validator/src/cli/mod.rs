@@ -1,7 +1,8 @@
-//! Command-line structure: one subcommand group per concern. `beacon` now; `run`, `replay`,
+//! Command-line structure: one subcommand group per concern. `beacon` and `model` now; `run`, `replay`,
 //! `bench` and `calibrate` join [`Command`] later.
 
 mod beacon;
+mod model;
 
 use std::io::IsTerminal;
 
@@ -25,6 +26,9 @@ enum Command {
     /// drand beacons: verify one, or fetch and verify one from relays.
     #[command(subcommand)]
     Beacon(beacon::BeaconCommand),
+    /// Model identity: `model_id`, the beacon-keyed fingerprint, the ONNX contract.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Logs to stderr, so stdout carries only results.
@@ -42,5 +46,6 @@ pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Beacon(cmd) => beacon::run(cmd).await,
+        Command::Model(cmd) => model::run(cmd),
     }
 }

@@ -2,6 +2,9 @@
 //! fingerprint equal the golden vectors written by an independent Python implementation, and a
 //! missing ONNX Runtime library is a clear error.
 
+// Helpers outside #[test] fns panic on purpose: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 use grail_tests::{bin, fixture, repo_root};

@@ -65,6 +65,39 @@ pub enum Error {
         /// The missing or mistyped input/output.
         problem: String,
     },
+    /// The model folder's `config.json` is missing a field or malformed.
+    #[error("{path}: {problem}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        problem: String,
+    },
+    /// The tokenizer does not fit the model (or cannot be read).
+    #[error("{path}: {problem}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What is wrong, naming both sizes on a mismatch.
+        problem: String,
+    },
+    /// The requested execution provider could not be used; there is no silent CPU fallback.
+    #[error("device {device} is unavailable: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for, e.g. `cuda:0`.
+        device: String,
+        /// ONNX Runtime's message, and what to do.
+        reason: String,
+    },
+    /// A generation or prefill request is malformed; `problem` names the field and the limit.
+    #[error("bad request: {problem}")]
+    Request {
+        /// What is wrong.
+        problem: String,
+    },
+    /// The sampler or the commitment rejected a value.
+    #[error(transparent)]
+    Protocol(#[from] grail_protocol::error::ProtocolError),
     /// ONNX Runtime failed while building a session or running it.
     #[error("ONNX Runtime: {0}")]
     Ort(#[from] ort::Error),

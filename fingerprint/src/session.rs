@@ -55,6 +55,29 @@ pub struct SessionOptions {
     pub intra_threads: Option<usize>,
 }
 
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Device {
+    /// ONNX Runtime's CPU execution provider.
+    #[default]
+    Cpu,
+    /// ONNX Runtime's CUDA execution provider on GPU `device_id`. Asking for it where it cannot
+    /// be registered is an error, never a silent CPU fallback.
+    Cuda {
+        /// CUDA device ordinal.
+        device_id: i32,
+    },
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda { device_id } => write!(f, "cuda:{device_id}"),
+        }
+    }
+}
+
 /// The KV cache of a batch: per layer, key and value `[b, kv_heads, past, head_dim]`.
 #[derive(Debug, Clone)]
 pub struct KvCache {
@@ -110,12 +133,37 @@ pub struct ModelSession {
 }
 
 impl ModelSession {
-    /// Initializes ONNX Runtime if needed, loads the model and checks its inputs and outputs.
+    /// Initializes ONNX Runtime if needed, loads the model on the CPU and checks its inputs and
+    /// outputs.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Self> {
+        Self::load_on(path, options, Device::Cpu)
+    }
+
+    /// Like [`ModelSession::load`], on `device`.
+    pub fn load_on(path: &Path, options: &SessionOptions, device: Device) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file"),
+            });
+        }
         let env = runtime::environment()?;
         let mut builder = Session::builder(env)?;
         if let Some(n) = options.intra_threads {
             builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;
+        }
+        if let Device::Cuda { device_id } = device {
+            let unavailable = |reason: String| Error::DeviceUnavailable {
+                device: device.to_string(),
+                reason: format!(
+                    "{reason} (the CUDA execution provider needs a GPU build of ONNX Runtime \
+                     1.31 via ORT_DYLIB_PATH and its CUDA libraries on the library path)"
+                ),
+            };
+            let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
+            builder = builder
+                .with_execution_providers([cuda])
+                .map_err(|e| unavailable(ort::Error::<()>::from(e).to_string()))?;
         }
         let session = builder.commit_from_file(path)?;
         let spec = check_contract(path, &describe(session.inputs()), &describe(session.outputs()))?;

@@ -1,4 +1,6 @@
-//! grail-miner: the mining loop (verifiable generation, commitments, window files).
-//!
-//! Not built yet: the foundation issue only lays the crate out. The mining loop and the
-//! `grail-miner` binary come with the miner issue.
+//! grail-miner: the mining loop (verifiable generation, commitments, window files) and the
+//! miner's Bittensor hotkey.
+
+pub mod rollouts;
+pub mod wallet;
+pub mod window_loop;

@@ -132,4 +132,10 @@ pub enum ProtocolError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A hidden state does not match the commitment key, or holds a non-finite value.
+    #[error("hidden state: {reason}")]
+    BadHiddenState {
+        /// What is wrong with it.
+        reason: String,
+    },
 }

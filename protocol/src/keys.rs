@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use blake2::{Blake2b512, Digest};
-use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, PublicKey, Signature};
+use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, PublicKey, SecretKey, Signature};
 
 use crate::error::ProtocolError;
 
@@ -122,6 +122,30 @@ impl HotkeyPair {
             reason: format!("expected 64 hex digits: {e}"),
         })?;
         Self::from_mini_secret(&bytes)
+    }
+
+    /// The pair of a 64-byte expanded secret as `bittensor-wallet` 4 (via `sp_core`) stores it
+    /// in `privateKey`: the canonical secret scalar followed by the 32-byte nonce seed. For key
+    /// files that lack `secretSeed`.
+    pub fn from_secret_key_bytes(bytes: &[u8; 64]) -> Result<Self, ProtocolError> {
+        let secret = SecretKey::from_bytes(bytes)
+            .map_err(|e| ProtocolError::Key { what: "expanded secret", reason: e.to_string() })?;
+        Ok(Self { keypair: secret.to_keypair() })
+    }
+
+    /// The pair of a 64-byte expanded secret in the Ed25519 layout (the scalar multiplied by
+    /// the cofactor, then the nonce seed), as `py-sr25519-bindings` and older Python Bittensor
+    /// wallets store `privateKey`.
+    pub fn from_ed25519_secret_bytes(bytes: &[u8; 64]) -> Result<Self, ProtocolError> {
+        let secret = SecretKey::from_ed25519_bytes(bytes)
+            .map_err(|e| ProtocolError::Key { what: "expanded secret", reason: e.to_string() })?;
+        Ok(Self { keypair: secret.to_keypair() })
+    }
+
+    /// The 64-byte expanded secret in the layout of [`Self::from_secret_key_bytes`], as a
+    /// wallet's `privateKey`. Secret material: only for writing key files.
+    pub fn secret_key_bytes(&self) -> [u8; 64] {
+        self.keypair.secret.to_bytes()
     }
 
     /// The public key.

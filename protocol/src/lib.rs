@@ -7,6 +7,7 @@
 pub mod challenge;
 pub mod cid;
 pub mod codec;
+pub mod commitment;
 pub mod error;
 pub mod hash;
 pub mod keys;

@@ -1,0 +1,178 @@
+//! The fast decoding loop: prompt once at batch 1, its cache repeated for the group, then one
+//! step per token for every running row, with ONNX Runtime's `present.*` values moved back in
+//! as the next `past_key_values.*`.
+
+use std::borrow::Cow;
+
+use ort::session::SessionInputValue;
+use ort::value::DynValue;
+
+use super::rollout::{check_request, GeneratedRollout, GroupRequest, Picker, RolloutState, StepRules};
+use super::tensors::{broadcast_rows, empty_cache, gather_rows, i64_matrix, output};
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::session::{ATTENTION_MASK, INPUT_IDS, LAST_HIDDEN_STATE, LOGITS, POSITION_IDS};
+
+/// The int64 inputs of one step over `batch` rows of `seq` new tokens.
+pub(crate) struct StepFeeds {
+    pub(crate) batch: usize,
+    pub(crate) seq: usize,
+    pub(crate) input_ids: Vec<i64>,
+    pub(crate) attention_mask: Vec<i64>,
+    pub(crate) position_ids: Vec<i64>,
+}
+
+impl Engine {
+    /// Generates one completion per stream of `request`, all in one batch. Rollout `r` depends
+    /// only on the model, the prompt and stream `r` (up to floating-point drift between batch
+    /// shapes, which the validator's sampling tolerance absorbs).
+    pub fn generate_group(&mut self, request: &GroupRequest<'_>) -> Result<Vec<GeneratedRollout>> {
+        let rules = StepRules {
+            max_new_tokens: request.max_new_tokens,
+            stop_ids: request.stop_ids,
+            commitment: request.commitment,
+        };
+        let spec = *self.spec();
+        check_request(request.prompt, request.temperature, &rules, spec.vocab_size, spec.hidden_size)?;
+        let pickers = request
+            .streams
+            .iter()
+            .map(|s| Picker::Sample { stream: s.clone(), temperature: request.temperature })
+            .collect();
+        self.decode(request.prompt, pickers, &rules)
+    }
+
+    /// Greedy (argmax) decoding of one completion; logprobs are under `softmax(logits)`.
+    pub fn generate_greedy(
+        &mut self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        stop_ids: &[u32],
+    ) -> Result<GeneratedRollout> {
+        let rules = StepRules { max_new_tokens, stop_ids, commitment: None };
+        let spec = *self.spec();
+        check_request(prompt, 1.0, &rules, spec.vocab_size, spec.hidden_size)?;
+        let mut out = self.decode(prompt, vec![Picker::Greedy], &rules)?;
+        out.pop().ok_or_else(|| Error::Request { problem: "no rollout was produced".into() })
+    }
+
+    fn decode(
+        &mut self,
+        prompt: &[u32],
+        pickers: Vec<Picker>,
+        rules: &StepRules<'_>,
+    ) -> Result<Vec<GeneratedRollout>> {
+        let spec = *self.spec();
+        let (vocab, hidden) = (spec.vocab_size, spec.hidden_size);
+        let n = pickers.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<RolloutState> =
+            pickers.into_iter().map(|p| RolloutState::new(p, rules.max_new_tokens)).collect();
+
+        // The shared prompt, once, at batch 1: every rollout samples token 0 from its last row.
+        let p = prompt.len();
+        let feeds = StepFeeds {
+            batch: 1,
+            seq: p,
+            input_ids: prompt.iter().map(|&t| i64::from(t)).collect(),
+            attention_mask: vec![1; p],
+            position_ids: (0..p as i64).collect(),
+        };
+        let empty = (0..2 * spec.num_layers)
+            .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
+            .collect::<Result<Vec<_>>>()?;
+        let present = self.run_step(feeds, empty, |logits, states| {
+            let (l, h) = (&logits[(p - 1) * vocab..p * vocab], &states[(p - 1) * hidden..p * hidden]);
+            rows.iter_mut().try_for_each(|r| r.advance(l, h, rules))
+        })?;
+        let mut past = if n == 1 {
+            present
+        } else {
+            present.iter().map(|v| broadcast_rows(v, n)).collect::<Result<Vec<_>>>()?
+        };
+
+        // `active[k]` is the rollout in batch row k.
+        let mut active: Vec<usize> = (0..n).collect();
+        let mut cached = p;
+        while rows.iter().any(RolloutState::running) {
+            let idle = active.iter().filter(|&&i| !rows[i].running()).count();
+            let threshold = self.options().drop_finished;
+            if threshold > 0 && idle > 0 && (idle >= threshold || 2 * idle >= active.len()) {
+                let keep: Vec<usize> =
+                    (0..active.len()).filter(|&k| rows[active[k]].running()).collect();
+                past = past.iter().map(|v| gather_rows(v, &keep)).collect::<Result<Vec<_>>>()?;
+                active = keep.iter().map(|&k| active[k]).collect();
+            }
+            let b = active.len();
+            let feeds = StepFeeds {
+                batch: b,
+                seq: 1,
+                input_ids: active
+                    .iter()
+                    .map(|&i| rows[i].last_token().map_or(0, i64::from))
+                    .collect(),
+                attention_mask: vec![1; b * (cached + 1)],
+                position_ids: vec![cached as i64; b],
+            };
+            past = self.run_step(feeds, past, |logits, states| {
+                for (k, &i) in active.iter().enumerate() {
+                    let l = &logits[k * vocab..(k + 1) * vocab];
+                    let h = &states[k * hidden..(k + 1) * hidden];
+                    rows[i].advance(l, h, rules)?;
+                }
+                Ok(())
+            })?;
+            cached += 1;
+        }
+        Ok(rows.into_iter().map(RolloutState::finish).collect())
+    }
+
+    /// Runs one forward pass, hands `read` the logits `[b, s, V]` and hidden states `[b, s, D]`
+    /// in place, and returns the `present.*` values (key, value per layer) untouched.
+    pub(crate) fn run_step<F>(
+        &mut self,
+        feeds: StepFeeds,
+        past: Vec<DynValue>,
+        read: F,
+    ) -> Result<Vec<DynValue>>
+    where
+        F: FnOnce(&[f32], &[f32]) -> Result<()>,
+    {
+        let spec = *self.model.spec();
+        let StepFeeds { batch, seq, input_ids, attention_mask, position_ids } = feeds;
+        let total = attention_mask.len() / batch.max(1);
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(3 + past.len());
+        inputs.push((INPUT_IDS.into(), i64_matrix(batch, seq, input_ids)?.into()));
+        inputs.push((ATTENTION_MASK.into(), i64_matrix(batch, total, attention_mask)?.into()));
+        inputs.push((POSITION_IDS.into(), i64_matrix(batch, seq, position_ids)?.into()));
+        let mut past = past.into_iter();
+        for (k, v) in &self.past_names {
+            let (Some(pk), Some(pv)) = (past.next(), past.next()) else {
+                return Err(Error::Request { problem: "the cache has too few layers".into() });
+            };
+            inputs.push((Cow::Borrowed(k.as_str()), pk.into()));
+            inputs.push((Cow::Borrowed(v.as_str()), pv.into()));
+        }
+        let mut outputs = self.model.session_mut().run(inputs)?;
+        let (ls, logits) = output(&outputs, LOGITS, 3)?;
+        let (hs, states) = output(&outputs, LAST_HIDDEN_STATE, 3)?;
+        if ls != [batch, seq, spec.vocab_size] || hs != [batch, seq, spec.hidden_size] {
+            return Err(Error::Request {
+                problem: format!("outputs of shape {ls:?} and {hs:?} for a {batch}x{seq} step"),
+            });
+        }
+        read(logits, states)?;
+        let mut present = Vec::with_capacity(2 * self.present_names.len());
+        for (k, v) in &self.present_names {
+            for name in [k, v] {
+                present.push(outputs.remove(name.as_str()).ok_or_else(|| Error::Request {
+                    problem: format!("the model returned no output `{name}`"),
+                })?);
+            }
+        }
+        Ok(present)
+    }
+}

@@ -1,0 +1,56 @@
+//! Command-line structure: one subcommand (group) per concern. `keygen` and `keys` now;
+//! `mine`, `generate` and `bench` join [`Command`] later, each in its own module here.
+
+mod keys;
+mod mine;
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// The grail-rs miner.
+#[derive(Debug, Parser)]
+#[command(name = "grail-miner", version, about)]
+pub(crate) struct Cli {
+    /// Log filter (tracing syntax, e.g. `info` or `grail_miner=debug`), to stderr.
+    #[arg(long = "log.level", env = "GRAIL_LOG", default_value = "warn", global = true)]
+    pub(crate) log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a new sr25519 hotkey from OS randomness and write it as a Bittensor wallet
+    /// hotkey file; prints `{"ss58", "public_key"}`.
+    Keygen(keys::KeygenArgs),
+    /// Use an existing Bittensor wallet hotkey: show it, sign with it.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Mine windows: wait for each window's verified drand beacon, generate complete groups of
+    /// 16 rollouts, sign and upload the window file; one-shot with `--window W --problems N`.
+    /// Prints one JSON report line per window.
+    Mine(Box<mine::MineArgs>),
+}
+
+/// Logs to stderr, so stdout carries only results.
+pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("bad --log.level {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    Ok(())
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Mine(args) => mine::run(*args),
+    }
+}

@@ -1,0 +1,437 @@
+//! The per-window loop (DESIGN.md 3.1-3.7): wait for the window's verified mining beacon,
+//! derive the window seed, the commitment key and the weights' fingerprint, generate complete
+//! groups for problems 0, 1, 2, ... while the window allows, then sign, encode and upload the
+//! window file before the deadline.
+//!
+//! Generation is synchronous (the engine is); the few network calls (drand, the store, a
+//! chain node) run on a small tokio runtime owned by the [`Miner`]. The only clock reads are
+//! at this edge ([`unix_now_f64`]); the decisions themselves ([`should_start_group`],
+//! [`WindowTimes`]) are pure functions of the time passed in.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context};
+use grail_challenges::chain::{ChainError, ChainSource};
+use grail_challenges::drand::{DrandClient, VerifiedBeacon};
+use grail_challenges::env::Environment;
+use grail_challenges::prompt::PromptRenderer;
+use grail_challenges::store::WindowStore;
+use grail_fingerprint::{Engine, GroupRequest};
+use grail_protocol::commitment::CommitmentKey;
+use grail_protocol::keys::HotkeyPair;
+use grail_protocol::params::{EnvironmentSpec, NetworkParams, GROUP_SIZE};
+use grail_protocol::seeds::{problem_seed, sample_stream, window_seed};
+use grail_protocol::window::first_block_of_window;
+use grail_protocol::window_file::{window_file_key, BeaconRecord, Rollout};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::rollouts::{seal, window_header, HeaderFields, Scorer};
+
+/// How many problems to mine in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Exactly this many, whatever the clock says (one-shot mode, tests, demos).
+    Problems(u32),
+    /// As many complete groups as fit before the upload deadline minus the safety margin.
+    UntilDeadline,
+}
+
+/// Start, deadline and mining beacon round of a window, in unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowTimes {
+    /// Start of the window's first block.
+    pub start: u64,
+    /// Upload deadline: start of the next window plus the grace period.
+    pub deadline: u64,
+    /// First block of the window.
+    pub first_block: u64,
+}
+
+impl WindowTimes {
+    /// The times of `window` on `clock` under `params`.
+    pub fn of(
+        window: u64,
+        clock: &grail_protocol::window::ChainClock,
+        params: &NetworkParams,
+    ) -> anyhow::Result<Self> {
+        let l = params.blocks_per_window;
+        Ok(Self {
+            start: clock.window_start(window, l)?,
+            deadline: clock.upload_deadline(window, l, params.grace_period_s)?,
+            first_block: first_block_of_window(window, l)?,
+        })
+    }
+}
+
+/// Whether to start one more group at `now` (unix seconds): only if the estimated time of a
+/// group still ends before `deadline − margin`. Without an estimate yet, only `now` is checked.
+pub fn should_start_group(now: f64, deadline: f64, margin: f64, estimate: Option<f64>) -> bool {
+    now + estimate.unwrap_or(0.0) <= deadline - margin
+}
+
+/// What one window's mining did: one JSON line on stdout, and a log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowReport {
+    /// Window number.
+    pub window: u64,
+    /// Storage key of the file.
+    pub key: String,
+    /// The miner's hotkey (SS58).
+    pub hotkey: String,
+    /// drand round of the mining beacon.
+    pub beacon_round: u64,
+    /// Problems mined (`0..problems`).
+    pub problems: u32,
+    /// Rollouts in the file.
+    pub rollouts: usize,
+    /// Rollouts that solved their problem.
+    pub successes: usize,
+    /// Completion tokens over all rollouts.
+    pub completion_tokens: usize,
+    /// Encoded file size.
+    pub bytes: usize,
+    /// `bytes / completion_tokens`.
+    pub bytes_per_completion_token: f64,
+    /// Seconds spent generating.
+    pub generation_s: f64,
+    /// Seconds for the whole window (beacon wait excluded).
+    pub seconds: f64,
+    /// Completion tokens per second of generation.
+    pub tokens_per_s: f64,
+    /// The store's last-modified time (unix s): the upload time.
+    pub uploaded_unix: u64,
+    /// The upload deadline (unix s).
+    pub deadline_unix: u64,
+}
+
+/// Everything a miner needs, loaded once.
+#[derive(Debug)]
+pub struct Miner<C: ChainSource> {
+    /// The model.
+    pub engine: Engine,
+    /// `model.onnx` of the model folder (for the fingerprint).
+    pub model_file: PathBuf,
+    /// Binary CIDv1 of the weights.
+    pub model_id: Vec<u8>,
+    /// Tokenizer and chat template.
+    pub renderer: PromptRenderer,
+    /// The network's environment.
+    pub env: Box<dyn Environment>,
+    /// The hotkey that signs.
+    pub pair: HotkeyPair,
+    /// Where files go.
+    pub store: WindowStore,
+    /// Verified drand client.
+    pub drand: DrandClient,
+    /// Block numbers and hashes.
+    pub chain: C,
+    /// Network parameters.
+    pub params: NetworkParams,
+    /// Seconds kept free before the deadline for signing, encoding and upload.
+    pub safety_margin_s: f64,
+    /// Runtime for the network calls.
+    pub runtime: tokio::runtime::Runtime,
+}
+
+/// The window's randomness and keys, ready to mine with.
+struct Prepared {
+    times: WindowTimes,
+    beacon: VerifiedBeacon,
+    block_hash: [u8; 32],
+    seed: [u8; 32],
+    key: CommitmentKey,
+    fingerprint: [u8; 32],
+}
+
+/// Unix time now, in seconds with a fraction (the loop's only clock).
+pub fn unix_now_f64() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl<C: ChainSource> Miner<C> {
+    /// Mines one window and uploads its file. With [`Budget::UntilDeadline`] a window in which
+    /// not even one group fits uploads nothing and returns `Ok(None)`.
+    pub fn mine_window(
+        &mut self,
+        window: u64,
+        budget: Budget,
+    ) -> anyhow::Result<Option<WindowReport>> {
+        let prepared = self.prepare(window)?;
+        let started = Instant::now();
+        let (rollouts, problems, generation_s) = self.generate(window, &prepared, budget)?;
+        if problems == 0 {
+            tracing::warn!(window, "no complete group fitted before the deadline; nothing uploaded");
+            return Ok(None);
+        }
+        let header = window_header(HeaderFields {
+            window,
+            hotkey: self.pair.hotkey(),
+            model_id: self.model_id.clone(),
+            beacon: BeaconRecord {
+                round: prepared.beacon.round(),
+                randomness: *prepared.beacon.randomness(),
+                signature: prepared.beacon.signature().to_vec(),
+            },
+            first_block_hash: prepared.block_hash,
+            fingerprint: prepared.fingerprint,
+            environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },
+            generation: self.params.generation,
+        });
+        let (file, bytes) = seal(&self.pair, header, rollouts).context("signing the window file")?;
+        let key = window_file_key(window, &self.pair.hotkey());
+        let size = bytes.len();
+        let info = self
+            .runtime
+            .block_on(self.store.put(&key, bytes))
+            .with_context(|| format!("uploading {key} to {}", self.store.description()))?;
+        let uploaded = info.last_modified_unix();
+        if uploaded > prepared.times.deadline {
+            tracing::warn!(window, uploaded, deadline = prepared.times.deadline, "uploaded after the deadline");
+        }
+        let completion_tokens: usize = file.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
+        let report = WindowReport {
+            window,
+            key,
+            hotkey: self.pair.hotkey().to_ss58(),
+            beacon_round: prepared.beacon.round(),
+            problems,
+            rollouts: file.rollouts.len(),
+            successes: file.rollouts.iter().filter(|r| r.success).count(),
+            completion_tokens,
+            bytes: size,
+            bytes_per_completion_token: size as f64 / completion_tokens.max(1) as f64,
+            generation_s,
+            seconds: started.elapsed().as_secs_f64(),
+            tokens_per_s: completion_tokens as f64 / generation_s.max(1e-9),
+            uploaded_unix: uploaded,
+            deadline_unix: prepared.times.deadline,
+        };
+        tracing::info!(
+            window,
+            problems,
+            rollouts = report.rollouts,
+            successes = report.successes,
+            tokens = completion_tokens,
+            bytes = size,
+            bytes_per_token = format!("{:.2}", report.bytes_per_completion_token),
+            seconds = format!("{:.1}", report.seconds),
+            store = self.store.description(),
+            "window file uploaded"
+        );
+        Ok(Some(report))
+    }
+
+    /// Mines window after window until an error the loop cannot skip. Each window's report is
+    /// handed to `on_report`; a window that fails (no beacon, upload error) is logged and
+    /// skipped, never filled with anything unverified.
+    pub fn run(&mut self, mut on_report: impl FnMut(&WindowReport)) -> anyhow::Result<()> {
+        let clock = self.chain.clock();
+        let l = self.params.blocks_per_window;
+        let mut next: Option<u64> = None;
+        loop {
+            let now = unix_now_f64();
+            let current = clock.window_at(now as u64, l)?;
+            let Some(current) = current else {
+                let wait = clock.genesis_unix as f64 - now;
+                tracing::info!(wait_s = wait, "waiting for the chain's genesis");
+                std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.1, 60.0)));
+                continue;
+            };
+            let window = next.map_or(current, |n| n.max(current));
+            let start = WindowTimes::of(window, &clock, &self.params)?.start as f64;
+            if start > now {
+                std::thread::sleep(Duration::from_secs_f64(start - now));
+            }
+            match self.mine_window(window, Budget::UntilDeadline) {
+                Ok(Some(report)) => on_report(&report),
+                Ok(None) => {}
+                Err(e) => tracing::error!(window, error = format!("{e:#}"), "window skipped"),
+            }
+            next = Some(window + 1);
+        }
+    }
+
+    /// Beacon, block hash, seed, commitment key and fingerprint of `window`.
+    fn prepare(&mut self, window: u64) -> anyhow::Result<Prepared> {
+        let times = WindowTimes::of(window, &self.chain.clock(), &self.params)?;
+        let round = self
+            .drand
+            .chain()
+            .round_at(times.start)
+            .with_context(|| format!("finding the mining beacon round of window {window}"))?;
+        let now = unix_now_f64() as u64;
+        // Wait until the deadline for the beacon, but at least a minute (a one-shot run of an
+        // old window still needs its beacon fetched).
+        let give_up = Duration::from_secs(times.deadline.saturating_sub(now).max(60));
+        tracing::info!(window, round, "waiting for the mining beacon");
+        let beacon = self
+            .runtime
+            .block_on(self.drand.wait_for_round(round, give_up))
+            .with_context(|| format!("mining beacon (drand round {round}) of window {window}"))?;
+        let block_hash = self.first_block_hash(times)?;
+        let seed = window_seed(window, beacon.randomness(), &block_hash);
+        let key = CommitmentKey::derive(&seed, self.engine.spec().hidden_size)
+            .context("deriving the commitment key")?;
+        let t = Instant::now();
+        let fingerprint = grail_fingerprint::fingerprint(&self.model_file, beacon.randomness())
+            .with_context(|| format!("fingerprinting {}", self.model_file.display()))?;
+        tracing::info!(
+            window,
+            round,
+            seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+            "beacon verified, weights fingerprinted"
+        );
+        Ok(Prepared { times, beacon, block_hash, seed, key, fingerprint })
+    }
+
+    /// The hash of the window's first block, waiting while the chain has not produced it.
+    fn first_block_hash(&self, times: WindowTimes) -> anyhow::Result<[u8; 32]> {
+        let block_time = Duration::from_secs(self.chain.clock().block_time_s.max(1));
+        loop {
+            match self.runtime.block_on(self.chain.block_hash(times.first_block)) {
+                Ok(h) => return Ok(h),
+                Err(ChainError::NotYetProduced { .. }) if (unix_now_f64() as u64) < times.deadline => {
+                    std::thread::sleep(block_time);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("hash of block {}", times.first_block))
+                }
+            }
+        }
+    }
+
+    /// Complete groups for problems `0..n`; returns the rollouts, `n`, and generation seconds.
+    fn generate(
+        &mut self,
+        window: u64,
+        p: &Prepared,
+        budget: Budget,
+    ) -> anyhow::Result<(Vec<Rollout>, u32, f64)> {
+        let hotkey = self.pair.hotkey();
+        let stop_ids = self.engine.config().stop_token_ids.clone();
+        let generation = self.params.generation;
+        let bar = progress_bar(window, budget);
+        let mut rollouts = Vec::new();
+        let mut longest: Option<f64> = None;
+        let mut total_s = 0.0;
+        let mut j: u32 = 0;
+        loop {
+            match budget {
+                Budget::Problems(n) if j >= n => break,
+                Budget::Problems(_) => {}
+                Budget::UntilDeadline => {
+                    let deadline = p.times.deadline as f64;
+                    if !should_start_group(unix_now_f64(), deadline, self.safety_margin_s, longest) {
+                        break;
+                    }
+                }
+            }
+            let t = Instant::now();
+            let problem = self.env.generate(problem_seed(&p.seed, &hotkey, j));
+            let prompt = self
+                .renderer
+                .problem_tokens(&problem)
+                .with_context(|| format!("rendering problem {j}"))?;
+            let streams = (0..GROUP_SIZE).map(|r| sample_stream(&p.seed, &hotkey, j, r)).collect();
+            let generated = self
+                .engine
+                .generate_group(&GroupRequest {
+                    prompt: &prompt,
+                    streams,
+                    temperature: generation.temperature,
+                    max_new_tokens: generation.max_new_tokens as usize,
+                    stop_ids: &stop_ids,
+                    commitment: Some(&p.key),
+                })
+                .with_context(|| format!("generating the group of problem {j}"))?;
+            let scorer =
+                Scorer { env: self.env.as_ref(), renderer: &self.renderer, stop_ids: &stop_ids };
+            let group = scorer.assemble_group(j, &prompt, &problem, generated)?;
+            let tokens: usize = group.iter().map(|r| r.completion_tokens.len()).sum();
+            let solved = group.iter().filter(|r| r.success).count();
+            rollouts.extend(group);
+            let s = t.elapsed().as_secs_f64();
+            total_s += s;
+            longest = Some(longest.map_or(s, |l: f64| l.max(s)));
+            tracing::debug!(window, problem = j, tokens, solved, seconds = s, "group done");
+            j = j.checked_add(1).context("problem index overflow")?;
+            bar.inc(1);
+            bar.set_message(format!("{} rollouts, {:.0} tok/s", rollouts.len(), tokens as f64 / s));
+        }
+        bar.finish_and_clear();
+        Ok((rollouts, j, total_s))
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar(window: u64, budget: Budget) -> ProgressBar {
+    let bar = match budget {
+        Budget::Problems(n) => ProgressBar::new(u64::from(n)),
+        Budget::UntilDeadline => ProgressBar::new_spinner(),
+    };
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let template = match budget {
+        Budget::Problems(_) => "window {prefix} [{bar:30}] {pos}/{len} problems {msg} ({elapsed})",
+        Budget::UntilDeadline => "window {prefix} {spinner} {pos} problems {msg} ({elapsed})",
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(window.to_string());
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// Checks that the network's environment is the one loaded (id and version).
+pub fn check_environment(env: &dyn Environment, params: &NetworkParams) -> anyhow::Result<()> {
+    if env.id() != params.environment.id || env.version() != params.environment.version {
+        bail!(
+            "environment {} v{} is loaded but the network uses {} v{}",
+            env.id(),
+            env.version(),
+            params.environment.id,
+            params.environment.version
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grail_protocol::window::ChainClock;
+
+    #[test]
+    fn a_group_starts_only_if_it_ends_before_the_margin() {
+        assert!(should_start_group(100.0, 200.0, 10.0, None));
+        assert!(should_start_group(100.0, 200.0, 10.0, Some(90.0)));
+        assert!(!should_start_group(100.0, 200.0, 10.0, Some(90.5)));
+        assert!(!should_start_group(191.0, 200.0, 10.0, None));
+    }
+
+    #[test]
+    fn window_times_follow_the_clock() -> anyhow::Result<()> {
+        let clock = ChainClock { genesis_unix: 1000, block_time_s: 12 };
+        let params = NetworkParams::default();
+        let t = WindowTimes::of(3, &clock, &params)?;
+        assert_eq!(t.first_block, 90);
+        assert_eq!(t.start, 1000 + 90 * 12);
+        assert_eq!(t.deadline, 1000 + 120 * 12 + params.grace_period_s);
+        Ok(())
+    }
+
+    #[test]
+    fn environment_must_match_the_network() {
+        let env = grail_challenges::env::environment_by_id("sat").map_err(|e| e.to_string());
+        let Ok(env) = env else { panic!("sat is registered") };
+        let mut params = NetworkParams::default();
+        assert!(check_environment(env.as_ref(), &params).is_ok());
+        params.environment.id = "arith".into();
+        assert!(check_environment(env.as_ref(), &params).is_err());
+    }
+}

@@ -72,8 +72,8 @@ pub enum StoreError {
         key: String,
         /// The store's description.
         store: String,
-        /// The store's error.
-        source: object_store::Error,
+        /// The store's error (boxed: it is large).
+        source: Box<object_store::Error>,
     },
 }
 
@@ -184,7 +184,7 @@ pub struct ObjectInfo {
 }
 
 impl ObjectInfo {
-    fn from_meta(meta: ObjectMeta) -> Self {
+    fn from_meta(meta: &ObjectMeta) -> Self {
         Self {
             key: meta.location.to_string(),
             size: meta.size,
@@ -309,7 +309,7 @@ impl WindowStore {
     /// Size and last-modified time of `key`; `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         match self.store.head(&parse_key(key)?).await {
-            Ok(meta) => Ok(Some(ObjectInfo::from_meta(meta))),
+            Ok(meta) => Ok(Some(ObjectInfo::from_meta(&meta))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(self.err("head", key, source)),
         }
@@ -323,8 +323,7 @@ impl WindowStore {
             .list_with_delimiter(Some(&p))
             .await
             .map_err(|source| self.err("list", prefix, source))?;
-        let mut out: Vec<ObjectInfo> =
-            listed.objects.into_iter().map(ObjectInfo::from_meta).collect();
+        let mut out: Vec<ObjectInfo> = listed.objects.iter().map(ObjectInfo::from_meta).collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -354,7 +353,12 @@ impl WindowStore {
     }
 
     fn err(&self, op: &'static str, key: &str, source: object_store::Error) -> StoreError {
-        StoreError::Store { op, key: key.to_owned(), store: self.description.clone(), source }
+        StoreError::Store {
+            op,
+            key: key.to_owned(),
+            store: self.description.clone(),
+            source: Box::new(source),
+        }
     }
 }
 

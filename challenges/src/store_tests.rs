@@ -134,4 +134,5 @@ fn s3_compatible_server_when_configured() {
     };
     let store = WindowStore::open(&cfg).unwrap();
     rt().block_on(exercise(&store));
+    eprintln!("exercised {}", store.description());
 }

@@ -43,7 +43,8 @@ impl ModelConfig {
     /// Reads `DIR/config.json`.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(CONFIG_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let bytes =
+            std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         Self::parse(&path, &bytes)
     }
 
@@ -59,7 +60,9 @@ impl ModelConfig {
             (None, None) => Vec::new(),
         };
         if stop_token_ids.is_empty() {
-            return Err(err("no `stop_token_ids` or `eos_token_id`: generation could not stop".into()));
+            return Err(err(
+                "no `stop_token_ids` or `eos_token_id`: generation could not stop".into()
+            ));
         }
         Ok(Self { stop_token_ids, vocab_size: raw.vocab_size, hidden_size: raw.hidden_size })
     }

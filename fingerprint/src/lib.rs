@@ -12,12 +12,12 @@ pub mod session;
 pub mod weights;
 
 pub use bn254::{fingerprint, fingerprint_alpha, fingerprint_of};
-pub use error::{Error, Result};
-pub use model_id::{model_id, model_id_of};
 pub use config::ModelConfig;
 pub use engine::{
     Engine, EngineOptions, GeneratedRollout, GroupRequest, PrefillRows, Sequence, StopReason,
 };
+pub use error::{Error, Result};
+pub use model_id::{model_id, model_id_of};
 pub use session::{
     Device, KvCache, ModelSession, ModelSpec, SessionOptions, StepInput, StepOutput,
 };

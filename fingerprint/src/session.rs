@@ -160,7 +160,8 @@ impl ModelSession {
                      1.31 via ORT_DYLIB_PATH and its CUDA libraries on the library path)"
                 ),
             };
-            let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
+            let cuda =
+                ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
             builder = builder
                 .with_execution_providers([cuda])
                 .map_err(|e| unavailable(ort::Error::<()>::from(e).to_string()))?;

@@ -101,9 +101,10 @@ impl Scorer<'_> {
         problem: &Problem,
         completion: &[u32],
     ) -> Result<(f32, bool), AssemblyError> {
-        let text = self.renderer.decode_completion(completion, self.stop_ids).map_err(|source| {
-            AssemblyError::Decode { problem: problem_index, rollout: rollout_index, source }
-        })?;
+        let text =
+            self.renderer.decode_completion(completion, self.stop_ids).map_err(|source| {
+                AssemblyError::Decode { problem: problem_index, rollout: rollout_index, source }
+            })?;
         let reward = self
             .env
             .score(problem, &text)
@@ -138,7 +139,8 @@ impl Scorer<'_> {
                     commitments: g.commitments.len(),
                 });
             }
-            if g.stop == StopReason::Eos && !g.tokens.last().is_some_and(|t| self.stop_ids.contains(t))
+            if g.stop == StopReason::Eos
+                && !g.tokens.last().is_some_and(|t| self.stop_ids.contains(t))
             {
                 return Err(AssemblyError::BadStop { problem: problem_index, rollout: r });
             }

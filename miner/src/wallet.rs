@@ -26,20 +26,21 @@ const ENCRYPTED_PREFIXES: &[&[u8]] = &[b"$NACL", b"$ANSIBLE_VAULT", b"gAAAAA"];
 #[non_exhaustive]
 pub enum WalletError {
     /// The file could not be read (missing, unreadable).
-    #[error("cannot read hotkey file {path}: {source}")]
+    // The OS error is in the message, so it is not also a `source` (anyhow would print it twice).
+    #[error("cannot read hotkey file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// A file or folder could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         /// The file or folder.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The hotkey exists and overwriting was not asked for.
     #[error("hotkey file {path} already exists; refusing to overwrite it (pass --overwrite)")]
@@ -183,7 +184,7 @@ pub struct LoadedHotkey {
 /// Reads and checks the hotkey file at `path` (see the module docs).
 pub fn read_hotkey_file(path: &Path) -> Result<LoadedHotkey, WalletError> {
     let bytes =
-        fs::read(path).map_err(|source| WalletError::Read { path: path.to_path_buf(), source })?;
+        fs::read(path).map_err(|error| WalletError::Read { path: path.to_path_buf(), error })?;
     parse_hotkey_file(path, &bytes)
 }
 
@@ -199,7 +200,10 @@ pub fn parse_hotkey_file(path: &Path, bytes: &[u8]) -> Result<LoadedHotkey, Wall
 
     if let Some(ct) = obj.get("cryptoType").filter(|v| !v.is_null()) {
         if ct.as_u64() != Some(CRYPTO_TYPE_SR25519) {
-            return Err(WalletError::CryptoType { path: path.to_path_buf(), found: ct.to_string() });
+            return Err(WalletError::CryptoType {
+                path: path.to_path_buf(),
+                found: ct.to_string(),
+            });
         }
     }
     let public_key = file.hex::<32>("publicKey")?;
@@ -210,7 +214,8 @@ pub fn parse_hotkey_file(path: &Path, bytes: &[u8]) -> Result<LoadedHotkey, Wall
 
     let (pair, source) = match (seed, private_key) {
         (Some(seed), private_key) => {
-            let pair = HotkeyPair::from_mini_secret(&seed).map_err(|e| file.bad("secretSeed", e))?;
+            let pair =
+                HotkeyPair::from_mini_secret(&seed).map_err(|e| file.bad("secretSeed", &e))?;
             if let Some(pk) = private_key {
                 // Both present: they must be the same key.
                 let (from_pk, _) = pair_from_private_key(&file, &pk, Some(pair.hotkey()))?;
@@ -219,7 +224,9 @@ pub fn parse_hotkey_file(path: &Path, bytes: &[u8]) -> Result<LoadedHotkey, Wall
             (pair, SecretSource::SecretSeed)
         }
         (None, Some(pk)) => {
-            let stored = public_key.or(account_id).map(Hotkey);
+            // The stored public key picks the layout; a bad ss58Address is reported below.
+            let from_ss58 = ss58.and_then(|a| ss58_decode(a).ok()).map(|(_, key)| key);
+            let stored = public_key.or(account_id).or(from_ss58).map(Hotkey);
             pair_from_private_key(&file, &pk, stored)?
         }
         (None, None) => return Err(WalletError::NoSecret { path: path.to_path_buf() }),
@@ -238,7 +245,7 @@ pub fn parse_hotkey_file(path: &Path, bytes: &[u8]) -> Result<LoadedHotkey, Wall
     }
     if let Some(addr) = ss58 {
         // Compare keys, not strings, so another network's prefix of the same key still reads.
-        let (_, key) = ss58_decode(addr).map_err(|e| file.bad("ss58Address", e))?;
+        let (_, key) = ss58_decode(addr).map_err(|e| file.bad("ss58Address", &e))?;
         if key != derived.0 {
             return Err(WalletError::Mismatch {
                 path: path.to_path_buf(),
@@ -261,14 +268,15 @@ fn pair_from_private_key(
 ) -> Result<(HotkeyPair, SecretSource), WalletError> {
     let canonical = HotkeyPair::from_secret_key_bytes(bytes).ok();
     let ed25519 = HotkeyPair::from_ed25519_secret_bytes(bytes).ok();
-    let candidates = [(canonical, SecretSource::PrivateKey), (ed25519, SecretSource::PrivateKeyEd25519)];
+    let candidates =
+        [(canonical, SecretSource::PrivateKey), (ed25519, SecretSource::PrivateKeyEd25519)];
     let matching = candidates
         .iter()
         .find(|(pair, _)| pair.as_ref().is_some_and(|p| expected.is_none_or(|e| p.hotkey() == e)))
         .or_else(|| candidates.iter().find(|(pair, _)| pair.is_some()));
     match matching {
         Some((Some(pair), source)) => Ok((pair.clone(), *source)),
-        _ => Err(file.bad("privateKey", "not a valid sr25519 expanded secret in either layout")),
+        _ => Err(file.bad("privateKey", &"not a valid sr25519 expanded secret in either layout")),
     }
 }
 
@@ -279,7 +287,7 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    fn bad(&self, field: &'static str, reason: impl ToString) -> WalletError {
+    fn bad(&self, field: &'static str, reason: &dyn std::fmt::Display) -> WalletError {
         WalletError::Field { path: self.path.to_path_buf(), field, reason: reason.to_string() }
     }
 
@@ -289,7 +297,7 @@ impl Fields<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.bad(field, format!("expected a string, found {other}"))),
+            Some(other) => Err(self.bad(field, &format!("expected a string, found {other}"))),
         }
     }
 
@@ -299,7 +307,7 @@ impl Fields<'_> {
         let digits = s.strip_prefix("0x").unwrap_or(s);
         let mut out = [0u8; N];
         hex::decode_to_slice(digits, &mut out).map_err(|e| {
-            self.bad(field, format!("expected {N} bytes as hex ({} digits): {e}", 2 * N))
+            self.bad(field, &format!("expected {N} bytes as hex ({} digits): {e}", 2 * N))
         })?;
         Ok(Some(out))
     }
@@ -392,7 +400,7 @@ pub fn write_hotkey(
     };
 
     let dir = secret_path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|source| WalletError::Write { path: dir.into(), source })?;
+    fs::create_dir_all(dir).map_err(|error| WalletError::Write { path: dir.into(), error })?;
     write_atomically(&secret_path, &json_bytes(&secret_path, &secret)?)?;
     let public_path = location.hotkeypub_file();
     write_atomically(&public_path, &json_bytes(&public_path, &public)?)?;
@@ -403,13 +411,13 @@ pub fn write_hotkey(
 /// error is mapped anyway rather than unwrapped.
 fn json_bytes(path: &Path, value: &impl Serialize) -> Result<Vec<u8>, WalletError> {
     serde_json::to_vec(value)
-        .map_err(|e| WalletError::Write { path: path.to_path_buf(), source: io::Error::other(e) })
+        .map_err(|e| WalletError::Write { path: path.to_path_buf(), error: io::Error::other(e) })
 }
 
 /// Writes `bytes` to a fresh mode-0600 temporary file in the same folder, then renames it over
 /// `path`, so a reader never sees a half-written key and the secret is never world-readable.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WalletError> {
-    let err = |source| WalletError::Write { path: path.to_path_buf(), source };
+    let err = |error| WalletError::Write { path: path.to_path_buf(), error };
     let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     let mut options = fs::OpenOptions::new();

@@ -49,13 +49,22 @@ fn reads_private_key_only_files_in_both_layouts() {
     let mut json = btwallet();
     json.as_object_mut().unwrap().remove("secretSeed");
     let key = parse(&json).unwrap();
-    assert_eq!((key.source, key.pair.hotkey().to_ss58()), (SecretSource::PrivateKey, BTWALLET_SS58.into()));
+    assert_eq!(
+        (key.source, key.pair.hotkey().to_ss58()),
+        (SecretSource::PrivateKey, BTWALLET_SS58.into())
+    );
 
     let canonical = key.pair.secret_key_bytes();
     json["privateKey"] = format!("0x{}", hex::encode(ed25519_layout(&canonical))).into();
     let key = parse(&json).unwrap();
     assert_eq!(key.source, SecretSource::PrivateKeyEd25519);
     assert_eq!(key.pair.hotkey().to_ss58(), BTWALLET_SS58);
+    // With only ss58Address to go by, the layout is still found.
+    let mut only_ss58 = json.clone();
+    for field in ["publicKey", "accountId"] {
+        only_ss58.as_object_mut().unwrap().remove(field);
+    }
+    assert_eq!(parse(&only_ss58).unwrap().source, SecretSource::PrivateKeyEd25519);
     // The old layout alongside a seed is accepted as the same key.
     json["secretSeed"] = btwallet()["secretSeed"].clone();
     assert_eq!(parse(&json).unwrap().source, SecretSource::SecretSeed);

@@ -19,6 +19,7 @@ use grail_challenges::env::Environment;
 use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::store::WindowStore;
 use grail_fingerprint::{Engine, GroupRequest};
+use grail_protocol::codec::Limits;
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{EnvironmentSpec, NetworkParams, GROUP_SIZE};
@@ -70,6 +71,44 @@ impl WindowTimes {
 /// group still ends before `deadline − margin`. Without an estimate yet, only `now` is checked.
 pub fn should_start_group(now: f64, deadline: f64, margin: f64, estimate: Option<f64>) -> bool {
     now + estimate.unwrap_or(0.0) <= deadline - margin
+}
+
+/// Upper bound on the encoded size of one rollout with `prompt` prompt tokens and at most
+/// `completion` completion tokens (the wire format of protocol/README.md section 9: fixed
+/// fields 129 bytes, 4 per prompt token, 16 per completion token).
+pub fn rollout_bytes_bound(prompt: usize, completion: usize) -> u64 {
+    129 + 4 * prompt as u64 + 16 * completion as u64
+}
+
+/// Room left for the header (model_id, beacon signature, environment id are all bounded).
+const HEADER_BYTES_BOUND: u64 = 4096;
+
+/// Whether one more group fits the decoder's limits the validator applies: the rollout count,
+/// the file size (with every completion at its cap), and the per-rollout token counts. `Err`
+/// names the limit a group can never fit.
+pub fn group_fits_limits(
+    limits: &Limits,
+    rollouts_so_far: usize,
+    bytes_so_far: u64,
+    prompt: usize,
+    max_new_tokens: usize,
+) -> Result<bool, String> {
+    if prompt > limits.max_prompt_tokens as usize {
+        return Err(format!(
+            "a prompt of {prompt} tokens is over the limit of {}",
+            limits.max_prompt_tokens
+        ));
+    }
+    if max_new_tokens > limits.max_completion_tokens as usize {
+        return Err(format!(
+            "max_new_tokens {max_new_tokens} is over the completion limit of {}",
+            limits.max_completion_tokens
+        ));
+    }
+    let group = GROUP_SIZE as usize;
+    let group_bytes = group as u64 * rollout_bytes_bound(prompt, max_new_tokens);
+    Ok(rollouts_so_far + group <= limits.max_rollouts as usize
+        && HEADER_BYTES_BOUND + bytes_so_far + group_bytes <= limits.max_file_bytes)
 }
 
 /// What one window's mining did: one JSON line on stdout, and a log line.
@@ -163,7 +202,10 @@ impl<C: ChainSource> Miner<C> {
         let started = Instant::now();
         let (rollouts, problems, generation_s) = self.generate(window, &prepared, budget)?;
         if problems == 0 {
-            tracing::warn!(window, "no complete group fitted before the deadline; nothing uploaded");
+            tracing::warn!(
+                window,
+                "no complete group fitted before the deadline; nothing uploaded"
+            );
             return Ok(None);
         }
         let header = window_header(HeaderFields {
@@ -180,7 +222,8 @@ impl<C: ChainSource> Miner<C> {
             environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },
             generation: self.params.generation,
         });
-        let (file, bytes) = seal(&self.pair, header, rollouts).context("signing the window file")?;
+        let (file, bytes) =
+            seal(&self.pair, header, rollouts).context("signing the window file")?;
         let key = window_file_key(window, &self.pair.hotkey());
         let size = bytes.len();
         let info = self
@@ -189,9 +232,15 @@ impl<C: ChainSource> Miner<C> {
             .with_context(|| format!("uploading {key} to {}", self.store.description()))?;
         let uploaded = info.last_modified_unix();
         if uploaded > prepared.times.deadline {
-            tracing::warn!(window, uploaded, deadline = prepared.times.deadline, "uploaded after the deadline");
+            tracing::warn!(
+                window,
+                uploaded,
+                deadline = prepared.times.deadline,
+                "uploaded after the deadline"
+            );
         }
-        let completion_tokens: usize = file.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
+        let completion_tokens: usize =
+            file.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
         let report = WindowReport {
             window,
             key,
@@ -293,7 +342,9 @@ impl<C: ChainSource> Miner<C> {
         loop {
             match self.runtime.block_on(self.chain.block_hash(times.first_block)) {
                 Ok(h) => return Ok(h),
-                Err(ChainError::NotYetProduced { .. }) if (unix_now_f64() as u64) < times.deadline => {
+                Err(ChainError::NotYetProduced { .. })
+                    if (unix_now_f64() as u64) < times.deadline =>
+                {
                     std::thread::sleep(block_time);
                 }
                 Err(e) => {
@@ -317,6 +368,7 @@ impl<C: ChainSource> Miner<C> {
         let mut rollouts = Vec::new();
         let mut longest: Option<f64> = None;
         let mut total_s = 0.0;
+        let mut bytes_so_far = 0u64;
         let mut j: u32 = 0;
         loop {
             match budget {
@@ -324,7 +376,8 @@ impl<C: ChainSource> Miner<C> {
                 Budget::Problems(_) => {}
                 Budget::UntilDeadline => {
                     let deadline = p.times.deadline as f64;
-                    if !should_start_group(unix_now_f64(), deadline, self.safety_margin_s, longest) {
+                    if !should_start_group(unix_now_f64(), deadline, self.safety_margin_s, longest)
+                    {
                         break;
                     }
                 }
@@ -335,6 +388,27 @@ impl<C: ChainSource> Miner<C> {
                 .renderer
                 .problem_tokens(&problem)
                 .with_context(|| format!("rendering problem {j}"))?;
+            let max_new = generation.max_new_tokens as usize;
+            let fits = group_fits_limits(
+                &Limits::default(),
+                rollouts.len(),
+                bytes_so_far,
+                prompt.len(),
+                max_new,
+            )
+            .map_err(|e| anyhow::anyhow!("problem {j}: {e}"))?;
+            if !fits {
+                match budget {
+                    Budget::Problems(n) => bail!(
+                        "{n} problems do not fit one window file: problem {j} would pass the \
+                         validator's size limits"
+                    ),
+                    Budget::UntilDeadline => {
+                        tracing::info!(window, problems = j, "window file is full");
+                        break;
+                    }
+                }
+            }
             let streams = (0..GROUP_SIZE).map(|r| sample_stream(&p.seed, &hotkey, j, r)).collect();
             let generated = self
                 .engine
@@ -342,7 +416,7 @@ impl<C: ChainSource> Miner<C> {
                     prompt: &prompt,
                     streams,
                     temperature: generation.temperature,
-                    max_new_tokens: generation.max_new_tokens as usize,
+                    max_new_tokens: max_new,
                     stop_ids: &stop_ids,
                     commitment: Some(&p.key),
                 })
@@ -352,6 +426,10 @@ impl<C: ChainSource> Miner<C> {
             let group = scorer.assemble_group(j, &prompt, &problem, generated)?;
             let tokens: usize = group.iter().map(|r| r.completion_tokens.len()).sum();
             let solved = group.iter().filter(|r| r.success).count();
+            bytes_so_far += group
+                .iter()
+                .map(|r| rollout_bytes_bound(r.prompt_tokens.len(), r.completion_tokens.len()))
+                .sum::<u64>();
             rollouts.extend(group);
             let s = t.elapsed().as_secs_f64();
             total_s += s;
@@ -402,36 +480,5 @@ pub fn check_environment(env: &dyn Environment, params: &NetworkParams) -> anyho
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use grail_protocol::window::ChainClock;
-
-    #[test]
-    fn a_group_starts_only_if_it_ends_before_the_margin() {
-        assert!(should_start_group(100.0, 200.0, 10.0, None));
-        assert!(should_start_group(100.0, 200.0, 10.0, Some(90.0)));
-        assert!(!should_start_group(100.0, 200.0, 10.0, Some(90.5)));
-        assert!(!should_start_group(191.0, 200.0, 10.0, None));
-    }
-
-    #[test]
-    fn window_times_follow_the_clock() -> anyhow::Result<()> {
-        let clock = ChainClock { genesis_unix: 1000, block_time_s: 12 };
-        let params = NetworkParams::default();
-        let t = WindowTimes::of(3, &clock, &params)?;
-        assert_eq!(t.first_block, 90);
-        assert_eq!(t.start, 1000 + 90 * 12);
-        assert_eq!(t.deadline, 1000 + 120 * 12 + params.grace_period_s);
-        Ok(())
-    }
-
-    #[test]
-    fn environment_must_match_the_network() {
-        let env = grail_challenges::env::environment_by_id("sat").map_err(|e| e.to_string());
-        let Ok(env) = env else { panic!("sat is registered") };
-        let mut params = NetworkParams::default();
-        assert!(check_environment(env.as_ref(), &params).is_ok());
-        params.environment.id = "arith".into();
-        assert!(check_environment(env.as_ref(), &params).is_err());
-    }
-}
+#[path = "window_loop_tests.rs"]
+mod tests;

@@ -8,11 +8,15 @@
 //!            | first_block_hash 32 B | fingerprint 32 B | environment id: u32 len + UTF-8
 //!            | environment version u32 | temperature f32 | max_new_tokens u32
 //!            | eos_probability_floor f32 | signature 64 B
-//! rollout  = problem_index u32 | rollout_index u32 | prompt: u32 n + u32 * n
+//! rollout  = problem_index u32 | rollout_index u32 | prompt
 //!            | completion: u32 n + u32 * n | logprobs: u32 n + f32 * n
 //!            | commitments: u32 n + u64 * n | merkle_root 32 B | reward f32
 //!            | success u8 (0 or 1) | advantage f32 | signature 64 B
+//! prompt   = u32 n + u32 * n | u32 0xFFFFFFFF (the previous rollout's prompt, repeated)
 //! ```
+//! A group's 16 rollouts share one prompt, so the encoder writes it once and repeats it with
+//! the marker; the decoded rollouts (and what their signatures cover) are unchanged.
+//!
 //! The decoder checks each count against `Limits` before allocating, counts every byte against
 //! the file-size limit, and rejects trailing bytes.
 
@@ -27,6 +31,8 @@ use crate::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 pub const MAGIC: [u8; 8] = *b"GRAILWF\0";
 /// Version of this wire format.
 pub const FORMAT_VERSION: u32 = 1;
+/// Prompt count meaning "the same prompt tokens as the previous rollout".
+pub const REPEAT_PROMPT: u32 = u32::MAX;
 /// File-name extension of window files.
 pub const FILE_EXTENSION: &str = "grail";
 
@@ -108,8 +114,20 @@ pub fn encode(file: &WindowFile) -> Result<Vec<u8>, ProtocolError> {
         }
         out.extend_from_slice(&r.problem_index.to_le_bytes());
         out.extend_from_slice(&r.rollout_index.to_le_bytes());
-        out.extend_from_slice(&count("prompt_tokens", r.prompt_tokens.len())?.to_le_bytes());
-        r.prompt_tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+        if i > 0 && file.rollouts[i - 1].prompt_tokens == r.prompt_tokens {
+            out.extend_from_slice(&REPEAT_PROMPT.to_le_bytes());
+        } else {
+            let n = count("prompt_tokens", r.prompt_tokens.len())?;
+            if n == REPEAT_PROMPT {
+                return Err(ProtocolError::TooLarge {
+                    field: format!("prompt_tokens of rollout {i}"),
+                    value: u64::from(n),
+                    limit: u64::from(REPEAT_PROMPT - 1),
+                });
+            }
+            out.extend_from_slice(&n.to_le_bytes());
+            r.prompt_tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+        }
         out.extend_from_slice(&count("completion_tokens", n)?.to_le_bytes());
         r.completion_tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
         out.extend_from_slice(&count("logprobs", n)?.to_le_bytes());
@@ -150,9 +168,11 @@ pub fn decode_from<R: Read>(reader: R, limits: &Limits) -> Result<WindowFile, Pr
     }
     let header = d.header()?;
     let n = d.len("rollouts", limits.max_rollouts)?;
-    let mut rollouts = Vec::with_capacity(n);
+    let mut rollouts: Vec<Rollout> = Vec::with_capacity(n);
     for i in 0..n {
-        rollouts.push(d.rollout(i)?);
+        let previous = rollouts.last().map(|r| r.prompt_tokens.as_slice());
+        let rollout = d.rollout(i, previous)?;
+        rollouts.push(rollout);
     }
     d.expect_end()?;
     Ok(WindowFile { header, rollouts })
@@ -281,7 +301,7 @@ impl<R: Read> Decoder<'_, R> {
         })
     }
 
-    fn rollout(&mut self, i: usize) -> Result<Rollout, ProtocolError> {
+    fn rollout(&mut self, i: usize, previous: Option<&[u32]>) -> Result<Rollout, ProtocolError> {
         let l = self.limits;
         let f = |name: &str| format!("{name} of rollout {i}");
         let problem_index = self.u32(&f("problem_index"))?;
@@ -293,8 +313,25 @@ impl<R: Read> Decoder<'_, R> {
                 limit: u64::from(GROUP_SIZE - 1),
             });
         }
-        let n = self.len(&f("prompt_tokens"), l.max_prompt_tokens)?;
-        let prompt_tokens = self.elements(&f("prompt_tokens"), n, u32::from_le_bytes)?;
+        let prompt_tokens = match self.u32(&f("prompt_tokens"))? {
+            REPEAT_PROMPT => match previous {
+                Some(p) => p.to_vec(),
+                None => {
+                    return Err(ProtocolError::InvalidValue {
+                        field: f("prompt_tokens"),
+                        reason: "repeats the previous prompt, but there is none".into(),
+                    })
+                }
+            },
+            n if n > l.max_prompt_tokens => {
+                return Err(ProtocolError::TooLarge {
+                    field: f("prompt_tokens"),
+                    value: u64::from(n),
+                    limit: u64::from(l.max_prompt_tokens),
+                })
+            }
+            n => self.elements(&f("prompt_tokens"), n as usize, u32::from_le_bytes)?,
+        };
         let n = self.len(&f("completion_tokens"), l.max_completion_tokens)?;
         let completion_tokens = self.elements(&f("completion_tokens"), n, u32::from_le_bytes)?;
         let logprobs = self.matching(&f("logprobs"), n, f32::from_le_bytes)?;

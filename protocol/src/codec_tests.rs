@@ -79,8 +79,11 @@ fn limits_are_enforced_with_field_names() {
     // A huge declared count fails on its limit before any allocation.
     let mut huge = bytes;
     let at = rollout_offset(&file, 0) + 8;
-    huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(message(&huge, &Limits::default()).contains("prompt_tokens of rollout 0: 4294967295"));
+    huge[at..at + 4].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+    assert!(message(&huge, &Limits::default()).contains("prompt_tokens of rollout 0: 4294967294"));
+    // The repeat marker on the first rollout has nothing to repeat.
+    huge[at..at + 4].copy_from_slice(&REPEAT_PROMPT.to_le_bytes());
+    assert!(message(&huge, &Limits::default()).contains("there is none"));
 }
 
 #[test]
@@ -128,4 +131,44 @@ fn decoding_stops_at_the_size_limit_on_endless_input() {
     let endless = std::io::Read::chain(&header_only[..n_at + 4], std::io::repeat(0));
     let err = decode_from(endless, &limits).unwrap_err().to_string();
     assert!(err.starts_with("file size"), "{err}");
+}
+
+#[test]
+fn a_group_prompt_is_stored_once_and_decodes_to_every_rollout() {
+    let pair = HotkeyPair::from_mini_secret(&[21u8; 32]).unwrap();
+    let mut file = sample_file(pair.hotkey());
+    let prompt: Vec<u32> = (0..100).collect();
+    for r in &mut file.rollouts {
+        r.prompt_tokens = prompt.clone();
+    }
+    sign_window_file(&pair, &mut file).unwrap();
+    let bytes = encode(&file).unwrap();
+    let back = decode(&bytes, &Limits::default()).unwrap();
+    assert_eq!(back, file);
+    verify_window_file(&back).unwrap();
+    // The prompt (400 bytes) appears once; later rollouts carry the 4-byte marker only.
+    let n = file.rollouts.len();
+    assert!(n >= 2);
+    let distinct = encode(&WindowFile {
+        rollouts: file
+            .rollouts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut r = r.clone();
+                r.prompt_tokens.push(i as u32);
+                r
+            })
+            .collect(),
+        ..file.clone()
+    })
+    .unwrap();
+    assert_eq!(distinct.len() - bytes.len(), (n - 1) * 400 + n * 4);
+    // Truncations inside a repeated-prompt file are still clean errors.
+    for cut in 0..bytes.len() {
+        assert!(matches!(
+            decode(&bytes[..cut], &Limits::default()),
+            Err(ProtocolError::Truncated { .. })
+        ));
+    }
 }

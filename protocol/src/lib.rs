@@ -16,6 +16,7 @@ pub mod params;
 pub mod sampler;
 pub mod seeds;
 pub mod signing;
+pub mod verify_params;
 pub mod window;
 pub mod window_file;
 

@@ -27,8 +27,14 @@ pub const DEFAULT_CHALLENGE_BUFFER_S: u64 = 30;
 pub const DEFAULT_TEMPERATURE: f32 = 0.7;
 /// Default cap on generated tokens per completion.
 pub const DEFAULT_MAX_NEW_TOKENS: u32 = 512;
-/// Default floor on the EOS probability at the step where a completion stops on EOS.
-pub const DEFAULT_EOS_PROBABILITY_FLOOR: f32 = 0.02;
+/// Default floor on the EOS probability at the step where a completion stops on EOS: 0, off.
+///
+/// Verifiable sampling already decides where a completion stops: a stop token is accepted only
+/// where the step's uniform falls in its CDF interval, which the validator checks strictly at
+/// the final position (no boundary-miss allowance there). A positive floor would reject an
+/// honest miner whose sampler drew a stop token of probability below it, which happens with
+/// probability `Σ_t p_stop(t)·[p_stop(t) < floor]` per rollout. Networks may still set one.
+pub const DEFAULT_EOS_PROBABILITY_FLOOR: f32 = 0.0;
 
 /// How completions are generated. Recorded in every window header and signed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -39,7 +45,8 @@ pub struct GenerationParams {
     /// Length cap of a completion, in tokens. Default 512.
     pub max_new_tokens: u32,
     /// A completion that stops on EOS needs the EOS probability (under the sampling
-    /// distribution) at that step to be at least this. Default 0.02.
+    /// distribution) at that step to be at least this. Default 0 (off; see
+    /// [`DEFAULT_EOS_PROBABILITY_FLOOR`]).
     pub eos_probability_floor: f32,
 }
 

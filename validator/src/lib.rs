@@ -1,1 +1,13 @@
 //! grail-validator library.
+
+pub mod error;
+pub mod http;
+pub mod live;
+pub mod metagraph;
+pub mod metrics;
+pub mod pipeline;
+pub mod sink;
+pub mod state;
+pub mod transcript;
+
+pub use error::{PipelineError, Result, ValidatorError};

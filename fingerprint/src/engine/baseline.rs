@@ -4,7 +4,9 @@
 //! and the logits of every input position are copied out. Finished rows stay in the batch.
 //! Sampling, stopping and commitments are the engine's own, so both produce the same tokens.
 
-use super::rollout::{check_request, GeneratedRollout, GroupRequest, Picker, RolloutState, StepRules};
+use super::rollout::{
+    check_request, GeneratedRollout, GroupRequest, Picker, RolloutState, StepRules,
+};
 use super::Engine;
 use ndarray::{s, Array3};
 
@@ -31,7 +33,8 @@ pub fn generate_group(
         .streams
         .iter()
         .map(|s| {
-            let picker = Picker::Sample { stream: s.clone(), temperature: request.temperature };
+            let picker =
+                Picker::Sample { stream: Box::new(s.clone()), temperature: request.temperature };
             Row(RolloutState::new(picker, rules.max_new_tokens))
         })
         .collect();

@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use ort::session::SessionInputValue;
 use ort::value::DynValue;
 
-use super::rollout::{check_request, GeneratedRollout, GroupRequest, Picker, RolloutState, StepRules};
+use super::rollout::{
+    check_request, GeneratedRollout, GroupRequest, Picker, RolloutState, StepRules,
+};
 use super::tensors::{broadcast_rows, empty_cache, gather_rows, i64_matrix, output};
 use super::Engine;
 use crate::error::{Error, Result};
@@ -33,11 +35,20 @@ impl Engine {
             commitment: request.commitment,
         };
         let spec = *self.spec();
-        check_request(request.prompt, request.temperature, &rules, spec.vocab_size, spec.hidden_size)?;
+        check_request(
+            request.prompt,
+            request.temperature,
+            &rules,
+            spec.vocab_size,
+            spec.hidden_size,
+        )?;
         let pickers = request
             .streams
             .iter()
-            .map(|s| Picker::Sample { stream: s.clone(), temperature: request.temperature })
+            .map(|s| Picker::Sample {
+                stream: Box::new(s.clone()),
+                temperature: request.temperature,
+            })
             .collect();
         self.decode(request.prompt, pickers, &rules)
     }
@@ -83,9 +94,10 @@ impl Engine {
         let empty = (0..2 * spec.num_layers)
             .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
             .collect::<Result<Vec<_>>>()?;
+        let threads = self.sampling_threads();
         let present = self.run_step(feeds, empty, |logits, states| {
-            let (l, h) = (&logits[(p - 1) * vocab..p * vocab], &states[(p - 1) * hidden..p * hidden]);
-            rows.iter_mut().try_for_each(|r| r.advance(l, h, rules))
+            let rows = rows.iter_mut().map(|r| (p - 1, r)).collect();
+            advance_rows(rows, (logits, vocab), (states, hidden), rules, threads)
         })?;
         let mut past = if n == 1 {
             present
@@ -117,16 +129,28 @@ impl Engine {
                 position_ids: vec![cached as i64; b],
             };
             past = self.run_step(feeds, past, |logits, states| {
-                for (k, &i) in active.iter().enumerate() {
-                    let l = &logits[k * vocab..(k + 1) * vocab];
-                    let h = &states[k * hidden..(k + 1) * hidden];
-                    rows[i].advance(l, h, rules)?;
+                // `active` is ascending, so batch row k pairs with the k-th active rollout.
+                let mut batch_rows = active.iter().enumerate().peekable();
+                let mut work = Vec::with_capacity(active.len());
+                for (i, row) in rows.iter_mut().enumerate() {
+                    if let Some((k, _)) = batch_rows.next_if(|&(_, &a)| a == i) {
+                        work.push((k, row));
+                    }
                 }
-                Ok(())
+                advance_rows(work, (logits, vocab), (states, hidden), rules, threads)
             })?;
             cached += 1;
         }
         Ok(rows.into_iter().map(RolloutState::finish).collect())
+    }
+
+    /// Threads for sampling between forward passes (ONNX Runtime's are idle then).
+    fn sampling_threads(&self) -> usize {
+        self.options()
+            .intra_threads
+            .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// Runs one forward pass, hands `read` the logits `[b, s, V]` and hidden states `[b, s, D]`
@@ -175,4 +199,35 @@ impl Engine {
         }
         Ok(present)
     }
+}
+
+/// Advances each `(batch row, rollout)` pair from that row of `logits` (`[_, V]` rows) and
+/// `states` (`[_, D]` rows), spreading the rollouts over up to `threads` threads. Each rollout
+/// only touches its own stream and state, so the split cannot change any result.
+fn advance_rows(
+    mut work: Vec<(usize, &mut RolloutState)>,
+    (logits, vocab): (&[f32], usize),
+    (states, hidden): (&[f32], usize),
+    rules: &StepRules<'_>,
+    threads: usize,
+) -> Result<()> {
+    work.retain(|(_, r)| r.running());
+    let step = |(k, row): &mut (usize, &mut RolloutState)| {
+        let (l, h) =
+            (&logits[*k * vocab..(*k + 1) * vocab], &states[*k * hidden..(*k + 1) * hidden]);
+        row.advance(l, h, rules)
+    };
+    if threads <= 1 || work.len() < 2 {
+        return work.iter_mut().try_for_each(step);
+    }
+    let chunk = work.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(|| part.iter_mut().try_for_each(step)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().map_err(|_| Error::Request { problem: "a sampling thread panicked".into() })?
+        })
+    })
 }

@@ -13,10 +13,12 @@
 //! The prompt is run once at batch 1 and its cache repeated for the group. Each decoding step
 //! feeds ONNX Runtime's `present.*` values straight back as the next `past_key_values.*` (no
 //! copy through Rust), reads logits and hidden states in place, and samples without copying a
-//! row. Finished rows are dropped from the batch once enough of them pile up
+//! row, spreading the rows over the session's thread count (ONNX Runtime's threads are idle
+//! between passes; each rollout touches only its own stream). Finished rows are dropped from the batch once enough of them pile up
 //! ([`EngineOptions::drop_finished`]). [`baseline`] is the plain loop it is measured against.
 
 pub mod baseline;
+pub mod bench;
 mod decode;
 mod prefill;
 mod rollout;
@@ -135,7 +137,8 @@ impl Engine {
 }
 
 fn check_config(dir: &Path, config: &ModelConfig, spec: &ModelSpec) -> Result<()> {
-    let err = |problem: String| Error::Config { path: dir.join(crate::config::CONFIG_FILE), problem };
+    let err =
+        |problem: String| Error::Config { path: dir.join(crate::config::CONFIG_FILE), problem };
     if let Some(v) = config.vocab_size.filter(|&v| v != spec.vocab_size) {
         return Err(err(format!("vocab_size {v} but the model's logits have {}", spec.vocab_size)));
     }
@@ -146,7 +149,10 @@ fn check_config(dir: &Path, config: &ModelConfig, spec: &ModelSpec) -> Result<()
         )));
     }
     if let Some(&t) = config.stop_token_ids.iter().find(|&&t| t as usize >= spec.vocab_size) {
-        return Err(err(format!("stop token {t} is outside the vocabulary of {}", spec.vocab_size)));
+        return Err(err(format!(
+            "stop token {t} is outside the vocabulary of {}",
+            spec.vocab_size
+        )));
     }
     Ok(())
 }

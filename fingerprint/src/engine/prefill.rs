@@ -83,7 +83,10 @@ impl Engine {
             }
             let tokens = s.prompt.iter().chain(s.completion);
             if let Some(&t) = tokens.clone().find(|&&t| t as usize >= vocab) {
-                return Err(bad(format!("sequence {i}: token {t} is outside the vocabulary of {vocab}")).into());
+                return Err(bad(format!(
+                    "sequence {i}: token {t} is outside the vocabulary of {vocab}"
+                ))
+                .into());
             }
             lens.push(s.prompt.len() + s.completion.len().saturating_sub(1));
         }

@@ -57,7 +57,7 @@ pub struct GeneratedRollout {
 #[derive(Debug, Clone)]
 pub(crate) enum Picker {
     /// Inverse CDF with one uniform per step from the stream.
-    Sample { stream: ChaCha20Rng, temperature: f32 },
+    Sample { stream: Box<ChaCha20Rng>, temperature: f32 },
     /// Argmax; the logprob is under `softmax(logits)` (temperature 1).
     Greedy,
 }

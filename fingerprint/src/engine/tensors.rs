@@ -47,7 +47,9 @@ pub(crate) fn output<'a>(
 pub(crate) fn broadcast_rows(value: &DynValue, batch: usize) -> Result<DynValue> {
     let (mut shape, data) = f32_view(value)?;
     if shape.first() != Some(&1) {
-        return Err(Error::Request { problem: format!("cannot broadcast a cache of shape {shape:?}") });
+        return Err(Error::Request {
+            problem: format!("cannot broadcast a cache of shape {shape:?}"),
+        });
     }
     let mut out = Vec::with_capacity(data.len() * batch);
     for _ in 0..batch {
@@ -61,7 +63,7 @@ pub(crate) fn broadcast_rows(value: &DynValue, batch: usize) -> Result<DynValue>
 pub(crate) fn gather_rows(value: &DynValue, keep: &[usize]) -> Result<DynValue> {
     let (mut shape, data) = f32_view(value)?;
     let rows = shape.first().copied().unwrap_or(0);
-    let row_len = if rows == 0 { 0 } else { data.len() / rows };
+    let row_len = data.len().checked_div(rows).unwrap_or(0);
     let mut out = Vec::with_capacity(row_len * keep.len());
     for &r in keep {
         if r >= rows {

@@ -127,6 +127,22 @@ pub(crate) struct MineArgs {
     /// One-shot: exactly this many problems (complete groups of 16).
     #[arg(long, env = "GRAIL_PROBLEMS", requires = "window")]
     problems: Option<u32>,
+    /// TEST ONLY (demos and fixtures): after each upload, rewrite the file with a forgery,
+    /// Merkle roots and advantages recomputed and signed again; see [`Tamper`].
+    #[arg(long = "test.tamper", value_enum, hide = true)]
+    tamper: Option<Tamper>,
+}
+
+/// TEST ONLY: what `--test.tamper` forges in every rollout of the uploaded file. The file is
+/// re-signed, so the validator rejects it at the stage named here, not at `signatures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Tamper {
+    /// The middle completion token, replaced by one half the vocabulary away (stage `sampling`).
+    Token,
+    /// Reward raised by 0.5 (stage `reward`).
+    Reward,
+    /// Every hidden-state commitment zeroed (stage `commitments`).
+    Commitments,
 }
 
 /// The TOML file; every key optional.
@@ -178,20 +194,14 @@ struct WindowConfig {
 
 fn read_config(path: Option<&Path>) -> anyhow::Result<MineConfig> {
     let Some(path) = path else { return Ok(MineConfig::default()) };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
 }
 
+/// `--device`, parsed as `grail-miner generate` does.
 fn parse_device(s: &str) -> anyhow::Result<Device> {
-    match s {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda { device_id: 0 }),
-        _ => match s.strip_prefix("cuda:").map(str::parse) {
-            Some(Ok(device_id)) => Ok(Device::Cuda { device_id }),
-            _ => bail!("--device {s:?}: expected cpu, cuda or cuda:N"),
-        },
-    }
+    super::generate::parse_device(s).map_err(|e| anyhow::anyhow!("--device: {e}"))
 }
 
 pub(crate) fn run(args: MineArgs) -> anyhow::Result<()> {
@@ -224,8 +234,11 @@ pub(crate) fn run(args: MineArgs) -> anyhow::Result<()> {
     }
     params.validate().context("network parameters")?;
     check_environment(env.as_ref(), &params)?;
-    let chain = LocalClockChain::new(args.chain_genesis.or(file.chain.genesis).unwrap_or(0), params.block_time_s)
-        .context("--chain.block-time")?;
+    let chain = LocalClockChain::new(
+        args.chain_genesis.or(file.chain.genesis).unwrap_or(0),
+        params.block_time_s,
+    )
+    .context("--chain.block-time")?;
 
     let location = WalletLocation {
         path: wallet::expand_tilde(
@@ -236,7 +249,8 @@ pub(crate) fn run(args: MineArgs) -> anyhow::Result<()> {
     };
     let pair = wallet::read_hotkey_file(&location.hotkey_file())?.pair;
 
-    let store = WindowStore::open(&args.storage.over(file.storage)).context("opening the storage")?;
+    let store =
+        WindowStore::open(&args.storage.over(file.storage)).context("opening the storage")?;
 
     let beacon_chain = args.beacon_chain.or(file.beacon.chain).unwrap_or(BeaconChain::Quicknet);
     let relays = if !args.beacon_relays.is_empty() {
@@ -284,18 +298,95 @@ pub(crate) fn run(args: MineArgs) -> anyhow::Result<()> {
         drand,
         chain,
         params,
-        safety_margin_s: args.window_margin.or(file.window.margin).unwrap_or(DEFAULT_SAFETY_MARGIN_S),
+        safety_margin_s: args
+            .window_margin
+            .or(file.window.margin)
+            .unwrap_or(DEFAULT_SAFETY_MARGIN_S),
         runtime,
+    };
+    // TEST ONLY: a tampering miner rewrites each file right after uploading it.
+    let tamper = match args.tamper {
+        Some(kind) => Some(Tamperer::new(kind, &miner)?),
+        None => None,
+    };
+    let after_upload = |report: &WindowReport| {
+        if let Some(t) = &tamper {
+            if let Err(e) = t.rewrite(&report.key) {
+                tracing::error!(error = format!("{e:#}"), "test.tamper failed");
+            }
+        }
+        print_report(report);
     };
     match (args.window, args.problems) {
         (Some(window), Some(problems)) => {
             match miner.mine_window(window, Budget::Problems(problems))? {
-                Some(report) => print_report(&report),
+                Some(report) => after_upload(&report),
                 None => bail!("window {window}: no problems mined"),
             }
             Ok(())
         }
-        _ => miner.run(print_report),
+        _ => miner.run(after_upload),
+    }
+}
+
+/// TEST ONLY: rewrites uploaded files with the forgery `kind` (see [`Tamper`]).
+struct Tamperer {
+    kind: Tamper,
+    store: WindowStore,
+    pair: grail_protocol::keys::HotkeyPair,
+    vocab_size: u32,
+    stop_ids: Vec<u32>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Tamperer {
+    fn new<C: grail_challenges::chain::ChainSource>(
+        kind: Tamper,
+        miner: &Miner<C>,
+    ) -> anyhow::Result<Self> {
+        tracing::warn!(?kind, "test.tamper: this miner uploads forged files");
+        Ok(Self {
+            kind,
+            store: miner.store.clone(),
+            pair: miner.pair.clone(),
+            vocab_size: u32::try_from(miner.engine.spec().vocab_size).context("vocabulary")?,
+            stop_ids: miner.engine.config().stop_token_ids.clone(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the tamper runtime")?,
+        })
+    }
+
+    fn rewrite(&self, key: &str) -> anyhow::Result<()> {
+        use grail_protocol::codec::{decode, encode, Limits};
+        let bytes = self.runtime.block_on(self.store.get_bounded(key, u64::MAX))?;
+        let mut file = decode(&bytes, &Limits::default())?;
+        for r in &mut file.rollouts {
+            match self.kind {
+                Tamper::Token => {
+                    let t = r.completion_tokens.len() / 2;
+                    let Some(&old) = r.completion_tokens.get(t) else { continue };
+                    let mut new = (old + self.vocab_size / 2) % self.vocab_size;
+                    while new == old || self.stop_ids.contains(&new) {
+                        new = (new + 1) % self.vocab_size;
+                    }
+                    r.completion_tokens[t] = new;
+                }
+                Tamper::Reward => r.reward += 0.5,
+                Tamper::Commitments => r.commitments.iter_mut().for_each(|c| *c = 0),
+            }
+            r.merkle_root = r.compute_merkle_root()?;
+        }
+        for group in file.rollouts.chunks_mut(grail_protocol::params::GROUP_SIZE as usize) {
+            let rewards: Vec<f32> = group.iter().map(|r| r.reward).collect();
+            let advantages = grail_challenges::env::grpo_advantages(&rewards)?;
+            group.iter_mut().zip(advantages).for_each(|(r, a)| r.advantage = a);
+        }
+        grail_protocol::signing::sign_window_file(&self.pair, &mut file)?;
+        self.runtime.block_on(self.store.put(key, encode(&file)?))?;
+        tracing::warn!(key, kind = ?self.kind, "test.tamper: forged file uploaded");
+        Ok(())
     }
 }
 
@@ -307,7 +398,8 @@ fn print_report(report: &WindowReport) {
 }
 
 async fn drand_client(chain: BeaconChain, relays: Vec<String>) -> anyhow::Result<DrandClient> {
-    let opts = ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
+    let opts =
+        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
     let info = match chain {
         BeaconChain::Quicknet => ChainInfo::quicknet(),
         BeaconChain::Mainnet => ChainInfo::mainnet(),
@@ -327,12 +419,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn devices_parse() -> anyhow::Result<()> {
-        assert_eq!(parse_device("cpu")?, Device::Cpu);
-        assert_eq!(parse_device("cuda")?, Device::Cuda { device_id: 0 });
-        assert_eq!(parse_device("cuda:2")?, Device::Cuda { device_id: 2 });
-        assert!(parse_device("gpu").is_err());
-        Ok(())
+    fn device_errors_name_the_flag() {
+        let err = parse_device("gpu").map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("--device") && err.contains("gpu"), "{err}");
     }
 
     #[test]

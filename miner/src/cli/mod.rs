@@ -1,6 +1,8 @@
 //! Command-line structure: one subcommand (group) per concern. `keygen` and `keys` now;
 //! `mine`, `generate` and `bench` join [`Command`] later, each in its own module here.
 
+mod bench;
+mod generate;
 mod keys;
 mod mine;
 
@@ -33,6 +35,13 @@ enum Command {
     /// 16 rollouts, sign and upload the window file; one-shot with `--window W --problems N`.
     /// Prints one JSON report line per window.
     Mine(Box<mine::MineArgs>),
+    /// Greedy-decode one chat prompt with a model folder (to check a model by eye); prints
+    /// `{"prompt", "answer", "tokens", "tokens_per_s"}`.
+    Generate(generate::GenerateArgs),
+    /// Time a fixed workload (4 groups of 16, 128 new tokens) three ways on one model: the
+    /// engine with commitments and the window file, without them, and the baseline loop.
+    /// Prints one JSON line of figures.
+    Bench(bench::BenchArgs),
 }
 
 /// Logs to stderr, so stdout carries only results.
@@ -52,5 +61,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keys::keygen(&args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Mine(args) => mine::run(*args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

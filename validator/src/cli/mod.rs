@@ -1,8 +1,11 @@
-//! Command-line structure: one subcommand group per concern. `beacon` and `model` now; `run`, `replay`,
-//! `bench` and `calibrate` join [`Command`] later.
+//! Command-line structure: one subcommand group per concern. `beacon`, `model`, `run` and
+//! `replay` now; `bench` and `calibrate` join [`Command`] later.
 
 mod beacon;
+mod bench;
 mod model;
+mod replay;
+mod run;
 
 use std::io::IsTerminal;
 
@@ -29,6 +32,13 @@ enum Command {
     /// Model identity: `model_id`, the beacon-keyed fingerprint, the ONNX contract.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Run the validator: verify each window, commit verdicts, emit weights, serve status.
+    Run(Box<run::RunArgs>),
+    /// Recompute a window's verdicts and weights from its transcript; non-zero on a difference.
+    Replay(replay::ReplayArgs),
+    /// Time verification against generation on one model: the miner's fixed workload
+    /// generated, then verified with every check; prints one JSON line of figures.
+    Bench(bench::BenchArgs),
 }
 
 /// Logs to stderr, so stdout carries only results.
@@ -47,5 +57,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Beacon(cmd) => beacon::run(cmd).await,
         Command::Model(cmd) => model::run(cmd),
+        Command::Run(args) => run::run(*args).await,
+        Command::Replay(args) => replay::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -1,0 +1,360 @@
+//! The validator's HTTP endpoints (axum), served from a snapshot the validator loop updates:
+//!
+//! - `GET /weights`: the latest weights in the chain's format ([`ChainWeights`]), 404 before any;
+//! - `GET /status`: the current window and, per miner, the latest window's verdict and the
+//!   latest weights' score ([`StatusReport`]);
+//! - `GET /metrics`: Prometheus text ([`Metrics`]).
+//!
+//! Handlers only clone out of the snapshot; the loop never waits on a slow client.
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::extract::State as Extract;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use grail_weights::{MinerScore, Weights};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::metrics::{Metrics, CONTENT_TYPE};
+use crate::sink::ChainWeights;
+use crate::state::{State, Verdict, WindowOutcome};
+
+/// A cheap, cloneable handle on what the endpoints serve; the validator loop writes it.
+#[derive(Debug, Clone, Default)]
+pub struct LiveStatus {
+    inner: Arc<RwLock<Live>>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    netuid: Option<u16>,
+    current_window: Option<u64>,
+    latest_window: Option<u64>,
+    verdicts: Vec<Verdict>,
+    weights: Option<(ChainWeights, Weights)>,
+    metrics: Metrics,
+}
+
+/// The body of `GET /status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The chain's current window, as the validator last saw it.
+    pub current_window: Option<u64>,
+    /// The latest window whose verdicts are committed.
+    pub latest_window: Option<u64>,
+    /// The window the latest weights were computed at.
+    pub weights_window: Option<u64>,
+    /// The burn uid's share in the latest weights.
+    pub burn_share: Option<f64>,
+    /// One row per miner with a verdict or a score, ascending by uid then hotkey.
+    pub miners: Vec<MinerStatus>,
+}
+
+/// One miner's row in [`StatusReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinerStatus {
+    pub uid: u16,
+    /// SS58 address.
+    pub hotkey: String,
+    /// Its verdict in `latest_window`, if it had one.
+    pub verdict: Option<Verdict>,
+    /// Its score and share in the latest weights, if it was scored.
+    pub score: Option<MinerScore>,
+}
+
+impl LiveStatus {
+    /// An empty snapshot; `netuid` tags the `/weights` body.
+    pub fn new(netuid: Option<u16>) -> LiveStatus {
+        let live = Live { netuid, ..Live::default() };
+        LiveStatus { inner: Arc::new(RwLock::new(live)) }
+    }
+
+    /// Refills the snapshot after a restart: the last processed window's verdicts and the
+    /// latest weights (metrics counters start from zero).
+    pub fn restore(&self, state: &State) -> Result<()> {
+        let latest = state.last_processed()?;
+        let verdicts = match latest {
+            Some(w) => state.verdicts(w)?,
+            None => Vec::new(),
+        };
+        let weights = state.latest_weights()?;
+        let mut live = self.write();
+        live.latest_window = latest;
+        live.verdicts = verdicts;
+        if let Some((window, weights)) = weights {
+            live.weights = Some((ChainWeights::new(window, live.netuid, &weights), weights));
+        }
+        Ok(())
+    }
+
+    /// Records the chain's current window.
+    pub fn set_current_window(&self, window: u64) {
+        self.write().current_window = Some(window);
+    }
+
+    /// Publishes a committed window's verdicts and counts it in the metrics.
+    pub fn window_processed(&self, outcome: &WindowOutcome, verification_seconds: f64) {
+        let mut live = self.write();
+        live.metrics.observe_window(outcome, verification_seconds);
+        if live.latest_window.is_none_or(|w| w <= outcome.window) {
+            live.latest_window = Some(outcome.window);
+            live.verdicts = outcome.verdicts.clone();
+        }
+    }
+
+    /// Publishes the weights emitted at `window`.
+    pub fn weights_emitted(&self, window: u64, weights: &Weights) {
+        let mut live = self.write();
+        live.weights = Some((ChainWeights::new(window, live.netuid, weights), weights.clone()));
+    }
+
+    /// The latest weights in the chain's format, if any were emitted.
+    pub fn chain_weights(&self) -> Option<ChainWeights> {
+        self.read().weights.as_ref().map(|(chain, _)| chain.clone())
+    }
+
+    /// The `/status` report.
+    pub fn report(&self) -> StatusReport {
+        let live = self.read();
+        let scores = live.weights.as_ref().map_or(&[][..], |(_, w)| &w.miners[..]);
+        let mut miners: Vec<MinerStatus> = live
+            .verdicts
+            .iter()
+            .map(|v| MinerStatus {
+                uid: v.uid,
+                hotkey: v.hotkey.to_ss58(),
+                verdict: Some(v.clone()),
+                score: None,
+            })
+            .collect();
+        for s in scores {
+            match miners.iter_mut().find(|m| m.hotkey == s.hotkey) {
+                Some(m) => m.score = Some(s.clone()),
+                None => miners.push(MinerStatus {
+                    uid: s.uid,
+                    hotkey: s.hotkey.clone(),
+                    verdict: None,
+                    score: Some(s.clone()),
+                }),
+            }
+        }
+        miners.sort_by(|a, b| (a.uid, &a.hotkey).cmp(&(b.uid, &b.hotkey)));
+        StatusReport {
+            current_window: live.current_window,
+            latest_window: live.latest_window,
+            weights_window: live.weights.as_ref().map(|(c, _)| c.window),
+            burn_share: live.weights.as_ref().map(|(_, w)| w.burn_share),
+            miners,
+        }
+    }
+
+    /// The Prometheus text of the metrics.
+    pub fn metrics_text(&self) -> String {
+        self.read().metrics.render()
+    }
+
+    // A panic while holding the lock leaves whole values behind (every write replaces
+    // fields), so a poisoned lock is still safe to use.
+    fn read(&self) -> RwLockReadGuard<'_, Live> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Live> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The router serving `/weights`, `/status` and `/metrics` from `live`.
+pub fn router(live: LiveStatus) -> Router {
+    Router::new()
+        .route("/weights", get(weights))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .with_state(live)
+}
+
+async fn weights(Extract(live): Extract<LiveStatus>) -> Response {
+    match live.chain_weights() {
+        Some(w) => Json(w).into_response(),
+        None => (StatusCode::NOT_FOUND, "no weights emitted yet\n").into_response(),
+    }
+}
+
+async fn status(Extract(live): Extract<LiveStatus>) -> Json<StatusReport> {
+    Json(live.report())
+}
+
+async fn metrics(Extract(live): Extract<LiveStatus>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], live.metrics_text()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Stage, VerdictResult};
+    use axum::body::{to_bytes, Body};
+    use axum::http::Request;
+    use grail_protocol::keys::Hotkey;
+    use grail_weights::{compute_weights, MinerRecord, WeightsConfig, WindowRecord};
+    use tower::ServiceExt;
+
+    async fn get(live: &LiveStatus, path: &str) -> (StatusCode, Option<String>, String) {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = router(live.clone()).oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii").to_string());
+        let body = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, content_type, String::from_utf8(body.to_vec()).expect("utf-8"))
+    }
+
+    fn verdict(key: u8, uid: u16, stage: Stage, result: VerdictResult) -> Verdict {
+        Verdict {
+            hotkey: Hotkey([key; 32]),
+            uid,
+            stage,
+            result,
+            reason: (result == VerdictResult::Fail).then(|| "token 17 not sampled".into()),
+            rollouts_in_file: 32,
+            rollouts_checked: 8,
+            unique_verified: 8,
+            unique_estimated: 32,
+        }
+    }
+
+    fn outcome(window: u64) -> WindowOutcome {
+        WindowOutcome {
+            window,
+            beacon_round: 100,
+            randomness: [1; 32],
+            processed_at_unix: 1_700_000_000,
+            files: 2,
+            verdicts: vec![
+                verdict(2, 2, Stage::Duplicates, VerdictResult::Pass),
+                verdict(1, 1, Stage::Sampling, VerdictResult::Fail),
+            ],
+            exclusions: vec![],
+        }
+    }
+
+    fn weights(window: u64) -> Weights {
+        let rec = |uid: u16, key: u8, unique| MinerRecord {
+            uid,
+            hotkey: Hotkey([key; 32]).to_ss58(),
+            windows: vec![WindowRecord { window, unique, hard_failure: false, checked: true }],
+        };
+        // uid 3 is scored but had no verdict in the latest window.
+        compute_weights(&WeightsConfig::default(), window, &[rec(2, 2, 32), rec(3, 3, 16)])
+            .expect("valid")
+    }
+
+    #[tokio::test]
+    async fn weights_is_404_before_any_then_chain_format() {
+        let live = LiveStatus::new(Some(81));
+        let (code, _, _) = get(&live, "/weights").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        let w = weights(4);
+        live.weights_emitted(4, &w);
+        let (code, ctype, body) = get(&live, "/weights").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(ctype.as_deref(), Some("application/json"));
+        let got: ChainWeights = serde_json::from_str(&body).expect("chain json");
+        assert_eq!(got, ChainWeights::new(4, Some(81), &w));
+        assert_eq!(got.weights.iter().max(), Some(&65535));
+    }
+
+    #[tokio::test]
+    async fn status_joins_verdicts_and_scores() {
+        let live = LiveStatus::new(None);
+        let (_, _, body) = get(&live, "/status").await;
+        let empty: StatusReport = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            (empty.current_window, empty.latest_window, empty.miners.len()),
+            (None, None, 0)
+        );
+
+        live.set_current_window(5);
+        live.window_processed(&outcome(4), 1.5);
+        live.weights_emitted(4, &weights(4));
+        let (code, _, body) = get(&live, "/status").await;
+        assert_eq!(code, StatusCode::OK);
+        let r: StatusReport = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            (r.current_window, r.latest_window, r.weights_window),
+            (Some(5), Some(4), Some(4))
+        );
+        let uids: Vec<u16> = r.miners.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [1, 2, 3]);
+        let failed = &r.miners[0];
+        assert_eq!(failed.verdict.as_ref().map(|v| v.stage), Some(Stage::Sampling));
+        assert!(failed.score.is_none(), "uid 1 was not in the weights input");
+        let passed = &r.miners[1];
+        assert_eq!(passed.verdict.as_ref().map(|v| v.result), Some(VerdictResult::Pass));
+        assert!(passed.score.as_ref().is_some_and(|s| s.share > 0.0));
+        assert!(r.miners[2].verdict.is_none() && r.miners[2].score.is_some());
+        // An older window arriving late does not replace the latest verdicts.
+        live.window_processed(&outcome(3), 1.0);
+        assert_eq!(live.report().latest_window, Some(4));
+    }
+
+    #[tokio::test]
+    async fn metrics_are_prometheus_text() {
+        let live = LiveStatus::new(None);
+        live.window_processed(&outcome(4), 2.0);
+        let (code, ctype, body) = get(&live, "/metrics").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(ctype.as_deref(), Some(CONTENT_TYPE));
+        assert!(body.contains("\ngrail_validator_windows_processed_total 1\n"), "{body}");
+        assert!(body.contains("grail_validator_rollouts_checked_total 16\n"), "{body}");
+        assert!(
+            body.contains("grail_validator_verdicts_total{stage=\"sampling\",result=\"fail\"} 1\n")
+        );
+        let (code, _, _) = get(&live, "/nope").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn restore_reloads_latest_window_and_weights() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = State::open(dir.path()).expect("open");
+        state.record_window(&outcome(3)).expect("record 3");
+        let mut later = outcome(4);
+        later.verdicts.truncate(1);
+        state.record_window(&later).expect("record 4");
+        state.record_weights(4, &weights(4)).expect("weights");
+        drop(state);
+
+        let state = State::open(dir.path()).expect("reopen");
+        let live = LiveStatus::new(Some(1));
+        live.restore(&state).expect("restore");
+        let r = live.report();
+        assert_eq!((r.latest_window, r.weights_window), (Some(4), Some(4)));
+        assert_eq!(r.miners.iter().filter(|m| m.verdict.is_some()).count(), 1);
+        assert_eq!(live.chain_weights(), Some(ChainWeights::new(4, Some(1), &weights(4))));
+    }
+
+    #[tokio::test]
+    async fn serves_on_a_loopback_listener() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let live = LiveStatus::new(None);
+        live.set_current_window(9);
+        let server = tokio::spawn(async move { axum::serve(listener, router(live)).await });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        server.abort();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("\"current_window\":9"), "{response}");
+    }
+}

@@ -1,0 +1,482 @@
+//! The live validator loop (DESIGN.md 3.8-3.10): for each window in turn, wait until its
+//! challenge round is due, fetch both beacons (verified, by round), the first block hash and
+//! the window's files, verify, commit the verdicts in one transaction, compute the span's
+//! weights, emit them, and publish the status.
+//!
+//! Crash safety: a window is either committed whole ([`State::record_window`]) or not at all,
+//! and the loop resumes after [`State::last_processed`], so a validator killed anywhere
+//! re-verifies its unfinished window from scratch and never counts one twice. Weights are a
+//! function of the committed state: a window committed but whose weights were not yet emitted
+//! gets them at the next start ([`Validator::emit_pending_weights`]). The transcript is written
+//! before the commit, so every committed window has one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use grail_challenges::chain::ChainSource;
+use grail_challenges::drand::{unix_now, DrandClient};
+use grail_challenges::store::WindowStore;
+use grail_protocol::keys::Hotkey;
+use grail_protocol::params::NetworkParams;
+use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::window::first_block_of_window;
+use grail_weights::{compute_weights, MinerRecord, Weights, WeightsConfig, WindowRecord};
+use serde::Serialize;
+
+use crate::error::{PipelineError, Result, ValidatorError};
+use crate::http::LiveStatus;
+use crate::metagraph::Metagraph;
+use crate::pipeline::{fetch_window, verify_window, window_times, ModelVerifier, WindowInputs};
+use crate::sink::{FileSink, WeightsSink};
+use crate::state::{State, Verdict, VerdictResult};
+use crate::transcript::{Transcript, TranscriptParts};
+
+/// How the loop runs; see `grail-validator run --help` for each setting.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub network: NetworkParams,
+    pub verify: VerifyParams,
+    /// Scoring; its `burn_uid` is replaced by the metagraph's.
+    pub weights: WeightsConfig,
+    /// Data folder: state, weights files, transcripts.
+    pub data_dir: PathBuf,
+    /// The metagraph file, read again for every window.
+    pub metagraph: PathBuf,
+    /// Write one transcript per window into `data_dir/transcripts/`.
+    pub transcripts: bool,
+    /// First window when the state is empty (default: the chain's current window).
+    pub from_window: Option<u64>,
+    /// Stop after processing this window.
+    pub until_window: Option<u64>,
+    /// How long to keep asking relays for a beacon once its round is due, per attempt.
+    pub beacon_timeout: Duration,
+    /// Test only: sleep this long after verifying and before committing, so a test can kill
+    /// the validator in the middle of a window.
+    pub stall_before_commit: Option<Duration>,
+}
+
+/// What the loop prints for each window: one JSON line on stdout.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowLine {
+    pub window: u64,
+    pub verdicts: Vec<Verdict>,
+    pub weights: Weights,
+}
+
+/// A running validator and everything it holds.
+#[derive(Debug)]
+pub struct Validator<C: ChainSource> {
+    pub config: LiveConfig,
+    pub verifier: ModelVerifier,
+    pub drand: DrandClient,
+    pub chain: C,
+    pub store: WindowStore,
+    pub state: State,
+    pub sink: FileSink,
+    pub live: LiveStatus,
+}
+
+/// The window record a verdict adds to a miner's span (as [`State::miner_records`] maps it):
+/// a pass counts its estimated unique completions, a failure is hard, an unchecked file is
+/// active, and an absent file adds nothing.
+pub fn verdict_record(window: u64, v: &Verdict) -> Option<WindowRecord> {
+    let (unique, hard_failure, checked) = match v.result {
+        VerdictResult::Pass => (v.unique_estimated, false, true),
+        VerdictResult::Fail => (0, true, true),
+        VerdictResult::Unchecked => (0, false, false),
+        VerdictResult::Absent => return None,
+    };
+    Some(WindowRecord { window, unique, hard_failure, checked })
+}
+
+/// The weights computed at `window`: `prior` (every miner's records for the span's earlier
+/// windows) plus this window's `verdicts`, through [`compute_weights`]. The live loop and
+/// replay both call this; the loop checks its records against the committed state.
+pub fn window_weights(
+    config: &WeightsConfig,
+    window: u64,
+    prior: &[MinerRecord],
+    verdicts: &[Verdict],
+) -> Result<(Vec<MinerRecord>, Weights)> {
+    let by_hotkey: BTreeMap<String, &Verdict> =
+        verdicts.iter().map(|v| (v.hotkey.to_ss58(), v)).collect();
+    let mut records = prior.to_vec();
+    for m in &mut records {
+        if let Some(r) = by_hotkey.get(&m.hotkey).and_then(|v| verdict_record(window, v)) {
+            m.windows.push(r);
+        }
+    }
+    let weights = compute_weights(config, window, &records)?;
+    Ok((records, weights))
+}
+
+impl<C: ChainSource> Validator<C> {
+    /// Processes windows from where the state stopped until `until_window` (or forever),
+    /// handing each window's line to `on_window`. A beacon, chain or store failure is retried
+    /// with backoff (never replaced by anything); any other error ends the loop.
+    pub async fn run(&mut self, mut on_window: impl FnMut(&WindowLine)) -> Result<()> {
+        self.live.restore(&self.state)?;
+        self.emit_pending_weights()?;
+        let mut next = self.first_window()?;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            if self.config.until_window.is_some_and(|u| next > u) {
+                return Ok(());
+            }
+            if let Some(current) = self.current_window().await {
+                self.live.set_current_window(current);
+            }
+            match self.process_window(next).await {
+                Ok(line) => {
+                    on_window(&line);
+                    next += 1;
+                    backoff = Duration::from_secs(1);
+                }
+                Err(e) if retryable(&e) => {
+                    tracing::warn!(window = next, error = %e, retry_s = backoff.as_secs(), "retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The window to process next: after the last committed one, else `from_window`, else the
+    /// chain's current window. `from_window` later than the state's next window skips ahead.
+    fn first_window(&self) -> Result<u64> {
+        let start = match self.state.last_processed()? {
+            Some(last) => {
+                let next = last + 1;
+                tracing::info!(last, next, "resuming after the last committed window");
+                self.config.from_window.map_or(next, |f| f.max(next))
+            }
+            None => match self.config.from_window {
+                Some(f) => f,
+                None => {
+                    let clock = self.chain.clock();
+                    let l = self.config.network.blocks_per_window;
+                    clock.window_at(unix_now(), l).ok().flatten().unwrap_or(0)
+                }
+            },
+        };
+        Ok(start)
+    }
+
+    async fn current_window(&self) -> Option<u64> {
+        let block = self.chain.current_block(unix_now()).await.ok().flatten()?;
+        Some(block / self.config.network.blocks_per_window)
+    }
+
+    /// Emits the weights of the last committed window if a crash came between its commit and
+    /// its emission.
+    pub fn emit_pending_weights(&mut self) -> Result<()> {
+        let Some(last) = self.state.last_processed()? else { return Ok(()) };
+        if self.state.latest_weights()?.is_some_and(|(w, _)| w >= last) {
+            return Ok(());
+        }
+        let metagraph = Metagraph::load(&self.config.metagraph)?;
+        let config = self.weights_config(&metagraph);
+        let records = self.state.miner_records(last, config.span_windows, &metagraph.by_uid())?;
+        let weights = compute_weights(&config, last, &records)?;
+        self.emit(last, &weights)?;
+        tracing::info!(window = last, "emitted the weights of the last committed window");
+        Ok(())
+    }
+
+    fn weights_config(&self, metagraph: &Metagraph) -> WeightsConfig {
+        WeightsConfig { burn_uid: metagraph.burn_uid, ..self.config.weights }
+    }
+
+    fn emit(&mut self, window: u64, weights: &Weights) -> Result<()> {
+        self.sink.emit(window, weights)?;
+        self.state.record_weights(window, weights)?;
+        self.live.weights_emitted(window, weights);
+        Ok(())
+    }
+
+    /// Verifies, commits, scores and emits one window.
+    pub async fn process_window(&mut self, window: u64) -> Result<WindowLine> {
+        let cfg = &self.config;
+        let drand = self.drand.chain().clone();
+        let clock = self.chain.clock();
+        let times = window_times(window, &cfg.network, &cfg.verify, &clock, &drand)?;
+        let beacon_err = |which: &'static str, e: &dyn std::fmt::Display| PipelineError::Beacon {
+            which,
+            window,
+            reason: e.to_string(),
+        };
+        let due = drand.time_of(times.challenge_round).unwrap_or(0);
+        tracing::info!(
+            window,
+            round = times.challenge_round,
+            due_in_s = due.saturating_sub(unix_now()),
+            "waiting for the challenge beacon"
+        );
+        let challenge = self
+            .drand
+            .wait_for_round(times.challenge_round, cfg.beacon_timeout)
+            .await
+            .map_err(|e| beacon_err("challenge", &e))?;
+        let mining = self
+            .drand
+            .fetch_round(times.mining_round)
+            .await
+            .map_err(|e| beacon_err("mining", &e))?;
+        let first_block = first_block_of_window(window, cfg.network.blocks_per_window)
+            .map_err(|e| PipelineError::Chain { reason: e.to_string() })?;
+        let first_block_hash = self.chain.block_hash(first_block).await.map_err(|e| {
+            PipelineError::Chain { reason: format!("hash of block {first_block}: {e}") }
+        })?;
+        let metagraph = Metagraph::load(&cfg.metagraph)?;
+        let miners = metagraph.miners();
+        let objects =
+            fetch_window(&self.store, window, times.deadline_unix, cfg.verify.max_file_bytes)
+                .await?;
+        let mut excluded = BTreeSet::<Hotkey>::new();
+        for hotkey in miners.keys() {
+            if self.state.excluded(hotkey, window)?.is_some() {
+                excluded.insert(*hotkey);
+            }
+        }
+
+        tracing::info!(window, files = objects.len(), miners = miners.len(), "verifying window");
+        let started = Instant::now();
+        let model_id = self.verifier.model_id().to_vec();
+        let (mining_beacon, challenge_beacon) =
+            (mining.beacon().clone(), challenge.beacon().clone());
+        let inputs = WindowInputs {
+            window,
+            network: &cfg.network,
+            verify: &cfg.verify,
+            clock,
+            drand: &drand,
+            mining_beacon: &mining_beacon,
+            challenge_beacon: &challenge_beacon,
+            first_block_hash,
+            model_id: &model_id,
+            miners: &miners,
+            excluded: &excluded,
+            objects: &objects,
+            processed_at_unix: unix_now(),
+        };
+        let verifier = &mut self.verifier;
+        let report = tokio::task::block_in_place(|| verify_window(verifier, &inputs))?;
+        let seconds = started.elapsed().as_secs_f64();
+
+        let weights_config = WeightsConfig { burn_uid: metagraph.burn_uid, ..cfg.weights };
+        let by_uid = metagraph.by_uid();
+        // Before the commit the state holds exactly the span's earlier windows.
+        let prior = self.state.miner_records(window, weights_config.span_windows, &by_uid)?;
+        let (records, weights) =
+            window_weights(&weights_config, window, &prior, &report.outcome.verdicts)?;
+        if cfg.transcripts {
+            let parts = TranscriptParts {
+                metagraph: &metagraph,
+                weights_config: &weights_config,
+                prior_records: &prior,
+                report: &report,
+                weights: &weights,
+            };
+            let path = Transcript::new(&inputs, parts)?.write_to(&cfg.data_dir)?;
+            tracing::debug!(window, path = %path.display(), "transcript written");
+        }
+        if let Some(stall) = cfg.stall_before_commit {
+            tracing::info!(window, stall_ms = stall.as_millis() as u64, "stalling before commit");
+            tokio::time::sleep(stall).await;
+        }
+        self.state.record_window(&report.outcome)?;
+        // Replay recomputes weights from the transcript's records; they must be the state's.
+        let committed = self.state.miner_records(window, weights_config.span_windows, &by_uid)?;
+        if committed != records {
+            return Err(ValidatorError::InvalidOutcome {
+                window,
+                field: "miner records",
+                reason: "the committed span differs from prior records plus this window".into(),
+            });
+        }
+        self.emit(window, &weights)?;
+        self.live.window_processed(&report.outcome, seconds);
+        log_window(window, &report.outcome.verdicts, &weights, seconds);
+        Ok(WindowLine { window, verdicts: report.outcome.verdicts, weights })
+    }
+}
+
+fn log_window(window: u64, verdicts: &[Verdict], weights: &Weights, seconds: f64) {
+    let count = |r: VerdictResult| verdicts.iter().filter(|v| v.result == r).count();
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.result == VerdictResult::Fail)
+        .map(|v| format!("uid {} at {}", v.uid, v.stage.as_str()))
+        .collect();
+    tracing::info!(
+        window,
+        pass = count(VerdictResult::Pass),
+        fail = count(VerdictResult::Fail),
+        unchecked = count(VerdictResult::Unchecked),
+        absent = count(VerdictResult::Absent),
+        failed = failed.join(", "),
+        uids = ?weights.uids,
+        weights = ?weights.weights,
+        seconds = format!("{seconds:.2}"),
+        "window processed"
+    );
+}
+
+/// Failures of the validator's sources, which may heal: beacons, the chain, the store.
+fn retryable(e: &ValidatorError) -> bool {
+    matches!(
+        e,
+        ValidatorError::Pipeline(
+            PipelineError::Beacon { .. }
+                | PipelineError::Chain { .. }
+                | PipelineError::Store { .. }
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Stage, WindowOutcome};
+    use grail_protocol::keys::HotkeyPair;
+
+    fn hk(i: u8) -> Hotkey {
+        HotkeyPair::from_mini_secret(&[i; 32]).expect("key").hotkey()
+    }
+
+    fn verdict(i: u8, result: VerdictResult, unique: u64) -> Verdict {
+        Verdict {
+            hotkey: hk(i),
+            uid: u16::from(i),
+            stage: Stage::Duplicates,
+            result,
+            reason: None,
+            rollouts_in_file: 16,
+            rollouts_checked: if result == VerdictResult::Pass { 16 } else { 0 },
+            unique_verified: unique,
+            unique_estimated: unique,
+        }
+    }
+
+    /// The records replay derives (prior + this window's verdicts) are the state's own, over
+    /// several windows and every verdict result.
+    #[test]
+    fn window_weights_records_equal_the_states() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = State::open(dir.path()).expect("state");
+        let metagraph: BTreeMap<u16, Hotkey> = (1..=4).map(|i| (u16::from(i), hk(i))).collect();
+        let config = WeightsConfig { span_windows: 3, ..WeightsConfig::default() };
+        let windows = [
+            vec![
+                verdict(1, VerdictResult::Pass, 10),
+                verdict(2, VerdictResult::Unchecked, 0),
+                verdict(3, VerdictResult::Absent, 0),
+                verdict(4, VerdictResult::Pass, 4),
+            ],
+            vec![
+                verdict(1, VerdictResult::Pass, 12),
+                verdict(2, VerdictResult::Pass, 7),
+                verdict(3, VerdictResult::Fail, 0),
+                verdict(4, VerdictResult::Absent, 0),
+            ],
+            vec![verdict(1, VerdictResult::Pass, 3), verdict(2, VerdictResult::Pass, 9)],
+            vec![verdict(1, VerdictResult::Unchecked, 0), verdict(4, VerdictResult::Pass, 1)],
+        ];
+        for (w, verdicts) in (10u64..).zip(windows) {
+            let prior = state.miner_records(w, config.span_windows, &metagraph).expect("prior");
+            let (records, weights) = window_weights(&config, w, &prior, &verdicts).expect("w");
+            let outcome = WindowOutcome {
+                window: w,
+                beacon_round: 1,
+                randomness: [0; 32],
+                processed_at_unix: 0,
+                files: 0,
+                verdicts,
+                exclusions: vec![],
+            };
+            state.record_window(&outcome).expect("record");
+            let committed = state.miner_records(w, config.span_windows, &metagraph).expect("now");
+            assert_eq!(records, committed, "window {w}");
+            assert_eq!(weights, compute_weights(&config, w, &committed).expect("weights"));
+        }
+    }
+
+    /// A crash between a window's commit and its weights' emission: the next start emits them
+    /// and, with nothing left before `until_window`, processes no window again.
+    #[tokio::test]
+    async fn a_committed_window_without_weights_gets_them_at_start() {
+        use grail_challenges::chain::LocalClockChain;
+        use grail_challenges::drand::{local, ClientOptions};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metagraph = Metagraph {
+            netuid: Some(9),
+            burn_uid: 0,
+            neurons: vec![crate::metagraph::Neuron { uid: 1, hotkey: hk(1) }],
+        };
+        let metagraph_path = dir.path().join("metagraph.json");
+        std::fs::write(&metagraph_path, serde_json::to_vec(&metagraph).expect("json"))
+            .expect("write");
+        let mut state = State::open(dir.path()).expect("state");
+        state
+            .record_window(&crate::state::WindowOutcome {
+                window: 5,
+                beacon_round: 1,
+                randomness: [0; 32],
+                processed_at_unix: 0,
+                files: 1,
+                verdicts: vec![verdict(1, VerdictResult::Pass, 10)],
+                exclusions: vec![],
+            })
+            .expect("record");
+        let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models/tiny");
+        let options =
+            grail_fingerprint::EngineOptions { intra_threads: Some(1), ..Default::default() };
+        let config = LiveConfig {
+            network: NetworkParams::default(),
+            verify: VerifyParams::default(),
+            weights: WeightsConfig { span_windows: 2, cap_per_window: 10, ..Default::default() },
+            data_dir: dir.path().to_path_buf(),
+            metagraph: metagraph_path,
+            transcripts: false,
+            from_window: None,
+            until_window: Some(5),
+            beacon_timeout: Duration::from_secs(1),
+            stall_before_commit: None,
+        };
+        let drand = DrandClient::new(
+            local::dev_chain_info(0, 1).expect("chain"),
+            vec!["http://127.0.0.1:9".into()],
+            ClientOptions::default(),
+        )
+        .expect("client");
+        let mut v = Validator {
+            config,
+            verifier: ModelVerifier::load(&tiny, &options).expect("model"),
+            drand,
+            chain: LocalClockChain::new(0, 12).expect("chain"),
+            store: WindowStore::open_local(&dir.path().join("storage")).expect("store"),
+            state,
+            sink: FileSink::new(dir.path(), Some(9)),
+            live: LiveStatus::new(Some(9)),
+        };
+        let mut lines = 0;
+        v.run(|_| lines += 1).await.expect("run");
+        assert_eq!(lines, 0);
+        let (window, weights) = v.state.latest_weights().expect("read").expect("emitted");
+        assert_eq!(window, 5);
+        assert_eq!(weights.uids, vec![0, 1]);
+        assert!(v.sink.path(5).exists());
+        assert_eq!(v.live.chain_weights().map(|c| c.window), Some(5));
+    }
+
+    #[test]
+    fn only_source_failures_are_retried() {
+        let beacon = PipelineError::Beacon { which: "challenge", window: 1, reason: "x".into() };
+        assert!(retryable(&beacon.into()));
+        assert!(retryable(&PipelineError::Chain { reason: "x".into() }.into()));
+        assert!(!retryable(&PipelineError::Setup { reason: "x".into() }.into()));
+        assert!(!retryable(&ValidatorError::WindowAlreadyRecorded { window: 3 }));
+    }
+}

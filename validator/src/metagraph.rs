@@ -1,0 +1,113 @@
+//! The subnet's metagraph: who is registered under which uid, and the burn uid. Read from a
+//! JSON file for the local subnet (a stand-in for the chain's metagraph; a subtensor source
+//! fills the same type later):
+//!
+//! ```json
+//! {"netuid": 81, "burn_uid": 0, "neurons": [{"uid": 1, "hotkey": "5F..."}]}
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use grail_protocol::keys::Hotkey;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io, Result, ValidatorError};
+
+/// One registered miner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neuron {
+    pub uid: u16,
+    /// SS58 address.
+    pub hotkey: Hotkey,
+}
+
+/// The subnet's registrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metagraph {
+    /// The subnet; tags the weights files when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netuid: Option<u16>,
+    /// The uid that receives the burned share (never a miner).
+    pub burn_uid: u16,
+    /// The miners, each uid and hotkey at most once.
+    pub neurons: Vec<Neuron>,
+}
+
+impl Metagraph {
+    /// Reads and checks a metagraph file.
+    pub fn load(path: &Path) -> Result<Metagraph> {
+        let bytes = std::fs::read(path).map_err(io("read metagraph", path))?;
+        let graph: Metagraph = serde_json::from_slice(&bytes)
+            .map_err(|source| ValidatorError::Json { what: "metagraph", source })?;
+        graph.check()?;
+        Ok(graph)
+    }
+
+    /// Rejects a uid or hotkey listed twice, and a miner on the burn uid.
+    pub fn check(&self) -> Result<()> {
+        let bad = |reason: String| ValidatorError::Metagraph { reason };
+        let mut uids = BTreeMap::new();
+        let mut hotkeys = BTreeMap::new();
+        for n in &self.neurons {
+            if n.uid == self.burn_uid {
+                return Err(bad(format!("neuron {} has the burn uid {}", n.hotkey, n.uid)));
+            }
+            if uids.insert(n.uid, n.hotkey).is_some() {
+                return Err(bad(format!("uid {} is listed twice", n.uid)));
+            }
+            if hotkeys.insert(n.hotkey, n.uid).is_some() {
+                return Err(bad(format!("hotkey {} is listed twice", n.hotkey)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Hotkey to uid: the miners a window verifies.
+    pub fn miners(&self) -> BTreeMap<Hotkey, u16> {
+        self.neurons.iter().map(|n| (n.hotkey, n.uid)).collect()
+    }
+
+    /// Uid to hotkey: the miners the weights score.
+    pub fn by_uid(&self) -> BTreeMap<u16, Hotkey> {
+        self.neurons.iter().map(|n| (n.uid, n.hotkey)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grail_protocol::keys::HotkeyPair;
+
+    fn hk(i: u8) -> Hotkey {
+        HotkeyPair::from_mini_secret(&[i; 32]).expect("key").hotkey()
+    }
+
+    #[test]
+    fn parses_and_rejects_duplicates_and_the_burn_uid() {
+        let text = format!(
+            r#"{{"netuid": 7, "burn_uid": 0, "neurons": [{{"uid": 1, "hotkey": "{}"}},
+                {{"uid": 2, "hotkey": "{}"}}]}}"#,
+            hk(1),
+            hk(2)
+        );
+        let g: Metagraph = serde_json::from_str(&text).expect("parses");
+        g.check().expect("valid");
+        assert_eq!(g.miners()[&hk(2)], 2);
+        assert_eq!(g.by_uid()[&1], hk(1));
+        let mut dup = g.clone();
+        dup.neurons[1].uid = 1;
+        assert!(dup.check().unwrap_err().to_string().contains("uid 1 is listed twice"));
+        let mut dup = g.clone();
+        dup.neurons[1].hotkey = hk(1);
+        assert!(dup.check().unwrap_err().to_string().contains("listed twice"));
+        let mut burn = g;
+        burn.neurons[0].uid = 0;
+        assert!(burn.check().unwrap_err().to_string().contains("burn uid"));
+        assert!(
+            serde_json::from_str::<Metagraph>(r#"{"burn_uid": 0, "neurons": [], "x": 1}"#).is_err()
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! The verification pipeline of one window (DESIGN.md 3.8), one stage per file:
+//!
+//! | stage | file | checks |
+//! |---|---|---|
+//! | 1 `file` | [`fetch`] | on time, within the size limit, parses (bounded decoder) |
+//! | 2 `header` | [`header`] | version, window, hotkey = file name, `model_id`, mining beacon, block hash, fingerprint, environment, generation |
+//! | 3 `signatures` | [`signatures`] | header and every rollout |
+//! | 4 `rollouts` | [`structure`] | complete groups, problems re-derived, prompts, vocabulary, lengths, logprobs finite, Merkle roots, advantages (every rollout) |
+//! | 5 `sampling`, `logprobs`, `commitments`, `termination` | [`forward`] | one batched prefill over the rollouts [`select`] picks |
+//! | 6 `reward` | [`reward`] | reward and success recomputed from the decoded text (every rollout) |
+//! | 7 `duplicates` | [`duplicates`] | a completion counts only for its earliest upload |
+//!
+//! [`window::verify_window`] runs them for every miner and builds the
+//! [`crate::state::WindowOutcome`]. The first failure stops a miner's window and becomes a
+//! [`Failure`] naming the stage and the reason.
+//!
+//! Everything a verdict depends on is an input (the files with their upload times, the
+//! beacons, the block hash, the model, the parameters): the window function reads no clock and
+//! iterates miners in hotkey byte order, so anyone holding those inputs recomputes the same
+//! verdicts.
+
+pub mod duplicates;
+pub mod fetch;
+pub mod forward;
+pub mod header;
+pub mod reward;
+pub mod select;
+pub mod signatures;
+pub mod structure;
+pub mod verifier;
+pub mod window;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+use crate::state::Stage;
+
+pub use fetch::{fetch_window, FetchedObject, ParsedFile};
+pub use verifier::ModelVerifier;
+pub use window::{
+    verify_window, window_times, IgnoredObject, WindowInputs, WindowReport, WindowTimes,
+};
+
+/// A miner's hard failure: the stage and a reason naming the field and the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The failing stage.
+    pub stage: Stage,
+    /// Why, e.g. `rollout 3 position 7: token 41 is not the sample of u = 0.52`.
+    pub reason: String,
+}
+
+impl Failure {
+    /// A failure at `stage`.
+    pub fn new(stage: Stage, reason: impl Into<String>) -> Self {
+        Self { stage, reason: reason.into() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.stage.as_str(), self.reason)
+    }
+}
+
+/// The outcome of one stage for one miner.
+pub type StageResult<T> = std::result::Result<T, Failure>;

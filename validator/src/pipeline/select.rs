@@ -1,0 +1,90 @@
+//! What is checked, from the challenge beacon (unknown while mining) and each file's CID, with
+//! the `protocol` selection code, so anyone can recompute it: which miners, which rollouts of a
+//! file, and which `K` positions of each checked rollout.
+
+use std::collections::BTreeSet;
+
+use grail_protocol::challenge::{select_miners, FileChallenge};
+use grail_protocol::keys::Hotkey;
+use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::window_file::WindowFile;
+
+/// The miners fully checked this window, among `candidates` (any order, duplicates ignored).
+pub fn miners_to_check(
+    challenge_randomness: &[u8; 32],
+    candidates: &[Hotkey],
+    params: &VerifyParams,
+) -> BTreeSet<Hotkey> {
+    select_miners(challenge_randomness, candidates, params.miners_checked).into_iter().collect()
+}
+
+/// One rollout to check: its index in the file and the positions whose commitments are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRollout {
+    /// Index into the file's rollouts.
+    pub index: u32,
+    /// Completion positions of the commitment check, ascending.
+    pub positions: Vec<u32>,
+}
+
+/// The rollouts of `file` (whose exact bytes have CID `cid`) to check, ascending by index.
+pub fn rollouts_to_check(
+    challenge_randomness: &[u8; 32],
+    cid: &[u8],
+    file: &WindowFile,
+    params: &VerifyParams,
+) -> Vec<CheckedRollout> {
+    let challenge = FileChallenge { randomness: challenge_randomness, cid };
+    // The decoder bounds the rollout count and completion lengths far below u32::MAX.
+    let n = u32::try_from(file.rollouts.len()).unwrap_or(u32::MAX);
+    challenge
+        .rollouts(n, params.rollouts_checked)
+        .into_iter()
+        .map(|index| {
+            let len = file.rollouts[index as usize].completion_tokens.len();
+            let len = u32::try_from(len).unwrap_or(u32::MAX);
+            let positions = challenge.positions(index, len, params.challenge_positions);
+            CheckedRollout { index, positions }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::pipeline::testutil::Fixture;
+
+    #[test]
+    fn selection_follows_randomness_and_cid() {
+        let f = Fixture::new(4);
+        let file = f.file(2);
+        let params =
+            VerifyParams { rollouts_checked: 5, challenge_positions: 3, ..Default::default() };
+        let a = rollouts_to_check(&[1; 32], b"cid-a", &file, &params);
+        assert_eq!(a.len(), 5);
+        assert!(a.windows(2).all(|w| w[0].index < w[1].index));
+        for c in &a {
+            let len = file.rollouts[c.index as usize].completion_tokens.len() as u32;
+            assert_eq!(c.positions.len() as u32, len.min(3));
+            assert!(c.positions.iter().all(|&p| p < len));
+        }
+        assert_eq!(a, rollouts_to_check(&[1; 32], b"cid-a", &file, &params));
+        assert_ne!(a, rollouts_to_check(&[1; 32], b"cid-b", &file, &params));
+        assert_ne!(a, rollouts_to_check(&[2; 32], b"cid-a", &file, &params));
+        // More requested than present: all of them.
+        let all = VerifyParams { rollouts_checked: 100, ..params };
+        assert_eq!(rollouts_to_check(&[1; 32], b"c", &file, &all).len(), 32);
+    }
+
+    #[test]
+    fn miner_selection_is_a_subset_of_the_candidates() {
+        let keys: Vec<Hotkey> = (0..10u8).map(|i| Hotkey([i; 32])).collect();
+        let params = VerifyParams { miners_checked: 4, ..Default::default() };
+        let chosen = miners_to_check(&[7; 32], &keys, &params);
+        assert_eq!(chosen.len(), 4);
+        assert!(chosen.iter().all(|k| keys.contains(k)));
+        let everyone = VerifyParams { miners_checked: 50, ..params };
+        assert_eq!(miners_to_check(&[7; 32], &keys, &everyone).len(), 10);
+    }
+}

@@ -1,0 +1,380 @@
+//! One window, all miners: the stages in order, the duplicates across files, the scores'
+//! inputs, and the [`WindowOutcome`] for [`crate::state::State::record_window`].
+//!
+//! Deterministic: every input is in [`WindowInputs`] (no clock is read, `processed_at_unix`
+//! included), miners are visited in hotkey byte order, and every selection comes from the
+//! challenge beacon and the files' CIDs. An `Err` is the validator's own failure (its beacons,
+//! its model, its configuration); a miner's fault is always a verdict.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use grail_challenges::drand::{verify_beacon, Beacon, ChainInfo, VerifiedBeacon};
+use grail_challenges::env::{environment_by_id, Environment};
+use grail_protocol::commitment::CommitmentKey;
+use grail_protocol::hash::Hash32;
+use grail_protocol::keys::Hotkey;
+use grail_protocol::params::NetworkParams;
+use grail_protocol::seeds::window_seed;
+use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::window::ChainClock;
+
+use super::duplicates::{completion_hash, unique_estimated, unique_verified, Candidate};
+use super::fetch::{check_file, hotkey_of_key, FetchedObject, ParsedFile};
+use super::forward::{verify_forward, ForwardContext, ForwardStats};
+use super::header::{check_header, HeaderExpectations};
+use super::reward::{check_rewards, RewardContext};
+use super::select::{miners_to_check, rollouts_to_check};
+use super::signatures::check_signatures;
+use super::structure::{check_structure, StructureContext};
+use super::{Failure, ModelVerifier};
+use crate::error::PipelineError;
+use crate::state::{Exclusion, Stage, Verdict, VerdictResult, WindowOutcome};
+use crate::ValidatorError;
+
+/// Everything one window's verdicts depend on besides the model.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowInputs<'a> {
+    /// The window.
+    pub window: u64,
+    /// The network's parameters.
+    pub network: &'a NetworkParams,
+    /// The verification parameters.
+    pub verify: &'a VerifyParams,
+    /// Block times of the chain (window start, deadline, challenge time).
+    pub clock: ChainClock,
+    /// The drand chain (its key and round clock).
+    pub drand: &'a ChainInfo,
+    /// The beacon of the round at the window's start, as fetched (verified here).
+    pub mining_beacon: &'a Beacon,
+    /// The beacon of the round at the challenge time, as fetched (verified here).
+    pub challenge_beacon: &'a Beacon,
+    /// Hash of the window's first block, from the chain source.
+    pub first_block_hash: Hash32,
+    /// The network's `model_id` for this window (binary CID); must be the loaded model's.
+    pub model_id: &'a [u8],
+    /// Registered miners: hotkey to uid. Files of other hotkeys are ignored.
+    pub miners: &'a BTreeMap<Hotkey, u16>,
+    /// Miners under an exclusion covering this window.
+    pub excluded: &'a BTreeSet<Hotkey>,
+    /// What [`super::fetch_window`] found under `windows/{w}/`.
+    pub objects: &'a [FetchedObject],
+    /// Recorded as the outcome's processing time (an input, so replays match).
+    pub processed_at_unix: u64,
+}
+
+/// An object under `windows/{w}/` that names no registered miner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredObject {
+    /// Its key.
+    pub key: String,
+    /// Why it was ignored.
+    pub reason: &'static str,
+}
+
+/// What [`verify_window`] returns.
+#[derive(Debug, Clone)]
+pub struct WindowReport {
+    /// Verdicts and exclusions, ready for [`crate::state::State::record_window`].
+    pub outcome: WindowOutcome,
+    /// Forward-pass totals of each miner that reached stage 5 and passed it.
+    pub forward: BTreeMap<Hotkey, ForwardStats>,
+    /// Objects that name no registered miner.
+    pub ignored: Vec<IgnoredObject>,
+}
+
+/// Deadline, mining round and challenge round of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowTimes {
+    /// Start of the window, unix seconds.
+    pub start_unix: u64,
+    /// Last upload second that counts (network deadline plus `upload_grace_s`).
+    pub deadline_unix: u64,
+    /// drand round at the window's start.
+    pub mining_round: u64,
+    /// drand round at the challenge time.
+    pub challenge_round: u64,
+}
+
+/// The times and rounds of `window` (what the live loop fetches, and when).
+pub fn window_times(
+    window: u64,
+    network: &NetworkParams,
+    verify: &VerifyParams,
+    clock: &ChainClock,
+    drand: &ChainInfo,
+) -> Result<WindowTimes, ValidatorError> {
+    let setup = |e: &dyn std::fmt::Display| PipelineError::Setup {
+        reason: format!("times of window {window}: {e}"),
+    };
+    let l = network.blocks_per_window;
+    let start_unix = clock.window_start(window, l).map_err(|e| setup(&e))?;
+    let deadline =
+        clock.upload_deadline(window, l, network.grace_period_s).map_err(|e| setup(&e))?;
+    let challenge = clock
+        .challenge_time(window, l, network.grace_period_s, network.challenge_buffer_s)
+        .map_err(|e| setup(&e))?;
+    Ok(WindowTimes {
+        start_unix,
+        deadline_unix: deadline.saturating_add(verify.upload_grace_s),
+        mining_round: drand.round_at(start_unix).map_err(|e| setup(&e))?,
+        challenge_round: drand.round_at(challenge).map_err(|e| setup(&e))?,
+    })
+}
+
+fn own_beacon(
+    which: &'static str,
+    window: u64,
+    drand: &ChainInfo,
+    beacon: &Beacon,
+    round: u64,
+) -> Result<VerifiedBeacon, PipelineError> {
+    let err = |reason: String| PipelineError::Beacon { which, window, reason };
+    if beacon.round != round {
+        return Err(err(format!("round {} given, the window needs round {round}", beacon.round)));
+    }
+    verify_beacon(&drand.key(), beacon).map_err(|e| err(e.to_string()))
+}
+
+/// The window's setup shared by every miner.
+struct Shared<'a> {
+    inputs: &'a WindowInputs<'a>,
+    env: Box<dyn Environment>,
+    mining: VerifiedBeacon,
+    challenge: VerifiedBeacon,
+    seed: Hash32,
+    key: CommitmentKey,
+    stop_ids: Vec<u32>,
+    deadline_unix: u64,
+}
+
+/// Verifies one window for every registered miner.
+pub fn verify_window(
+    verifier: &mut ModelVerifier,
+    inputs: &WindowInputs<'_>,
+) -> Result<WindowReport, ValidatorError> {
+    let shared = prepare(verifier, inputs)?;
+    let w = inputs.window;
+    let mut ignored = Vec::new();
+    let mut files: BTreeMap<Hotkey, &FetchedObject> = BTreeMap::new();
+    for o in inputs.objects {
+        match hotkey_of_key(&o.key, w) {
+            None => {
+                ignored.push(IgnoredObject { key: o.key.clone(), reason: "not a window file name" })
+            }
+            Some(h) if !inputs.miners.contains_key(&h) => {
+                ignored.push(IgnoredObject { key: o.key.clone(), reason: "hotkey not registered" })
+            }
+            Some(h) => {
+                files.insert(h, o);
+            }
+        }
+    }
+    let candidates: Vec<Hotkey> =
+        files.keys().filter(|h| !inputs.excluded.contains(*h)).copied().collect();
+    let selected = miners_to_check(shared.challenge.randomness(), &candidates, inputs.verify);
+
+    let mut verdicts = Vec::with_capacity(inputs.miners.len());
+    let mut exclusions = Vec::new();
+    let mut passed: Vec<(usize, Candidate)> = Vec::new();
+    let mut forward = BTreeMap::new();
+    for (&hotkey, &uid) in inputs.miners {
+        let mut v = Verdict {
+            hotkey,
+            uid,
+            stage: Stage::File,
+            result: VerdictResult::Absent,
+            reason: None,
+            rollouts_in_file: 0,
+            rollouts_checked: 0,
+            unique_verified: 0,
+            unique_estimated: 0,
+        };
+        if inputs.excluded.contains(&hotkey) {
+            v.stage = Stage::Excluded;
+            v.result = VerdictResult::Unchecked;
+            v.reason = Some("excluded after an earlier failure".into());
+        } else if let Some(object) = files.get(&hotkey) {
+            let limits = inputs.verify.limits();
+            match check_file(object, hotkey, shared.deadline_unix, &limits) {
+                Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
+                Ok(parsed) => {
+                    v.rollouts_in_file = parsed.file.rollouts.len() as u64;
+                    if !selected.contains(&hotkey) {
+                        v.result = VerdictResult::Unchecked;
+                        v.reason = Some("not selected for checking this window".into());
+                    } else {
+                        match check_miner(verifier, &shared, &parsed)? {
+                            Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
+                            Ok((candidate, stats)) => {
+                                v.rollouts_checked = candidate.checked.len() as u64;
+                                forward.insert(hotkey, stats);
+                                passed.push((verdicts.len(), candidate));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        verdicts.push(v);
+    }
+
+    let owned: Vec<Candidate> = passed.iter().map(|(_, c)| c.clone()).collect();
+    let unique = unique_verified(&owned);
+    for (index, c) in &passed {
+        let v = &mut verdicts[*index];
+        v.stage = Stage::Duplicates;
+        v.result = VerdictResult::Pass;
+        v.unique_verified = unique.get(&c.hotkey).copied().unwrap_or(0);
+        v.unique_estimated =
+            unique_estimated(v.unique_verified, v.rollouts_checked, v.rollouts_in_file);
+    }
+
+    let outcome = WindowOutcome {
+        window: w,
+        beacon_round: shared.challenge.round(),
+        randomness: *shared.challenge.randomness(),
+        processed_at_unix: inputs.processed_at_unix,
+        files: inputs.objects.len() as u64,
+        verdicts,
+        exclusions,
+    };
+    Ok(WindowReport { outcome, forward, ignored })
+}
+
+fn fail(
+    v: &mut Verdict,
+    exclusions: &mut Vec<Exclusion>,
+    window: u64,
+    params: &VerifyParams,
+    f: Failure,
+) {
+    v.stage = f.stage;
+    v.result = VerdictResult::Fail;
+    v.rollouts_checked = 0;
+    let from = window.saturating_add(1);
+    exclusions.push(Exclusion {
+        hotkey: v.hotkey,
+        from_window: from,
+        until_window: from.saturating_add(params.exclusion_windows),
+        reason: format!("window {window}: {f}"),
+    });
+    v.reason = Some(f.reason);
+}
+
+fn prepare<'a>(
+    verifier: &ModelVerifier,
+    inputs: &'a WindowInputs<'a>,
+) -> Result<Shared<'a>, ValidatorError> {
+    let w = inputs.window;
+    let setup = |reason: String| PipelineError::Setup { reason };
+    inputs.network.validate().map_err(|e| setup(format!("network parameters: {e}")))?;
+    inputs.verify.validate().map_err(|e| setup(format!("verification parameters: {e}")))?;
+    if inputs.model_id != verifier.model_id() {
+        return Err(setup(format!(
+            "window {w} names model_id {} but the loaded model's is {}",
+            hex::encode(inputs.model_id),
+            hex::encode(verifier.model_id())
+        ))
+        .into());
+    }
+    let spec = &inputs.network.environment;
+    let env = environment_by_id(&spec.id).map_err(|e| setup(e.to_string()))?;
+    if env.version() != spec.version {
+        return Err(setup(format!(
+            "the network's environment {} is version {}, this validator has {}",
+            spec.id,
+            spec.version,
+            env.version()
+        ))
+        .into());
+    }
+    let times = window_times(w, inputs.network, inputs.verify, &inputs.clock, inputs.drand)?;
+    let mining = own_beacon("mining", w, inputs.drand, inputs.mining_beacon, times.mining_round)?;
+    let challenge =
+        own_beacon("challenge", w, inputs.drand, inputs.challenge_beacon, times.challenge_round)?;
+    let seed = window_seed(w, mining.randomness(), &inputs.first_block_hash);
+    let key = CommitmentKey::derive(&seed, verifier.hidden_size())
+        .map_err(|e| setup(format!("commitment key: {e}")))?;
+    Ok(Shared {
+        inputs,
+        env,
+        mining,
+        challenge,
+        seed,
+        key,
+        stop_ids: verifier.stop_ids().to_vec(),
+        deadline_unix: times.deadline_unix,
+    })
+}
+
+/// Stages 2-6 of one selected miner's parsed file.
+fn check_miner(
+    verifier: &mut ModelVerifier,
+    shared: &Shared<'_>,
+    parsed: &ParsedFile,
+) -> Result<Result<(Candidate, ForwardStats), Failure>, ValidatorError> {
+    let inputs = shared.inputs;
+    let file = &parsed.file;
+    let chain_key = inputs.drand.key();
+    let expected = HeaderExpectations {
+        window: inputs.window,
+        model_id: inputs.model_id,
+        mining_beacon: &shared.mining,
+        chain_key: &chain_key,
+        first_block_hash: &inputs.first_block_hash,
+        network: inputs.network,
+    };
+    let randomness = *shared.mining.randomness();
+    if let Err(f) =
+        check_header(&file.header, &parsed.hotkey, &expected, || verifier.fingerprint(&randomness))?
+    {
+        return Ok(Err(f));
+    }
+    if let Err(f) = check_signatures(file) {
+        return Ok(Err(f));
+    }
+    let structure = StructureContext {
+        window_seed: &shared.seed,
+        env: shared.env.as_ref(),
+        renderer: verifier.renderer(),
+        vocab_size: verifier.vocab_size(),
+        max_new_tokens: inputs.network.generation.max_new_tokens,
+        stop_ids: &shared.stop_ids,
+    };
+    let problems = match check_structure(file, &structure)? {
+        Ok(p) => p,
+        Err(f) => return Ok(Err(f)),
+    };
+    let checked =
+        rollouts_to_check(shared.challenge.randomness(), &parsed.cid, file, inputs.verify);
+    let ctx = ForwardContext {
+        window_seed: &shared.seed,
+        hotkey: &parsed.hotkey,
+        generation: &inputs.network.generation,
+        key: &shared.key,
+        stop_ids: &shared.stop_ids,
+        params: inputs.verify,
+    };
+    let batch = verifier.prefill_batch();
+    let stats = match verify_forward(verifier.engine_mut(), file, &checked, &ctx, batch)? {
+        Ok(s) => s,
+        Err(f) => return Ok(Err(f)),
+    };
+    let reward = RewardContext {
+        env: shared.env.as_ref(),
+        renderer: verifier.renderer(),
+        stop_ids: &shared.stop_ids,
+    };
+    if let Err(f) = check_rewards(file, &problems, &reward) {
+        return Ok(Err(f));
+    }
+    let hashes: Vec<Hash32> =
+        file.rollouts.iter().map(|r| completion_hash(&r.completion_tokens)).collect();
+    let candidate = Candidate {
+        hotkey: parsed.hotkey,
+        uploaded_unix: parsed.uploaded_unix,
+        checked: checked.iter().map(|c| hashes[c.index as usize]).collect(),
+        all: hashes,
+    };
+    Ok(Ok((candidate, stats)))
+}

@@ -1,0 +1,349 @@
+//! Crash-safe validator state: SQLite (`validator.sqlite` in the data folder), WAL,
+//! `synchronous=FULL`.
+//!
+//! A window's row, its verdicts and the exclusions it starts are committed in one transaction
+//! ([`State::record_window`]), and a window already recorded is refused, so a validator killed
+//! at any point restarts at [`State::last_processed`] and never counts a window twice.
+
+mod schema;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use grail_protocol::keys::Hotkey;
+use grail_weights::{MinerRecord, Weights, WindowRecord};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{io, sql, Result, ValidatorError};
+
+pub use types::{Exclusion, Stage, Verdict, VerdictResult, WindowOutcome};
+
+/// File name of the database inside the validator's data folder.
+pub const DB_FILE: &str = "validator.sqlite";
+
+/// A handle on the state database. Writes take `&mut self`; open one handle per thread.
+#[derive(Debug)]
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl State {
+    /// Opens (creating the folder and database if needed) `dir/validator.sqlite` and brings
+    /// its schema up to date.
+    pub fn open(dir: &Path) -> Result<State> {
+        std::fs::create_dir_all(dir).map_err(io("create data folder", dir))?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path).map_err(sql("open database"))?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(State { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether `window`'s outcome is committed.
+    pub fn is_processed(&self, window: u64) -> Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM windows WHERE window = ?1", [window], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql("look up window"))
+    }
+
+    /// The latest committed window, if any.
+    pub fn last_processed(&self) -> Result<Option<u64>> {
+        self.conn
+            .query_row("SELECT max(window) FROM windows", [], |row| row.get(0))
+            .map_err(sql("read last window"))
+    }
+
+    /// Commits a window's row, all its verdicts and its new exclusions in one transaction:
+    /// either all of it is stored or none. Fails with
+    /// [`ValidatorError::WindowAlreadyRecorded`] if the window is already there.
+    pub fn record_window(&mut self, outcome: &WindowOutcome) -> Result<()> {
+        check_outcome(outcome)?;
+        let w = outcome.window;
+        // IMMEDIATE takes the write lock before the duplicate check, so two writers cannot
+        // both pass it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("begin window transaction"))?;
+        let exists = tx
+            .query_row("SELECT 1 FROM windows WHERE window = ?1", [w], |_| Ok(()))
+            .optional()
+            .map_err(sql("look up window"))?;
+        if exists.is_some() {
+            return Err(ValidatorError::WindowAlreadyRecorded { window: w });
+        }
+        tx.execute(
+            "INSERT INTO windows (window, beacon_round, randomness, processed_at, files)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                w,
+                outcome.beacon_round,
+                &outcome.randomness[..],
+                outcome.processed_at_unix,
+                outcome.files
+            ],
+        )
+        .map_err(sql("insert window"))?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO verdicts (window, hotkey, uid, stage, result, reason,
+                        rollouts_in_file, rollouts_checked, unique_verified, unique_estimated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(sql("prepare verdict insert"))?;
+            for v in &outcome.verdicts {
+                insert
+                    .execute(params![
+                        w,
+                        v.hotkey.to_ss58(),
+                        v.uid,
+                        v.stage.as_str(),
+                        v.result.as_str(),
+                        v.reason,
+                        v.rollouts_in_file,
+                        v.rollouts_checked,
+                        v.unique_verified,
+                        v.unique_estimated
+                    ])
+                    .map_err(sql("insert verdict"))?;
+            }
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO exclusions (hotkey, from_window, until_window, reason,
+                        recorded_in) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sql("prepare exclusion insert"))?;
+            for e in &outcome.exclusions {
+                insert
+                    .execute(params![
+                        e.hotkey.to_ss58(),
+                        e.from_window,
+                        e.until_window,
+                        e.reason,
+                        w
+                    ])
+                    .map_err(sql("insert exclusion"))?;
+            }
+        }
+        tx.commit().map_err(sql("commit window"))
+    }
+
+    /// The verdicts recorded for `window`, by uid then hotkey (empty if not processed).
+    pub fn verdicts(&self, window: u64) -> Result<Vec<Verdict>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT hotkey, uid, stage, result, reason, rollouts_in_file, rollouts_checked,
+                    unique_verified, unique_estimated
+                 FROM verdicts WHERE window = ?1 ORDER BY uid, hotkey",
+            )
+            .map_err(sql("prepare verdict query"))?;
+        let rows = stmt
+            .query_map([window], |row| {
+                let text = |i| row.get::<_, String>(i);
+                let raw = (text(0)?, text(2)?, text(3)?);
+                let verdict = Verdict {
+                    hotkey: Hotkey([0; 32]),
+                    uid: row.get(1)?,
+                    stage: Stage::File,
+                    result: VerdictResult::Absent,
+                    reason: row.get(4)?,
+                    rollouts_in_file: row.get(5)?,
+                    rollouts_checked: row.get(6)?,
+                    unique_verified: row.get(7)?,
+                    unique_estimated: row.get(8)?,
+                };
+                Ok((raw, verdict))
+            })
+            .map_err(sql("query verdicts"))?;
+        // The text columns are decoded here, where a bad value can be a `Corrupt` error.
+        rows.map(|row| {
+            let ((hotkey, stage, result), v) = row.map_err(sql("read verdict"))?;
+            Ok(Verdict {
+                hotkey: parse_hotkey("verdicts", &hotkey)?,
+                stage: Stage::from_name(&stage).ok_or_else(|| corrupt("stage", &stage))?,
+                result: VerdictResult::from_name(&result)
+                    .ok_or_else(|| corrupt("result", &result))?,
+                ..v
+            })
+        })
+        .collect()
+    }
+
+    /// The longest exclusion of `hotkey` that covers `window`, if any.
+    pub fn excluded(&self, hotkey: &Hotkey, window: u64) -> Result<Option<Exclusion>> {
+        self.conn
+            .query_row(
+                "SELECT from_window, until_window, reason FROM exclusions
+                 WHERE hotkey = ?1 AND from_window <= ?2 AND ?2 < until_window
+                 ORDER BY until_window DESC LIMIT 1",
+                params![hotkey.to_ss58(), window],
+                |row| {
+                    Ok(Exclusion {
+                        hotkey: *hotkey,
+                        from_window: row.get(0)?,
+                        until_window: row.get(1)?,
+                        reason: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql("look up exclusion"))
+    }
+
+    /// The weights crate's input for the span of `span` windows ending at `current_window`
+    /// (`current_window - span < w <= current_window`), for the miners of `metagraph`
+    /// (uid to hotkey; leave out the burn uid), ascending by uid. Every miner gets a record,
+    /// with no windows if it has no verdicts in the span. History follows the hotkey, and the
+    /// uid is the metagraph's, so a re-registered uid does not inherit anyone's history.
+    ///
+    /// Verdicts map to window records as: `pass` counts `unique_estimated`, checked; `fail`
+    /// is a hard failure; `unchecked` is active but unchecked; `absent` is no record.
+    pub fn miner_records(
+        &self,
+        current_window: u64,
+        span: u64,
+        metagraph: &BTreeMap<u16, Hotkey>,
+    ) -> Result<Vec<MinerRecord>> {
+        let first = current_window.saturating_sub(span.saturating_sub(1));
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT window, result, unique_estimated FROM verdicts
+                 WHERE hotkey = ?1 AND window >= ?2 AND window <= ?3 AND result != 'absent'
+                 ORDER BY window",
+            )
+            .map_err(sql("prepare span query"))?;
+        let mut miners = Vec::with_capacity(metagraph.len());
+        for (&uid, hotkey) in metagraph {
+            let rows = stmt
+                .query_map(params![hotkey.to_ss58(), first, current_window], |row| {
+                    Ok((row.get::<_, u64>(0)?, row.get::<_, String>(1)?, row.get::<_, u64>(2)?))
+                })
+                .map_err(sql("query span"))?;
+            let mut windows = Vec::new();
+            for row in rows {
+                let (window, result, unique) = row.map_err(sql("read span row"))?;
+                let result =
+                    VerdictResult::from_name(&result).ok_or_else(|| corrupt("result", &result))?;
+                windows.push(window_record(window, result, unique));
+            }
+            miners.push(MinerRecord { uid, hotkey: hotkey.to_ss58(), windows });
+        }
+        Ok(miners)
+    }
+
+    /// Stores the weights emitted at `window`. Weights are a function of the committed state,
+    /// so recording a window's weights again (after a restart) replaces the earlier row.
+    pub fn record_weights(&mut self, window: u64, weights: &Weights) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO weights (window, uids, weights, version_key, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (window) DO UPDATE SET uids = excluded.uids,
+                    weights = excluded.weights, version_key = excluded.version_key,
+                    json = excluded.json",
+                params![
+                    window,
+                    to_json("weights.uids", &weights.uids)?,
+                    to_json("weights.weights", &weights.weights)?,
+                    weights.version_key,
+                    to_json("weights", weights)?
+                ],
+            )
+            .map_err(sql("insert weights"))?;
+        Ok(())
+    }
+
+    /// The most recent weights recorded, with their window.
+    pub fn latest_weights(&self) -> Result<Option<(u64, Weights)>> {
+        let row: Option<(u64, String)> = self
+            .conn
+            .query_row("SELECT window, json FROM weights ORDER BY window DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(sql("read latest weights"))?;
+        row.map(|(window, json)| {
+            serde_json::from_str(&json).map(|w| (window, w)).map_err(|e| ValidatorError::Corrupt {
+                table: "weights",
+                column: "json",
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(what: &'static str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|source| ValidatorError::Json { what, source })
+}
+
+fn window_record(window: u64, result: VerdictResult, unique: u64) -> WindowRecord {
+    let (unique, hard_failure, checked) = match result {
+        VerdictResult::Pass => (unique, false, true),
+        VerdictResult::Fail => (0, true, true),
+        VerdictResult::Unchecked | VerdictResult::Absent => (0, false, false),
+    };
+    WindowRecord { window, unique, hard_failure, checked }
+}
+
+fn check_outcome(outcome: &WindowOutcome) -> Result<()> {
+    let bad = |field, reason: String| ValidatorError::InvalidOutcome {
+        window: outcome.window,
+        field,
+        reason,
+    };
+    for e in &outcome.exclusions {
+        if e.until_window <= e.from_window {
+            return Err(bad(
+                "exclusions.until_window",
+                format!(
+                    "{} for {} is not after from_window {}",
+                    e.until_window, e.hotkey, e.from_window
+                ),
+            ));
+        }
+    }
+    for v in &outcome.verdicts {
+        if v.rollouts_checked > v.rollouts_in_file {
+            return Err(bad(
+                "verdicts.rollouts_checked",
+                format!(
+                    "{} for {} exceeds rollouts_in_file {}",
+                    v.rollouts_checked, v.hotkey, v.rollouts_in_file
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_hotkey(table: &'static str, text: &str) -> Result<Hotkey> {
+    Hotkey::from_ss58(text).map_err(|e| ValidatorError::Corrupt {
+        table,
+        column: "hotkey",
+        reason: e.to_string(),
+    })
+}
+
+fn corrupt(column: &'static str, value: &str) -> ValidatorError {
+    ValidatorError::Corrupt {
+        table: "verdicts",
+        column,
+        reason: format!("unknown value {value:?}"),
+    }
+}

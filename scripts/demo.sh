@@ -1,63 +1,109 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults, on loopback. Today (before the miner and the validator
-# pipeline exist): start the local drand beacon, fetch and BLS-verify the rounds it serves with
-# the validator's own code, show that a tampered beacon is refused, then verify real League of
-# Entropy beacons from the committed fixtures.
+# The main job, end to end, on the embedded defaults: a local subnet on loopback.
+#
+#   the local drand beacon (real BLS, quicknet's scheme, an insecure development key)
+#   4 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store);
+#     miner 4 runs with the test-only `--test.tamper token` flag and forges a token
+#   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts)
+#
+# It runs two windows with short demo timing (1 s blocks, 6-block windows), then prints a table
+# of miners with verdicts, scores and weights, and replays the last window's transcript. The
+# weights use a 2-window span with the cap at what one honest miner makes per window, so an
+# honest miner's full score is visible; the network defaults are in `grail-validator run --help`.
+# The model is fixtures/models/tiny; set GRAIL_DEMO_MODEL=models/smollm2-135m (after
+# `scripts/fetch-model.sh smollm2-135m`) to run the same subnet on SmolLM2-135M-Instruct.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-say() { printf '%s\n' "$*" >&2; }
+say() { printf 'demo: %s\n' "$*" >&2; }
 
-command -v cargo >/dev/null || { say "demo.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
+command -v cargo >/dev/null || { say "cargo is not installed (https://rustup.rs)"; exit 1; }
+command -v python3 >/dev/null || { say "python3 is needed (ONNX Runtime comes from its pip wheel)"; exit 1; }
 scripts/setup-ort.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$root/.ort/lib/libonnxruntime.so}"
 
-say "== building (cargo build --workspace --bins) =="
+model="${GRAIL_DEMO_MODEL:-$root/fixtures/models/tiny}"
+[ -f "$model/model.onnx" ] || { say "no model at $model (fetch it with scripts/fetch-model.sh smollm2-135m)"; exit 1; }
+case "$model" in
+  *tiny*) blocks=6 tokens=16 problems=2 ;;
+  *) blocks=20 tokens=48 problems=1 ;;   # a real model needs longer windows on 2 cores
+esac
+grace=2 buffer=1
+
+say "building (cargo build --workspace --bins)"
 cargo build --workspace --bins --locked -q
 bin="$root/target/debug"
 work="$root/.demo"
+rm -rf "$work"
 mkdir -p "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
 
-say "== starting the local beacon (insecure development key, 1 s rounds) =="
 "$bin/grail-beacon" --listen 127.0.0.1:0 --period 1 --log.level warn >"$work/beacon.json" 2>"$work/beacon.log" &
-beacon_pid=$!
-trap 'kill "$beacon_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -s "$work/beacon.json" ] && break; sleep 0.1; done
-[ -s "$work/beacon.json" ] || { say "demo.sh: the beacon did not start; see $work/beacon.log"; exit 1; }
-url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/beacon.json")"
-say "beacon: $(cat "$work/beacon.json")"
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/beacon.json" ] && break; sleep 0.1; done
+[ -s "$work/beacon.json" ] || { say "the beacon did not start; see $work/beacon.log"; exit 1; }
+read -r url genesis < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["url"], d["genesis_time"])' "$work/beacon.json")
+now=$(date +%s)
+w=$(( (now - genesis) / blocks + 1 ))
+say "beacon at $url (genesis $genesis); model $(basename "$model"); windows $w and $((w + 1)), ${blocks} s each"
 
-row() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); print("%-8s %-6s %-66s %s" % (v["chain"], v["round"], v["randomness"], v["verified"]))' "$1"; }
+timing=(--chain.genesis "$genesis" --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
+neurons=""
+for i in 1 2 3 4; do
+  ss58="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name demo --wallet.hotkey "miner$i" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
+  neurons="$neurons${neurons:+, }{\"uid\": $i, \"hotkey\": \"$ss58\"}"
+done
+echo "{\"netuid\": 1, \"burn_uid\": 0, \"neurons\": [$neurons]}" >"$work/metagraph.json"
 
-printf '\n%-8s %-6s %-66s %s\n' "chain" "round" "randomness" "verified"
-for i in 1 2 3; do
-  sleep 1
-  fetched="$("$bin/grail-validator" beacon fetch --chain local --relay "$url")"
-  round="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["round"])' "$fetched")"
-  sig="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["signature"])' "$fetched")"
-  verified="$("$bin/grail-validator" beacon verify --chain local --round "$round" --signature "$sig")"
-  row "$verified"
+mine() { # window, miner index, extra flags...
+  local window=$1 i=$2; shift 2
+  "$bin/grail-miner" mine --model "$model" --wallet.path "$work/wallets" --wallet.name demo --wallet.hotkey "miner$i" \
+    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1 \
+    --storage.path "$work/storage" --window "$window" --problems "$problems" "$@" \
+    >>"$work/miner$i.jsonl" 2>>"$work/miner$i.log"
+}
+miners=()
+for window in "$w" "$((w + 1))"; do
+  for i in 1 2 3; do mine "$window" "$i" & miners+=($!); done
+  mine "$window" 4 --test.tamper token & miners+=($!)
 done
 
-# The same signature presented for another round must be refused.
-if "$bin/grail-validator" beacon verify --chain local --round "$((round + 1))" --signature "$sig" 2>"$work/tampered.err"; then
-  say "demo.sh: a beacon for the wrong round verified"; exit 1
-fi
-printf '%-8s %-6s %-66s %s\n' "local" "$((round + 1))" "(round $round's signature replayed)" "rejected: $(head -c 120 "$work/tampered.err")"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
+"$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
+  --beacon.chain local --beacon.relay "$url" "${timing[@]}" --window.challenge-buffer "$buffer" \
+  --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts --http.listen "127.0.0.1:$port" \
+  --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 \
+  --from-window "$w" --until-window "$((w + 1))" --log.level info \
+  >"$work/validator.jsonl" 2>"$work/validator.log" || { tail -n 20 "$work/validator.log" >&2; exit 1; }
+for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
 
-# Real League of Entropy beacons, from the committed fixtures.
-python3 - "$root/fixtures/drand/beacons.json" <<'PY' | while read -r chain round sig prev; do
+python3 - "$work/validator.jsonl" "$work/metagraph.json" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))
-for chain in ("quicknet", "mainnet"):
-    e = d[chain]["entries"][-1]
-    print(chain, e["round"], e["signature"], e.get("previous_signature", "-"))
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+names = {n["hotkey"]: f"miner{n['uid']}" for n in json.load(open(sys.argv[2]))["neurons"]}
+print()
+print(f"{'window':>8}  {'uid':>3}  {'miner':<7} {'hotkey':<14} {'verdict':<9} {'stage':<12} {'checked':>7} {'unique':>6}  reason")
+for line in lines:
+    for v in sorted(line["verdicts"], key=lambda v: v["uid"]):
+        note = (v.get("reason") or "")[:70]
+        hk = v["hotkey"][:12] + ".."
+        print(f"{line['window']:>8}  {v['uid']:>3}  {names.get(v['hotkey'], '?'):<7} {hk:<14} {v['result']:<9} "
+              f"{v['stage']:<12} {v['rollouts_checked']:>7} {v['unique_estimated']:>6}  {note}")
+last = lines[-1]["weights"]
+weights = dict(zip(last["uids"], last["weights"]))
+print()
+print(f"weights after window {lines[-1]['window']} (chain format: uids, u16 max-upscaled to 65535, version key {last['version_key']}):")
+print(f"{'uid':>5}  {'miner':<7} {'status':<22} {'unique':>6} {'share':>8} {'u16':>6}")
+print(f"{0:>5}  {'burn':<7} {'':<22} {'':>6} {last['burn_share']:>8.4f} {weights.get(0, 0):>6}")
+for m in last["miners"]:
+    status = m["status"] if isinstance(m["status"], str) else json.dumps(m["status"])
+    print(f"{m['uid']:>5}  {names.get(m['hotkey'], '?'):<7} {status[:22]:<22} {m['unique']:>6} {m['share']:>8.4f} {weights.get(m['uid'], 0):>6}")
 PY
-  args=(beacon verify --chain "$chain" --round "$round" --signature "$sig")
-  [ "$prev" != "-" ] && args+=(--previous-signature "$prev")
-  row "$("$bin/grail-validator" "${args[@]}")"
-done
 
-say ""
-say "demo: the local beacon's rounds verified with real BLS (quicknet scheme); a replayed signature was refused."
-say "The miners and the validator pipeline are not built yet (see the issues); this demo grows with them."
+say "replaying window $((w + 1)) from its transcript with the same code (an auditor's check):"
+"$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model"
+say "done: honest miners got weight; miner4 (tampered token) was rejected at the stage shown."

@@ -28,3 +28,6 @@ cargo build --workspace --bins --locked
 
 step "tests"
 cargo test --workspace --locked "$@"
+
+step "object store against a real S3-compatible server (moto, pip)"
+scripts/test-s3.sh --locked

@@ -33,7 +33,11 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     groups: u32,
     /// Completion length of every rollout, in tokens.
-    #[arg(long = "new-tokens", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long = "new-tokens",
+        default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     new_tokens: u32,
     /// Stop at the model's stop tokens (default: off, every rollout is `--new-tokens` long).
     #[arg(long)]

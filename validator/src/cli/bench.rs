@@ -65,10 +65,18 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     groups: u32,
     /// Length cap of every rollout, in tokens (generation stops at the model's stop tokens).
-    #[arg(long = "new-tokens", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long = "new-tokens",
+        default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     new_tokens: u32,
     /// Rollouts per prefill call (bounds the logits held at once).
-    #[arg(long = "prefill-batch", default_value_t = DEFAULT_BENCH_PREFILL_BATCH, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long = "prefill-batch",
+        default_value_t = DEFAULT_BENCH_PREFILL_BATCH,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     prefill_batch: u64,
 }
 
@@ -243,6 +251,13 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let batch = usize::try_from(args.prefill_batch).context("--prefill-batch")?;
     let mut bench = Bench { engine, renderer, work, network, batch };
 
+    // Warm-up of the prefill shapes: ONNX Runtime sizes its buffers on the first call.
+    let first = WindowFile {
+        header: file.header.clone(),
+        rollouts: file.rollouts.iter().take(batch).cloned().collect(),
+    };
+    bench.prefill(&first)?;
+
     // 2. Every rollout, every check.
     let all = VerifyParams {
         rollouts_checked: u32::try_from(n).context("rollout count")?,
@@ -285,7 +300,8 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "verify_speedup": verify_rollouts_per_s / generate_rollouts_per_s.max(1e-9),
         "window_cost_ratio": window.total() / generate_s.max(1e-9),
         "window_cost_ratio_one_miner": (window.total() + fingerprint_s) / generate_s.max(1e-9),
-        "window_cost_ratio_full_window": full_window_validator_s / (full_n as f64 * per_rollout_gen).max(1e-9),
+        "window_cost_ratio_full_window":
+            full_window_validator_s / (full_n as f64 * per_rollout_gen).max(1e-9),
         "window_rollouts": n,
         "window_rollouts_checked": checked,
         "full_window_rollouts": full_n,

@@ -1,0 +1,117 @@
+//! `grail-miner bench` and `grail-validator bench` on the tiny fixture model with a small
+//! workload: each prints one JSON line holding every key, with sane values. No timing is
+//! asserted (the machine may be shared); only that rates are positive and ratios finite.
+
+// Helpers outside #[test] fns panic on purpose: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+use grail_tests::{bin, fixture};
+use serde_json::Value;
+
+/// Runs `binary bench` on the tiny model with 1 group of 16 tokens; its one JSON line.
+fn bench(binary: &str) -> Value {
+    let out = Command::new(bin(binary))
+        .args(["bench", "--groups", "1", "--new-tokens", "16", "--threads", "1", "--model"])
+        .arg(fixture("models/tiny"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{binary} bench failed: {stderr}");
+    assert!(stderr.contains("bench:"), "no progress on stderr: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "not one line: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn number(line: &Value, key: &str) -> f64 {
+    line[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {line}"))
+}
+
+fn positive(line: &Value, keys: &[&str]) {
+    for key in keys {
+        let x = number(line, key);
+        assert!(x.is_finite() && x > 0.0, "{key} = {x} is not a positive rate");
+    }
+}
+
+fn common_keys(line: &Value) {
+    assert!(number(line, "peak_rss_mb") > 0.0);
+    assert_eq!(line["model"]["folder"], "tiny");
+    assert!(line["model"]["model_id"].as_str().unwrap().starts_with("baf"), "{line}");
+    assert_eq!(line["device"], "cpu");
+    assert_eq!(line["threads"], 1);
+    assert_eq!(line["groups"], 1);
+    assert_eq!(line["new_tokens"], 16);
+    for end in ["start", "end"] {
+        let load = line["load_average"][end].as_array().unwrap();
+        assert_eq!(load.len(), 3);
+        assert!(load.iter().all(|x| x.as_f64().unwrap() >= 0.0));
+    }
+}
+
+#[test]
+fn miner_bench_prints_every_figure() {
+    let line = bench("grail-miner");
+    positive(
+        &line,
+        &["tokens_per_s", "rollouts_per_s", "baseline_tokens_per_s", "speedup_vs_baseline"],
+    );
+    common_keys(&line);
+    // Stop tokens are off: every rollout has exactly --new-tokens tokens.
+    assert_eq!(line["stop_tokens"], false);
+    assert_eq!(line["rollouts"], 16);
+    assert_eq!(line["completion_tokens"], 16 * 16);
+    assert_eq!(number(&line, "commit_bytes_per_token"), 8.0);
+    let file = number(&line, "file_bytes_per_token");
+    assert!(file > 8.0, "file_bytes_per_token {file}: a file holds more than the commitments");
+    assert_eq!(file, number(&line, "file_bytes") / 256.0);
+    let overhead = number(&line, "proof_overhead_pct");
+    assert!(overhead.is_finite() && overhead > -100.0, "proof_overhead_pct {overhead}");
+    let s = &line["seconds"];
+    let ratio = s["proofs"].as_f64().unwrap() / s["plain"].as_f64().unwrap();
+    assert!((100.0 * (ratio - 1.0) - overhead).abs() < 1e-6, "overhead is not time(a)/time(b)-1");
+}
+
+#[test]
+fn validator_bench_prints_every_figure() {
+    let line = bench("grail-validator");
+    positive(
+        &line,
+        &[
+            "verify_rollouts_per_s",
+            "verify_tokens_per_s",
+            "prefill_tokens_per_s",
+            "generate_rollouts_per_s",
+            "verify_speedup",
+            "window_cost_ratio",
+            "window_cost_ratio_one_miner",
+            "window_cost_ratio_full_window",
+            "fingerprint_s",
+        ],
+    );
+    common_keys(&line);
+    assert_eq!(line["window_rollouts"], 16);
+    assert_eq!(line["window_rollouts_checked"], 16);
+    let ratio = number(&line, "verify_speedup");
+    let expected =
+        number(&line, "verify_rollouts_per_s") / number(&line, "generate_rollouts_per_s");
+    assert!((ratio - expected).abs() <= 1e-9 * expected, "verify_speedup {ratio} vs {expected}");
+    assert!(number(&line, "window_cost_ratio_one_miner") > number(&line, "window_cost_ratio"));
+    let tokens = number(&line, "completion_tokens");
+    assert!((16.0..=256.0).contains(&tokens), "{tokens} completion tokens for 16 rollouts");
+}
+
+#[test]
+fn a_missing_model_is_one_clear_error() {
+    for binary in ["grail-miner", "grail-validator"] {
+        let out = Command::new(bin(binary))
+            .args(["bench", "--model", "/nonexistent/model"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("/nonexistent/model"), "{binary}: {stderr}");
+    }
+}

@@ -31,3 +31,61 @@ pub fn bin(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Kills a child process when the guard drops, so a failing test leaves no server behind.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `grail-beacon` on a loopback port the OS picked.
+#[derive(Debug)]
+pub struct LocalBeacon {
+    /// Kills the beacon on drop.
+    pub guard: KillOnDrop,
+    /// Its start line (`url`, `chain_hash`, `public_key`, `genesis_time`, `period`, ...).
+    pub info: serde_json::Value,
+}
+
+impl LocalBeacon {
+    /// Starts the beacon with `period`-second rounds and waits for its JSON start line.
+    pub fn start(period: u64) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let child = Command::new(bin("grail-beacon"))
+            .args(["--listen", "127.0.0.1:0", "--period", &period.to_string()])
+            .args(["--log.level", "warn"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting grail-beacon");
+        let mut guard = KillOnDrop(child);
+        let stdout = guard.0.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("grail-beacon printed no start line");
+        let info = serde_json::from_str(line.trim()).expect("start line is JSON");
+        Self { guard, info }
+    }
+
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        self.info["url"].as_str().expect("url").to_owned()
+    }
+
+    /// Unix time of its round 1.
+    pub fn genesis(&self) -> u64 {
+        self.info["genesis_time"].as_u64().expect("genesis_time")
+    }
+}

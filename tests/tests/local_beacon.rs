@@ -5,47 +5,11 @@
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use grail_tests::bin;
+use grail_tests::{bin, LocalBeacon};
 use serde_json::Value;
-
-/// Kills the server when the test ends, pass or fail.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `grail-beacon` on a free loopback port (port 0: the OS picks one, the JSON line
-/// says which) and returns the guard and that line.
-fn start_beacon(period: u64) -> (KillOnDrop, Value) {
-    let child = Command::new(bin("grail-beacon"))
-        .args(["--listen", "127.0.0.1:0", "--period", &period.to_string()])
-        .env("GRAIL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut guard = KillOnDrop(child);
-    let stdout = guard.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line =
-        rx.recv_timeout(Duration::from_secs(30)).expect("grail-beacon printed no start line");
-    let json: Value = serde_json::from_str(line.trim()).unwrap();
-    (guard, json)
-}
 
 fn validator(args: &[&str]) -> Output {
     Command::new(bin("grail-validator")).args(args).output().unwrap()
@@ -68,7 +32,8 @@ fn expect_err(out: &Output, needle: &str) {
 
 #[test]
 fn the_local_beacon_serves_rounds_that_verify() {
-    let (_server, started) = start_beacon(1);
+    let beacon = LocalBeacon::start(1);
+    let started = &beacon.info;
     let url = started["url"].as_str().unwrap();
     assert_eq!(started["scheme"], "bls-unchained-g1-rfc9380");
     assert_eq!(started["insecure_dev_key"], true);
@@ -149,7 +114,8 @@ fn the_local_beacon_serves_rounds_that_verify() {
 
 #[test]
 fn rounds_advance_with_the_clock() {
-    let (_server, started) = start_beacon(1);
+    let beacon = LocalBeacon::start(1);
+    let started = &beacon.info;
     let url = started["url"].as_str().unwrap();
     let fetch = |round: &str| {
         validator(&[

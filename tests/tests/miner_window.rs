@@ -10,7 +10,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -25,43 +25,13 @@ use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::seeds::{problem_seed, window_seed};
 use grail_protocol::signing::verify_window_file;
 use grail_protocol::window_file::window_file_key;
-use grail_tests::{bin, fixture};
+use grail_tests::{bin, fixture, KillOnDrop, LocalBeacon};
 use serde_json::Value;
 
 const WINDOW: u64 = 2;
 const BLOCKS: u64 = 2;
 const PROBLEMS: u32 = 2;
 const MAX_NEW_TOKENS: u32 = 24;
-
-/// Kills the server when the test ends, pass or fail.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_beacon() -> (KillOnDrop, Value) {
-    let child = Command::new(bin("grail-beacon"))
-        .args(["--listen", "127.0.0.1:0", "--period", "1"])
-        .env("GRAIL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut guard = KillOnDrop(child);
-    let stdout = guard.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).expect("no start line from grail-beacon");
-    (guard, serde_json::from_str(line.trim()).unwrap())
-}
 
 fn json_line(out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,7 +54,8 @@ fn wallet_args(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_mined_window_file_recomputes_exactly() {
-    let (_beacon, started) = start_beacon();
+    let beacon = LocalBeacon::start(1);
+    let started = &beacon.info;
     let url = started["url"].as_str().unwrap();
     let genesis = started["genesis_time"].as_u64().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -225,7 +196,8 @@ fn an_unreachable_beacon_is_one_clear_error() {
 fn the_continuous_loop_fills_windows_until_their_deadlines() {
     const BLOCKS: &str = "4"; // 4 s windows with 1 s blocks
     const GRACE: u64 = 2;
-    let (_beacon, started) = start_beacon();
+    let beacon = LocalBeacon::start(1);
+    let started = &beacon.info;
     let url = started["url"].as_str().unwrap().to_owned();
     let genesis = started["genesis_time"].as_u64().unwrap();
     let tmp = tempfile::tempdir().unwrap();

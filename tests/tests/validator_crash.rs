@@ -13,45 +13,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use grail_tests::{bin, fixture};
+use grail_tests::{bin, fixture, KillOnDrop, LocalBeacon};
 use grail_validator::state::{Stage, State, VerdictResult};
 use serde_json::Value;
 
 const BLOCKS: u64 = 4;
-
-/// Kills the process when the test ends, pass or fail.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_beacon() -> (KillOnDrop, String, u64) {
-    let child = Command::new(bin("grail-beacon"))
-        .args(["--listen", "127.0.0.1:0", "--period", "1", "--log.level", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut guard = KillOnDrop(child);
-    let stdout = guard.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).expect("no start line from grail-beacon");
-    let v: Value = serde_json::from_str(line.trim()).unwrap();
-    (guard, v["url"].as_str().unwrap().to_owned(), v["genesis_time"].as_u64().unwrap())
-}
 
 fn timing(genesis: u64) -> Vec<String> {
     let g = genesis.to_string();
@@ -126,7 +96,8 @@ fn lines(stdout: &[u8]) -> Vec<Value> {
 
 #[test]
 fn a_validator_killed_mid_window_resumes_to_the_same_weights() {
-    let (_beacon, url, genesis) = start_beacon();
+    let beacon = LocalBeacon::start(1);
+    let (url, genesis) = (beacon.url(), beacon.genesis());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let hotkeys: Vec<String> = (1..=3).map(|i| keygen(dir, i)).collect();

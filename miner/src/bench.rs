@@ -12,8 +12,9 @@
 //! (a) the engine with commitments and the whole window-file path (rewards, advantages, Merkle
 //! roots, signatures, encoding); (b) the engine without commitments, rewards and advantages
 //! still computed and the file still encoded, but with no Merkle roots and no signatures; (c)
-//! the baseline loop (no commitments). (a) and (b) alternate order from group to group, so a
-//! neighbour's load drifting during the run hits both alike.
+//! the baseline loop (no commitments). Each group runs all three ways before the next group
+//! starts, in an order rotating from group to group, so a neighbour's load drifting during the
+//! run hits all three alike.
 
 use std::time::Instant;
 
@@ -205,8 +206,21 @@ pub struct MinerBenchFigures {
     pub completion_tokens: usize,
     /// Encoded window-file bytes of (a).
     pub file_bytes: usize,
-    /// Seconds of (a), (b) and (c).
+    /// Seconds of (a), (b) and (c) (signing and encoding included in (a) and (b)).
     pub seconds: RunSeconds,
+    /// Seconds of each group's generation, per run (a spread shows a busy machine).
+    pub group_seconds: GroupSeconds,
+}
+
+/// Seconds of each group, per run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupSeconds {
+    /// (a), generation and assembly.
+    pub proofs: Vec<f64>,
+    /// (b), generation and scoring.
+    pub plain: Vec<f64>,
+    /// (c).
+    pub baseline: Vec<f64>,
 }
 
 /// Seconds of the three runs.
@@ -236,22 +250,34 @@ pub fn run_miner_bench(
     let groups = work.prompts.len();
     let mut rollouts = Vec::new();
     let mut plain_groups = Vec::new();
-    let (mut a_s, mut b_s) = (0.0, 0.0);
+    let (mut baseline_tokens, mut per_group) = (0, GroupSeconds::default());
     for j in 0..groups {
-        let order = if j % 2 == 0 { [true, false] } else { [false, true] };
-        for pass in order {
+        // Each group runs all three ways, in an order rotating from group to group.
+        for k in 0..3 {
             let t = Instant::now();
-            if pass {
-                rollouts.extend(work.generate_group(engine, renderer, j)?);
-                a_s += t.elapsed().as_secs_f64();
-            } else {
-                let generated = engine
-                    .generate_group(&work.request(j, false))
-                    .with_context(|| format!("generating group {j} without commitments"))?;
-                plain_groups.push(plain_rollouts(work, renderer, j, generated)?);
-                b_s += t.elapsed().as_secs_f64();
-            }
-            let what = if pass { "engine + proofs" } else { "engine, no proofs" };
+            let what = match (j + k) % 3 {
+                0 => {
+                    rollouts.extend(work.generate_group(engine, renderer, j)?);
+                    per_group.proofs.push(t.elapsed().as_secs_f64());
+                    "engine + proofs"
+                }
+                1 => {
+                    let generated = engine
+                        .generate_group(&work.request(j, false))
+                        .with_context(|| format!("generating group {j} without commitments"))?;
+                    plain_groups.push(plain_rollouts(work, renderer, j, generated)?);
+                    per_group.plain.push(t.elapsed().as_secs_f64());
+                    "engine, no proofs"
+                }
+                _ => {
+                    let request = [work.request(j, false)];
+                    let timed = time_groups(engine, LoopKind::Baseline, &request)
+                        .with_context(|| format!("baseline loop, group {j}"))?;
+                    baseline_tokens += timed.tokens;
+                    per_group.baseline.push(timed.seconds);
+                    "baseline loop"
+                }
+            };
             progress(&format!(
                 "group {}/{groups} {what}: {:.1} s",
                 j + 1,
@@ -259,6 +285,9 @@ pub fn run_miner_bench(
             ));
         }
     }
+    let mut a_s: f64 = per_group.proofs.iter().sum();
+    let mut b_s: f64 = per_group.plain.iter().sum();
+    let baseline_s: f64 = per_group.baseline.iter().sum();
     let t = Instant::now();
     let (file, bytes) = seal(&work.pair, work.header(model_id.to_vec(), [0; 32]), rollouts)
         .context("signing and encoding the window file")?;
@@ -272,10 +301,7 @@ pub fn run_miner_bench(
     b_s += t.elapsed().as_secs_f64();
     progress(&format!("window file: {} rollouts, {} bytes", file.rollouts.len(), bytes.len()));
     drop(plain_bytes);
-
-    let requests: Vec<GroupRequest<'_>> = (0..groups).map(|j| work.request(j, false)).collect();
-    let baseline = time_groups(engine, LoopKind::Baseline, &requests).context("baseline loop")?;
-    progress(&format!("baseline loop: {:.1} s", baseline.seconds));
+    let baseline_tokens_per_s = baseline_tokens as f64 / baseline_s.max(1e-9);
 
     let tokens: usize = file.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
     let commit_bytes: usize =
@@ -287,15 +313,16 @@ pub fn run_miner_bench(
         tokens_per_s,
         rollouts_per_s: file.rollouts.len() as f64 / a_s.max(1e-9),
         engine_plain_tokens_per_s: plain_tokens as f64 / b_s.max(1e-9),
-        baseline_tokens_per_s: baseline.tokens_per_s(),
-        speedup_vs_baseline: tokens_per_s / baseline.tokens_per_s().max(1e-9),
+        baseline_tokens_per_s,
+        speedup_vs_baseline: tokens_per_s / baseline_tokens_per_s.max(1e-9),
         proof_overhead_pct: 100.0 * (a_s / b_s.max(1e-9) - 1.0),
         commit_bytes_per_token: per_token(commit_bytes),
         file_bytes_per_token: per_token(bytes.len()),
         rollouts: file.rollouts.len(),
         completion_tokens: tokens,
         file_bytes: bytes.len(),
-        seconds: RunSeconds { proofs: a_s, plain: b_s, baseline: baseline.seconds },
+        seconds: RunSeconds { proofs: a_s, plain: b_s, baseline: baseline_s },
+        group_seconds: per_group,
     })
 }
 

@@ -1,5 +1,6 @@
 //! grail-validator library.
 
+pub mod calibrate;
 pub mod error;
 pub mod http;
 pub mod live;

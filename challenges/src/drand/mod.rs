@@ -12,10 +12,12 @@ mod client;
 mod error;
 pub mod local;
 mod local_server;
+mod pinned;
 mod verify;
 
 pub use chain::{ChainInfo, ChainKey, Scheme, MAINNET_HASH, QUICKNET_HASH};
 pub use client::{ClientOptions, DrandClient};
 pub use error::DrandError;
 pub use local_server::unix_now;
+pub use pinned::{PinnedChain, DEFAULT_LOCAL_RELAY, DEFAULT_RELAYS};
 pub use verify::{randomness_of, verify_beacon, Beacon, VerifiedBeacon};

@@ -32,15 +32,7 @@ pub(crate) struct GenerateArgs {
 
 /// Parses `cpu`, `cuda` (device 0) or `cuda:N`.
 pub(crate) fn parse_device(s: &str) -> Result<Device, String> {
-    match s {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda { device_id: 0 }),
-        _ => s
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(|device_id| Device::Cuda { device_id })
-            .ok_or_else(|| format!("unknown device {s:?}: use cpu, cuda or cuda:N")),
-    }
+    s.parse()
 }
 
 pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<()> {

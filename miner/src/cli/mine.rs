@@ -34,7 +34,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use grail_challenges::chain::LocalClockChain;
-use grail_challenges::drand::{local, ChainInfo, ClientOptions, DrandClient};
+use grail_challenges::drand::{ClientOptions, PinnedChain};
 use grail_challenges::env::environment_by_id;
 use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::store::{StorageArgs, StorageConfig, WindowStore};
@@ -44,26 +44,7 @@ use grail_miner::window_loop::{check_environment, Budget, Miner, WindowReport};
 use grail_protocol::params::NetworkParams;
 use serde::Deserialize;
 
-const DEFAULT_RELAYS: &[&str] = &[
-    "https://api.drand.sh",
-    "https://api2.drand.sh",
-    "https://api3.drand.sh",
-    "https://drand.cloudflare.com",
-];
-const DEFAULT_LOCAL_RELAY: &str = "http://127.0.0.1:8081";
 const DEFAULT_SAFETY_MARGIN_S: f64 = 15.0;
-
-/// Which drand chain gives the mining beacons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum BeaconChain {
-    /// League of Entropy quicknet (pinned).
-    Quicknet,
-    /// League of Entropy mainnet (pinned).
-    Mainnet,
-    /// The local development beacon, grail-beacon (insecure key, pinned).
-    Local,
-}
 
 /// Mine windows: wait for each window's verified beacon, generate complete groups, upload.
 #[derive(Debug, Args)]
@@ -85,7 +66,7 @@ pub(crate) struct MineArgs {
     wallet_hotkey: Option<String>,
     /// drand chain of the mining beacons [default: quicknet].
     #[arg(long = "beacon.chain", env = "GRAIL_BEACON_CHAIN", value_enum)]
-    beacon_chain: Option<BeaconChain>,
+    beacon_chain: Option<PinnedChain>,
     /// drand relay base URL (repeat, or comma-separate in the variable).
     #[arg(long = "beacon.relay", env = "GRAIL_BEACON_RELAYS", value_delimiter = ',')]
     beacon_relays: Vec<String>,
@@ -173,7 +154,7 @@ struct WalletConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct BeaconConfig {
-    chain: Option<BeaconChain>,
+    chain: Option<PinnedChain>,
     relays: Vec<String>,
 }
 
@@ -252,17 +233,14 @@ pub(crate) fn run(args: MineArgs) -> anyhow::Result<()> {
     let store =
         WindowStore::open(&args.storage.over(file.storage)).context("opening the storage")?;
 
-    let beacon_chain = args.beacon_chain.or(file.beacon.chain).unwrap_or(BeaconChain::Quicknet);
-    let relays = if !args.beacon_relays.is_empty() {
-        args.beacon_relays
-    } else if !file.beacon.relays.is_empty() {
-        file.beacon.relays
-    } else if beacon_chain == BeaconChain::Local {
-        vec![DEFAULT_LOCAL_RELAY.to_owned()]
-    } else {
-        DEFAULT_RELAYS.iter().map(|r| (*r).to_owned()).collect()
-    };
-    let drand = runtime.block_on(drand_client(beacon_chain, relays))?;
+    let beacon_chain = args.beacon_chain.or(file.beacon.chain).unwrap_or(PinnedChain::Quicknet);
+    let relays =
+        if args.beacon_relays.is_empty() { file.beacon.relays } else { args.beacon_relays };
+    let opts =
+        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
+    let drand = runtime
+        .block_on(beacon_chain.connect(relays, opts))
+        .with_context(|| format!("connecting to the {beacon_chain} drand beacon's relays"))?;
 
     let model_dir = args.model.or(file.model).context("no model: pass --model DIR")?;
     let device = parse_device(&args.device.or(file.device).unwrap_or_else(|| "cpu".into()))?;
@@ -397,23 +375,6 @@ fn print_report(report: &WindowReport) {
     }
 }
 
-async fn drand_client(chain: BeaconChain, relays: Vec<String>) -> anyhow::Result<DrandClient> {
-    let opts =
-        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
-    let info = match chain {
-        BeaconChain::Quicknet => ChainInfo::quicknet(),
-        BeaconChain::Mainnet => ChainInfo::mainnet(),
-        BeaconChain::Local => {
-            return DrandClient::discover(local::dev_chain_key(), relays, opts)
-                .await
-                .context("reading the chain info of the local beacon");
-        }
-    };
-    let client = DrandClient::new(info, relays, opts).context("making the drand client")?;
-    client.check_info().await.context("checking the relays' chain info")?;
-    Ok(client)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,7 +393,7 @@ mod tests {
         )?;
         assert_eq!(c.model, Some(PathBuf::from("m")));
         assert_eq!(c.wallet.name.as_deref(), Some("w"));
-        assert_eq!(c.beacon.chain, Some(BeaconChain::Local));
+        assert_eq!(c.beacon.chain, Some(PinnedChain::Local));
         assert_eq!(c.window.blocks, Some(4));
         assert_eq!(c.storage.path, Some(PathBuf::from("s")));
         assert!(toml::from_str::<MineConfig>("modle = \"m\"").is_err());

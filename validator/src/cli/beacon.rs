@@ -7,16 +7,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use grail_challenges::drand::{
     local, unix_now, verify_beacon, Beacon, ChainInfo, ChainKey, ClientOptions, DrandClient,
-    VerifiedBeacon,
+    VerifiedBeacon, DEFAULT_LOCAL_RELAY, DEFAULT_RELAYS,
 };
-
-const DEFAULT_RELAYS: &[&str] = &[
-    "https://api.drand.sh",
-    "https://api2.drand.sh",
-    "https://api3.drand.sh",
-    "https://drand.cloudflare.com",
-];
-const DEFAULT_LOCAL_RELAY: &str = "http://127.0.0.1:8081";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BeaconCommand {

@@ -8,7 +8,9 @@
 //!    structure, one batched prefill per `--prefill-batch` rollouts with the sampling, logprob,
 //!    commitment (K positions) and termination checks, rewards: `verify_rollouts_per_s`,
 //!    `verify_tokens_per_s`. The file must pass.
-//! 3. A bare batched prefill of the same sequences, same batches: `prefill_tokens_per_s`.
+//! 3. A bare batched prefill of the same sequences, same batches, each timed right before or
+//!    after its verified twin (by turns), so load from elsewhere hits both alike:
+//!    `prefill_tokens_per_s`.
 //! 4. The window as a validator checks it at the default sampling rates
 //!    (`VerifyParams::rollouts_checked` of the file's rollouts, every cheap check on all of
 //!    them): `window_cost_ratio` = those seconds over the miner's seconds for the file.
@@ -35,7 +37,7 @@ use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window_file::WindowFile;
 use grail_validator::pipeline::forward::{verify_forward, ForwardContext};
 use grail_validator::pipeline::reward::{check_rewards, RewardContext};
-use grail_validator::pipeline::select::rollouts_to_check;
+use grail_validator::pipeline::select::{rollouts_to_check, CheckedRollout};
 use grail_validator::pipeline::signatures::check_signatures;
 use grail_validator::pipeline::structure::{check_structure, StructureContext};
 use grail_validator::pipeline::Failure;
@@ -125,7 +127,13 @@ struct Bench {
 
 impl Bench {
     /// Verifies `bytes` (CID `cid`) with every check, `rollouts_checked` rollouts forward-checked.
-    fn verify(&mut self, bytes: &[u8], verify: &VerifyParams) -> anyhow::Result<StageSeconds> {
+    /// With `bare`, each batch's bare prefill is timed beside it and added there.
+    fn verify(
+        &mut self,
+        bytes: &[u8],
+        verify: &VerifyParams,
+        mut bare: Option<&mut f64>,
+    ) -> anyhow::Result<StageSeconds> {
         let mut s = StageSeconds::default();
         let failed = |f: Failure| anyhow::anyhow!("the honest file failed verification: {f}");
         let t = Instant::now();
@@ -149,7 +157,6 @@ impl Bench {
         let problems = check_structure(&file, &ctx)?.map_err(failed)?;
         s.structure = t.elapsed().as_secs_f64();
 
-        let t = Instant::now();
         let checked = rollouts_to_check(&CHALLENGE_RANDOMNESS, &cid, &file, verify);
         let hotkey = self.work.pair.hotkey();
         let fctx = ForwardContext {
@@ -160,12 +167,28 @@ impl Bench {
             stop_ids: &self.work.model_stop_ids,
             params: verify,
         };
-        let stats = verify_forward(&mut self.engine, &file, &checked, &fctx, self.batch)?
-            .map_err(failed)?;
-        if stats.rollouts != checked.len() as u64 {
-            bail!("{} rollouts forward-checked of {} selected", stats.rollouts, checked.len());
+        let mut rollouts = 0;
+        for (k, chunk) in checked.chunks(self.batch).enumerate() {
+            // The bare prefill of the same batch, before or after it by turns.
+            if k % 2 == 1 {
+                if let Some(b) = bare.as_deref_mut() {
+                    *b += bare_prefill(&mut self.engine, &file, chunk)?;
+                }
+            }
+            let f = Instant::now();
+            let stats = verify_forward(&mut self.engine, &file, chunk, &fctx, self.batch)?
+                .map_err(failed)?;
+            s.forward += f.elapsed().as_secs_f64();
+            rollouts += stats.rollouts;
+            if k % 2 == 0 {
+                if let Some(b) = bare.as_deref_mut() {
+                    *b += bare_prefill(&mut self.engine, &file, chunk)?;
+                }
+            }
         }
-        s.forward = t.elapsed().as_secs_f64();
+        if rollouts != checked.len() as u64 {
+            bail!("{rollouts} rollouts forward-checked of {} selected", checked.len());
+        }
 
         let t = Instant::now();
         let rctx = RewardContext {
@@ -177,21 +200,24 @@ impl Bench {
         s.rewards = t.elapsed().as_secs_f64();
         Ok(s)
     }
+}
 
-    /// The bare prefill of every rollout of `file`, `batch` at a time; seconds.
-    fn prefill(&mut self, file: &WindowFile) -> anyhow::Result<f64> {
-        let t = Instant::now();
-        for chunk in file.rollouts.chunks(self.batch) {
-            let sequences: Vec<Sequence<'_>> = chunk
-                .iter()
-                .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
-                .collect();
-            self.engine
-                .prefill::<grail_fingerprint::Error, _>(&sequences, |_, _| Ok(()))
-                .context("bare prefill")?;
-        }
-        Ok(t.elapsed().as_secs_f64())
-    }
+/// The bare prefill of the `checked` rollouts of `file` in one call; seconds.
+fn bare_prefill(
+    engine: &mut Engine,
+    file: &WindowFile,
+    checked: &[CheckedRollout],
+) -> anyhow::Result<f64> {
+    let sequences: Vec<Sequence<'_>> = checked
+        .iter()
+        .map(|c| &file.rollouts[c.index as usize])
+        .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
+        .collect();
+    let t = Instant::now();
+    engine
+        .prefill::<grail_fingerprint::Error, _>(&sequences, |_, _| Ok(()))
+        .context("bare prefill")?;
+    Ok(t.elapsed().as_secs_f64())
 }
 
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -252,27 +278,24 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut bench = Bench { engine, renderer, work, network, batch };
 
     // Warm-up of the prefill shapes: ONNX Runtime sizes its buffers on the first call.
-    let first = WindowFile {
-        header: file.header.clone(),
-        rollouts: file.rollouts.iter().take(batch).cloned().collect(),
-    };
-    bench.prefill(&first)?;
+    let warm: Vec<CheckedRollout> = (0..batch.min(n))
+        .map(|i| CheckedRollout { index: u32::try_from(i).unwrap_or(u32::MAX), positions: vec![] })
+        .collect();
+    bare_prefill(&mut bench.engine, &file, &warm)?;
 
-    // 2. Every rollout, every check.
+    // 2. and 3. Every rollout, every check; beside each batch, its bare prefill.
     let all = VerifyParams {
         rollouts_checked: u32::try_from(n).context("rollout count")?,
         ..VerifyParams::default()
     };
-    let full = bench.verify(&bytes, &all)?;
+    let mut prefill_s = 0.0;
+    let full = bench.verify(&bytes, &all, Some(&mut prefill_s))?;
     progress(format!("verified all {n} rollouts: {:.1} s {full:?}", full.total()));
-
-    // 3. The bare forward pass over the same sequences.
-    let prefill_s = bench.prefill(&file)?;
-    progress(format!("bare prefill: {prefill_s:.1} s"));
+    progress(format!("bare prefill of the same batches: {prefill_s:.1} s"));
 
     // 4. The window at the default sampling rates.
     let defaults = VerifyParams::default();
-    let window = bench.verify(&bytes, &defaults)?;
+    let window = bench.verify(&bytes, &defaults, None)?;
     let checked = (defaults.rollouts_checked as usize).min(n);
     progress(format!(
         "window at default rates ({checked} of {n} checked): {:.1} s",

@@ -3,6 +3,7 @@
 
 mod beacon;
 mod bench;
+mod calibrate;
 mod model;
 mod replay;
 mod run;
@@ -39,6 +40,9 @@ enum Command {
     /// Time verification against generation on one model: the miner's fixed workload
     /// generated, then verified with every check; prints one JSON line of figures.
     Bench(bench::BenchArgs),
+    /// The proof audit: honest drift sources and forgers through every forward check, and
+    /// the analytic forgery bound; prints one JSON object.
+    Calibrate(Box<calibrate::CalibrateArgs>),
 }
 
 /// Logs to stderr, so stdout carries only results.
@@ -60,5 +64,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(*args).await,
         Command::Replay(args) => replay::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     }
 }

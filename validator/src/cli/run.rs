@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use grail_challenges::chain::LocalClockChain;
-use grail_challenges::drand::{local, ChainInfo, ClientOptions, DrandClient};
+use grail_challenges::drand::{ClientOptions, PinnedChain};
 use grail_challenges::env::environment_by_id;
 use grail_challenges::store::{StorageArgs, StorageConfig, WindowStore};
 use grail_fingerprint::{Device, EngineOptions};
@@ -21,25 +21,6 @@ use grail_validator::pipeline::ModelVerifier;
 use grail_validator::sink::FileSink;
 use grail_validator::state::State;
 use grail_weights::WeightsConfig;
-
-const DEFAULT_RELAYS: &[&str] = &[
-    "https://api.drand.sh",
-    "https://api2.drand.sh",
-    "https://api3.drand.sh",
-    "https://drand.cloudflare.com",
-];
-const DEFAULT_LOCAL_RELAY: &str = "http://127.0.0.1:8081";
-
-/// Which drand chain gives the beacons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum BeaconChain {
-    /// League of Entropy quicknet (pinned).
-    Quicknet,
-    /// League of Entropy mainnet (pinned).
-    Mainnet,
-    /// The local development beacon, grail-beacon (insecure key, pinned).
-    Local,
-}
 
 /// Verify windows as they close: verdicts, weights, status.
 #[derive(Debug, Args)]
@@ -78,7 +59,7 @@ pub(crate) struct RunArgs {
         value_enum,
         default_value = "quicknet"
     )]
-    beacon_chain: BeaconChain,
+    beacon_chain: PinnedChain,
     /// drand relay base URL (repeat, or comma-separate in the variable).
     #[arg(long = "beacon.relay", env = "GRAIL_BEACON_RELAYS", value_delimiter = ',')]
     beacon_relays: Vec<String>,
@@ -187,39 +168,7 @@ fn weights_config(args: &RunArgs) -> anyhow::Result<WeightsConfig> {
 }
 
 pub(crate) fn parse_device(s: &str) -> anyhow::Result<Device> {
-    match s {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda { device_id: 0 }),
-        _ => s
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(|device_id| Device::Cuda { device_id })
-            .with_context(|| format!("--device: unknown device {s:?}: use cpu, cuda or cuda:N")),
-    }
-}
-
-async fn drand_client(chain: BeaconChain, relays: Vec<String>) -> anyhow::Result<DrandClient> {
-    let relays = if !relays.is_empty() {
-        relays
-    } else if chain == BeaconChain::Local {
-        vec![DEFAULT_LOCAL_RELAY.to_owned()]
-    } else {
-        DEFAULT_RELAYS.iter().map(|r| (*r).to_owned()).collect()
-    };
-    let opts =
-        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
-    let info = match chain {
-        BeaconChain::Quicknet => ChainInfo::quicknet(),
-        BeaconChain::Mainnet => ChainInfo::mainnet(),
-        BeaconChain::Local => {
-            return DrandClient::discover(local::dev_chain_key(), relays, opts)
-                .await
-                .context("reading the chain info of the local beacon");
-        }
-    };
-    let client = DrandClient::new(info, relays, opts).context("making the drand client")?;
-    client.check_info().await.context("checking the relays' chain info")?;
-    Ok(client)
+    s.parse().map_err(|e: String| anyhow::anyhow!("--device: {e}"))
 }
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -233,7 +182,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--metagraph {}", args.metagraph.display()))?;
     let store = WindowStore::open(&args.storage.over(StorageConfig::default()))
         .context("opening the storage")?;
-    let drand = drand_client(args.beacon_chain, args.beacon_relays).await?;
+    let opts =
+        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
+    let drand = args.beacon_chain.connect(args.beacon_relays, opts).await.with_context(|| {
+        format!("connecting to the {} drand beacon's relays", args.beacon_chain)
+    })?;
     let options = EngineOptions {
         device: parse_device(&args.device)?,
         intra_threads: args.threads,

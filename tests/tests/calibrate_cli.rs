@@ -1,0 +1,95 @@
+//! `grail-validator calibrate` on the tiny fixture model with a reduced count, asserting the
+//! bounds of issue 5: every honest source passes every rollout with its worst distance at most
+//! 2/3 of its tolerance, no forger passes a rollout, and the analytic bound is at most 2^-40.
+
+// Helpers outside #[test] fns panic on purpose: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+use grail_tests::{bin, fixture};
+use serde_json::Value;
+
+/// The largest share of its tolerance an honest worst distance may use.
+const HEADROOM: f64 = 2.0 / 3.0;
+
+fn calibrate() -> Value {
+    let mut cmd = Command::new(bin("grail-validator"));
+    cmd.args(["calibrate", "--rollouts", "32", "--new-tokens", "48", "--model"])
+        .arg(fixture("models/tiny"));
+    for name in ["other", "noisy", "int8"] {
+        cmd.arg("--forger-model")
+            .arg(format!("tiny-{name}={}", fixture(&format!("models/tiny-{name}")).display()));
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "calibrate failed: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "not one line: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn number(v: &Value, path: &[&str]) -> f64 {
+    let mut x = v;
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_f64().unwrap_or_else(|| panic!("{path:?} is not a number in {v}"))
+}
+
+#[test]
+fn calibrate_meets_the_bounds_on_the_tiny_model() {
+    let report = calibrate();
+    eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
+
+    let honest = report["honest"].as_array().unwrap();
+    let measured: Vec<&Value> = honest.iter().filter(|h| h.get("status").is_none()).collect();
+    assert!(measured.len() >= 5, "too few honest sources: {honest:?}");
+    for h in measured {
+        let source = h["source"].as_str().unwrap();
+        assert!(number(h, &["positions"]) >= 500.0, "{source}: too few positions");
+        assert_eq!(number(h, &["pass_rate"]), 1.0, "{source}: {h}");
+        for check in ["hidden_state", "logprob", "sampling"] {
+            assert_eq!(number(h, &["checks", check, "rollout_pass_rate"]), 1.0, "{source} {check}");
+        }
+        for (check, ratio) in [
+            ("hidden_state", "worst_over_tolerance"),
+            ("logprob", "worst_median_over_max"),
+            ("logprob", "worst_quantile_over_max"),
+            ("sampling", "worst_over_tolerance"),
+        ] {
+            let r = number(h, &["checks", check, ratio]);
+            assert!(r <= HEADROOM, "{source}: {check} {ratio} = {r} > 2/3");
+        }
+    }
+
+    let forgers = report["forgers"].as_array().unwrap();
+    let names: Vec<&str> = forgers.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    for expected in [
+        "all-zero",
+        "constant-mean",
+        "shifted",
+        "tiny-other-commitments",
+        "tiny-noisy-commitments",
+        "tiny-int8-commitments",
+        "tiny-int8-sampler-proved",
+    ] {
+        assert!(names.contains(&expected), "no forger {expected} in {names:?}");
+    }
+    // At these 32 rollouts no forger passes one. At 512 rollouts (docs/SECURITY.md) a few do:
+    // `shifted` and `tiny-noisy-commitments` on completions shorter than K (one of 512 each),
+    // and the `-sampler-proved` forgers on rollouts whose tokens equal the true sample or that
+    // spend the one allowed sampling miss (up to 2%). Those are reported there, not hidden here.
+    for f in forgers {
+        let name = f["name"].as_str().unwrap();
+        assert!(number(f, &["rollouts"]) >= 32.0, "{name}");
+        assert_eq!(number(f, &["rollout_pass_rate"]), 0.0, "forger {name} passed: {f}");
+    }
+
+    let bound = number(&report, &["analytic_forgery_bound_log2"]);
+    assert!(bound <= -40.0, "analytic bound 2^{bound} is weaker than 2^-40");
+    let a = &report["analytic_bound"];
+    let m = number(a, &["per_projection_mass"]);
+    let recomputed = number(a, &["k"]) * number(a, &["projections_used"]) * m.log2();
+    assert!((recomputed - bound).abs() < 1e-9, "the formula does not give the bound");
+}

@@ -1,0 +1,98 @@
+//! Honest drift sources: rollouts an honest miner generates one way, verified another way, by
+//! the validator's own checks.
+
+use anyhow::Context;
+use grail_fingerprint::Engine;
+use grail_protocol::params::GROUP_SIZE;
+use grail_protocol::window_file::Rollout;
+use serde_json::{json, Value};
+
+use super::rows::{verify_set, Padding};
+use super::tally::Tally;
+use super::Setup;
+
+/// Each rollout of `base` generated again alone (a batch of one, same stream).
+fn generated_alone(
+    setup: &Setup,
+    engine: &mut Engine,
+    base: &[Rollout],
+) -> anyhow::Result<Vec<Rollout>> {
+    let mut out = base.to_vec();
+    for (i, r) in out.iter_mut().enumerate() {
+        let (j, k) = (i / GROUP_SIZE as usize, i % GROUP_SIZE as usize);
+        let mut request = setup.work.request(j, true);
+        request.streams = vec![request.streams[k].clone()];
+        let g = engine
+            .generate_group(&request)
+            .with_context(|| format!("generating rollout {k} of group {j} alone"))?
+            .pop()
+            .context("no rollout generated")?;
+        r.completion_tokens = g.tokens;
+        r.logprobs = g.logprobs;
+        r.commitments = g.commitments;
+    }
+    Ok(out)
+}
+
+/// One source's entry.
+fn entry(source: &str, generated: &str, verified: &str, tally: &Tally, setup: &Setup) -> Value {
+    let mut v = tally.honest_json(&setup.params);
+    v["source"] = json!(source);
+    v["generated"] = json!(generated);
+    v["verified"] = json!(verified);
+    tracing::info!(source, pass_rate = %v["pass_rate"], "honest source measured");
+    v
+}
+
+/// Measures every honest source. `standard` is the engine that generated `base`; `other` runs
+/// with the other thread count. Returns the entries and the standard path's tally (whose
+/// projections feed the analytic bound and the constant forger).
+pub(crate) fn measure(
+    setup: &Setup,
+    standard: &mut Engine,
+    other: &mut Engine,
+    base: &[Rollout],
+) -> anyhow::Result<(Vec<Value>, Tally)> {
+    let hotkey = setup.work.pair.hotkey();
+    let ctx = setup.context(&hotkey);
+    let batch = setup.prefill_batch;
+    let (t1, t2) = (setup.threads.0, setup.threads.1);
+    let group = format!("decoded in a group of {GROUP_SIZE}, {t1} thread(s)");
+    let prefill = format!("right-padded prefill of {batch}, {t1} thread(s)");
+    let mut out = Vec::new();
+
+    let mut std_tally = Tally::default();
+    verify_set(standard, base, &ctx, batch, Padding::Right, &mut std_tally, true)?;
+    out.push(entry("decode vs prefill (standard path)", &group, &prefill, &std_tally, setup));
+
+    let mut tally = Tally::default();
+    verify_set(other, base, &ctx, batch, Padding::Right, &mut tally, false)?;
+    let verified = format!("right-padded prefill of {batch}, {t2} thread(s)");
+    out.push(entry(&format!("intra-op threads {t1} vs {t2}"), &group, &verified, &tally, setup));
+
+    let mut tally = Tally::default();
+    verify_set(standard, base, &ctx, 1, Padding::Right, &mut tally, false)?;
+    let verified = format!("prefill of 1, {t1} thread(s)");
+    out.push(entry(&format!("batch {GROUP_SIZE} vs 1"), &group, &verified, &tally, setup));
+
+    let alone = generated_alone(setup, standard, base)?;
+    let mut tally = Tally::default();
+    verify_set(standard, &alone, &ctx, batch, Padding::Right, &mut tally, false)?;
+    let generated = format!("decoded alone (batch 1), {t1} thread(s)");
+    out.push(entry(&format!("batch 1 vs {batch}"), &generated, &prefill, &tally, setup));
+
+    let mut tally = Tally::default();
+    verify_set(standard, base, &ctx, batch, Padding::Left, &mut tally, false)?;
+    let verified = format!("left-padded prefill of {batch}, {t1} thread(s)");
+    out.push(entry("left vs right padding", &group, &verified, &tally, setup));
+
+    out.push(json!({
+        "source": "CPU vs CUDA",
+        "status": "not measured: no GPU on this machine",
+    }));
+    out.push(json!({
+        "source": "second inference engine",
+        "status": "not measured: only ONNX Runtime is wired in",
+    }));
+    Ok((out, std_tally))
+}

@@ -1,5 +1,5 @@
-//! Command-line structure: one subcommand (group) per concern. `keygen` and `keys` now;
-//! `mine`, `generate` and `bench` join [`Command`] later, each in its own module here.
+//! Command-line structure: one subcommand (group) per concern, each in its own module here:
+//! `keygen`, `keys`, `mine`, `generate`, `bench`.
 
 mod bench;
 mod generate;

@@ -48,9 +48,9 @@ use serde_json::json;
 const CHALLENGE_RANDOMNESS: [u8; 32] = [0xc4; 32];
 
 /// Default rollouts per prefill call. A call holds `batch × length × V` f32 logits: on
-/// SmolLM2-135M (V = 49,152) with ~300-token sequences that is 59 MB per rollout, so 4 keep
-/// the validator's peak within 1.5 GB (measured in docs/BENCHMARKS.md) where 16 do not.
-const DEFAULT_BENCH_PREFILL_BATCH: u64 = 4;
+/// SmolLM2-135M (V = 49,152) with 317 + 128 tokens that is 87 MB per rollout. Measured peaks
+/// (docs/BENCHMARKS.md): 1.38 GB at 2, 1.63 GB at 4, 2.28 GB at 16; 2 is no slower on 2 cores.
+const DEFAULT_BENCH_PREFILL_BATCH: u64 = 2;
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
@@ -58,7 +58,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, env = "GRAIL_MODEL")]
     model: PathBuf,
     /// `cpu`, `cuda` or `cuda:N`. CUDA is never silently replaced by the CPU.
-    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu", value_parser = parse_device)]
+    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu")]
     device: Device,
     /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
     #[arg(long, env = "GRAIL_THREADS")]
@@ -80,19 +80,6 @@ pub(crate) struct BenchArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     prefill_batch: u64,
-}
-
-/// Parses `cpu`, `cuda` (device 0) or `cuda:N`.
-fn parse_device(s: &str) -> Result<Device, String> {
-    match s {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda { device_id: 0 }),
-        _ => s
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(|device_id| Device::Cuda { device_id })
-            .ok_or_else(|| format!("unknown device {s:?}: use cpu, cuda or cuda:N")),
-    }
 }
 
 /// Seconds of each step of one verification of the file.
@@ -358,13 +345,6 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn devices_parse() {
-        assert_eq!(parse_device("cpu"), Ok(Device::Cpu));
-        assert_eq!(parse_device("cuda:1"), Ok(Device::Cuda { device_id: 1 }));
-        assert!(parse_device("tpu").is_err());
-    }
 
     #[test]
     fn stage_totals_add_up() {

@@ -1,5 +1,5 @@
-//! Command-line structure: one subcommand group per concern. `beacon`, `model`, `run` and
-//! `replay` now; `bench` and `calibrate` join [`Command`] later.
+//! Command-line structure: one subcommand group per concern: `beacon`, `model`, `run`,
+//! `replay`, `bench`, `calibrate`.
 
 mod beacon;
 mod bench;

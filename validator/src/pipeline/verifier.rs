@@ -11,9 +11,10 @@ use grail_fingerprint::{Engine, EngineOptions};
 use crate::error::PipelineError;
 use crate::ValidatorError;
 
-/// Default rollouts per prefill call: one batch of 16 keeps the CPU busy while the logits
-/// ONNX Runtime holds for the call (`16 × length × V` floats) stay bounded.
-pub const DEFAULT_PREFILL_BATCH: usize = 16;
+/// Rollouts per prefill call. ONNX Runtime holds `batch × length × V` logits per call: at 2,
+/// SmolLM2-135M verification peaks at 1.4 GB (16: 2.3 GB) and runs no slower on 2 cores
+/// (docs/BENCHMARKS.md).
+pub const DEFAULT_PREFILL_BATCH: usize = 2;
 
 /// A loaded model folder, ready to verify windows.
 #[derive(Debug)]

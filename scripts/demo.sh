@@ -28,7 +28,7 @@ case "$model" in
   *tiny*) blocks=6 tokens=16 problems=2 ;;
   *) blocks=20 tokens=48 problems=1 ;;   # a real model needs longer windows on 2 cores
 esac
-grace=2 buffer=1
+grace=2
 
 say "building (cargo build --workspace --bins)"
 cargo build --workspace --bins --locked -q
@@ -40,45 +40,25 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-"$bin/grail-beacon" --listen 127.0.0.1:0 --period 1 --log.level warn >"$work/beacon.json" 2>"$work/beacon.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/beacon.json" ] && break; sleep 0.1; done
-[ -s "$work/beacon.json" ] || { say "the beacon did not start; see $work/beacon.log"; exit 1; }
-read -r url genesis < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["url"], d["genesis_time"])' "$work/beacon.json")
+# shellcheck source=scripts/lib/subnet.sh
+. "$root/scripts/lib/subnet.sh"
+subnet_beacon
 now=$(date +%s)
 w=$(( (now - genesis) / blocks + 1 ))
 say "beacon at $url (genesis $genesis); model $(basename "$model"); windows $w and $((w + 1)), ${blocks} s each"
+subnet_keys 4
 
-timing=(--chain.genesis "$genesis" --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
-neurons=""
-for i in 1 2 3 4; do
-  ss58="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name demo --wallet.hotkey "miner$i" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
-  neurons="$neurons${neurons:+, }{\"uid\": $i, \"hotkey\": \"$ss58\"}"
-done
-echo "{\"netuid\": 1, \"burn_uid\": 0, \"neurons\": [$neurons]}" >"$work/metagraph.json"
-
-mine() { # window, miner index, extra flags...
-  local window=$1 i=$2; shift 2
-  "$bin/grail-miner" mine --model "$model" --wallet.path "$work/wallets" --wallet.name demo --wallet.hotkey "miner$i" \
-    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1 \
-    --storage.path "$work/storage" --window "$window" --problems "$problems" "$@" \
-    >>"$work/miner$i.jsonl" 2>>"$work/miner$i.log"
-}
 miners=()
 for window in "$w" "$((w + 1))"; do
-  for i in 1 2 3; do mine "$window" "$i" & miners+=($!); done
-  mine "$window" 4 --test.tamper token & miners+=($!)
+  for i in 1 2 3; do subnet_mine "$window" "$i" "$problems" & miners+=($!); done
+  subnet_mine "$window" 4 "$problems" --test.tamper token & miners+=($!)
 done
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
-"$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
-  --beacon.chain local --beacon.relay "$url" "${timing[@]}" --window.challenge-buffer "$buffer" \
-  --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts --http.listen "127.0.0.1:$port" \
+subnet_validate "$w" "$((w + 1))" --http.listen "127.0.0.1:$port" \
   --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 \
-  --from-window "$w" --until-window "$((w + 1))" --log.level info \
-  >"$work/validator.jsonl" 2>"$work/validator.log" || { tail -n 20 "$work/validator.log" >&2; exit 1; }
+  || { tail -n 20 "$work/validator.log" >&2; exit 1; }
 for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
 
 python3 - "$work/validator.jsonl" "$work/metagraph.json" <<'PY'

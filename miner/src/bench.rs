@@ -1,12 +1,5 @@
-//! The fixed benchmark workload shared by `grail-miner bench` and `grail-validator bench`, and
-//! the miner's timing of it (issue 3 item 7).
-//!
-//! The workload: window [`BENCH_WINDOW`] with a fixed mining-beacon randomness and first-block
-//! hash (so a fixed window seed `S_w`), a fixed hotkey, problems `0..groups` of the network's
-//! default environment rendered with the model's chat template, groups of
-//! [`GROUP_SIZE`] rollouts sampled from their `sample_stream`s, at the default temperature.
-//! Nothing depends on the clock or the network, so two runs on the same model generate the
-//! same tokens (up to the engine's floating-point drift).
+//! The miner's timing of the fixed benchmark workload ([`Workload`], shared with the
+//! validator's bench and calibrate) (issue 3 item 7).
 //!
 //! [`run_miner_bench`] generates the workload three ways, group by group, in the same process:
 //! (a) the engine with commitments and the whole window-file path (rewards, advantages, Merkle
@@ -19,163 +12,25 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use grail_challenges::env::{environment_by_id, grpo_advantages, Environment, Problem};
+use grail_challenges::assembly::seal;
+use grail_challenges::env::grpo_advantages;
 use grail_challenges::prompt::PromptRenderer;
+use grail_challenges::workload::Workload;
 use grail_fingerprint::engine::bench::{time_groups, LoopKind};
 use grail_fingerprint::{Engine, GeneratedRollout, GroupRequest};
 use grail_protocol::codec;
-use grail_protocol::commitment::CommitmentKey;
-use grail_protocol::hash::Hash32;
-use grail_protocol::keys::HotkeyPair;
-use grail_protocol::params::{EnvironmentSpec, GenerationParams, NetworkParams, GROUP_SIZE};
-use grail_protocol::seeds::{problem_seed, sample_stream, window_seed};
-use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
+use grail_protocol::window_file::{Rollout, WindowFile};
 use serde::Serialize;
 
-use crate::rollouts::{seal, window_header, HeaderFields, Scorer};
-
-/// The benchmark's window number.
-pub const BENCH_WINDOW: u64 = 1_000;
-/// The mining beacon randomness the window seed is derived from.
-pub const BENCH_RANDOMNESS: [u8; 32] = [0x5a; 32];
-/// The window's first block hash.
-pub const BENCH_BLOCK_HASH: [u8; 32] = [0x33; 32];
-/// Mini-secret of the benchmark's hotkey.
-pub const BENCH_HOTKEY_SEED: [u8; 32] = [0x07; 32];
-
-/// The fixed workload: seed, hotkey, problems and prompts.
-pub struct Workload {
-    /// The window seed `S_w`.
-    pub seed: Hash32,
-    /// The hotkey that signs (and keys the streams and problems).
-    pub pair: HotkeyPair,
-    /// The commitment key of `S_w`.
-    pub key: CommitmentKey,
-    /// The network's default environment.
-    pub env: Box<dyn Environment>,
-    /// Problem `j` of the hotkey in the window.
-    pub problems: Vec<Problem>,
-    /// Problem `j`'s prompt tokens (the model's chat template).
-    pub prompts: Vec<Vec<u32>>,
-    /// Temperature and length cap (`max_new_tokens` = the bench's `--new-tokens`).
-    pub generation: GenerationParams,
-    /// The model's stop tokens (scoring and verification use them).
-    pub model_stop_ids: Vec<u32>,
-    /// Stop tokens generation stops at: the model's, or none so that every rollout runs to
-    /// the length cap.
-    pub stop_ids: Vec<u32>,
-}
-
-impl std::fmt::Debug for Workload {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workload")
-            .field("groups", &self.prompts.len())
-            .field("generation", &self.generation)
-            .field("stop_ids", &self.stop_ids)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Workload {
-    /// `groups` problems for the model behind `engine`, `new_tokens` tokens each; `stop`
-    /// chooses whether generation stops at the model's stop tokens.
-    pub fn new(
-        engine: &Engine,
-        renderer: &PromptRenderer,
-        groups: u32,
-        new_tokens: u32,
-        stop: bool,
-    ) -> anyhow::Result<Self> {
-        let seed = window_seed(BENCH_WINDOW, &BENCH_RANDOMNESS, &BENCH_BLOCK_HASH);
-        let pair = HotkeyPair::from_mini_secret(&BENCH_HOTKEY_SEED).context("bench hotkey")?;
-        let key = CommitmentKey::derive(&seed, engine.spec().hidden_size)
-            .context("deriving the commitment key")?;
-        let network = NetworkParams::default();
-        let env = environment_by_id(&network.environment.id).context("the environment")?;
-        let hotkey = pair.hotkey();
-        let mut problems = Vec::new();
-        let mut prompts = Vec::new();
-        for j in 0..groups {
-            let problem = env.generate(problem_seed(&seed, &hotkey, j));
-            let prompt = renderer
-                .problem_tokens(&problem)
-                .with_context(|| format!("rendering problem {j}"))?;
-            problems.push(problem);
-            prompts.push(prompt);
-        }
-        let model_stop_ids = engine.config().stop_token_ids.clone();
-        Ok(Self {
-            seed,
-            pair,
-            key,
-            env,
-            problems,
-            prompts,
-            generation: GenerationParams { max_new_tokens: new_tokens, ..network.generation },
-            stop_ids: if stop { model_stop_ids.clone() } else { Vec::new() },
-            model_stop_ids,
-        })
-    }
-
-    /// The network parameters of the workload (defaults with its generation parameters).
-    pub fn network(&self) -> NetworkParams {
-        NetworkParams { generation: self.generation, ..NetworkParams::default() }
-    }
-
-    /// The generation request of group `j`, with or without commitments.
-    pub fn request(&self, j: usize, commit: bool) -> GroupRequest<'_> {
-        let hotkey = self.pair.hotkey();
-        let problem = u32::try_from(j).unwrap_or(u32::MAX);
-        GroupRequest {
-            prompt: &self.prompts[j],
-            streams: (0..GROUP_SIZE)
-                .map(|r| sample_stream(&self.seed, &hotkey, problem, r))
-                .collect(),
-            temperature: self.generation.temperature,
-            max_new_tokens: self.generation.max_new_tokens as usize,
-            stop_ids: &self.stop_ids,
-            commitment: commit.then_some(&self.key),
-        }
-    }
-
-    /// The scorer the miner uses (the model's stop tokens).
-    pub fn scorer<'a>(&'a self, renderer: &'a PromptRenderer) -> Scorer<'a> {
-        Scorer { env: self.env.as_ref(), renderer, stop_ids: &self.model_stop_ids }
-    }
-
-    /// The unsigned header of the workload's window file.
-    pub fn header(&self, model_id: Vec<u8>, fingerprint: [u8; 32]) -> WindowHeader {
-        window_header(HeaderFields {
-            window: BENCH_WINDOW,
-            hotkey: self.pair.hotkey(),
-            model_id,
-            beacon: BeaconRecord { round: 1, randomness: BENCH_RANDOMNESS, signature: vec![0; 96] },
-            first_block_hash: BENCH_BLOCK_HASH,
-            fingerprint,
-            environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },
-            generation: self.generation,
-        })
-    }
-
-    /// Generates group `j` with commitments and assembles its rollouts (rewards, advantages,
-    /// Merkle roots), as the window loop does.
-    pub fn generate_group(
-        &self,
-        engine: &mut Engine,
-        renderer: &PromptRenderer,
-        j: usize,
-    ) -> anyhow::Result<Vec<Rollout>> {
-        let generated = engine
-            .generate_group(&self.request(j, true))
-            .with_context(|| format!("generating group {j}"))?;
-        let problem = u32::try_from(j).unwrap_or(u32::MAX);
-        Ok(self.scorer(renderer).assemble_group(
-            problem,
-            &self.prompts[j],
-            &self.problems[j],
-            generated,
-        )?)
-    }
+/// The generation request of group `j` of `work`, with or without commitments.
+pub fn request(work: &Workload, j: usize, commit: bool) -> GroupRequest<'_> {
+    GroupRequest::sampled(
+        &work.prompts[j],
+        work.streams(u32::try_from(j).unwrap_or(u32::MAX)),
+        &work.generation,
+        &work.stop_ids,
+        commit.then_some(&work.key),
+    )
 }
 
 /// Bytes of one commitment `c_t` in the file.
@@ -243,7 +98,7 @@ pub fn run_miner_bench(
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<MinerBenchFigures> {
     // Warm-up: ONNX Runtime allocates its arenas on the first passes.
-    let mut warm = work.request(0, true);
+    let mut warm = request(work, 0, true);
     warm.max_new_tokens = warm.max_new_tokens.min(4);
     engine.generate_group(&warm).context("warm-up")?;
 
@@ -257,20 +112,23 @@ pub fn run_miner_bench(
             let t = Instant::now();
             let what = match (j + k) % 3 {
                 0 => {
-                    rollouts.extend(work.generate_group(engine, renderer, j)?);
+                    let generated = engine
+                        .generate_group(&request(work, j, true))
+                        .with_context(|| format!("generating group {j}"))?;
+                    rollouts.extend(work.assemble(renderer, u32::try_from(j)?, generated)?);
                     per_group.proofs.push(t.elapsed().as_secs_f64());
                     "engine + proofs"
                 }
                 1 => {
                     let generated = engine
-                        .generate_group(&work.request(j, false))
+                        .generate_group(&request(work, j, false))
                         .with_context(|| format!("generating group {j} without commitments"))?;
                     plain_groups.push(plain_rollouts(work, renderer, j, generated)?);
                     per_group.plain.push(t.elapsed().as_secs_f64());
                     "engine, no proofs"
                 }
                 _ => {
-                    let request = [work.request(j, false)];
+                    let request = [request(work, j, false)];
                     let timed = time_groups(engine, LoopKind::Baseline, &request)
                         .with_context(|| format!("baseline loop, group {j}"))?;
                     baseline_tokens += timed.tokens;
@@ -358,34 +216,4 @@ fn plain_rollouts(
         r.advantage = a;
     }
     Ok(out)
-}
-
-/// The process's peak resident set (`VmHWM` of `/proc/self/status`), in MiB; `None` where
-/// `/proc` is not there.
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// The 1, 5 and 15 minute load averages of `/proc/loadavg`; `None` where it is not there.
-pub fn load_average() -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut it = text.split_whitespace().map(str::parse::<f64>);
-    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proc_readings_are_positive_where_proc_exists() {
-        if std::path::Path::new("/proc/self/status").exists() {
-            assert!(peak_rss_mb().unwrap() > 0.0);
-            assert!(load_average().unwrap().iter().all(|x| *x >= 0.0));
-        }
-    }
 }

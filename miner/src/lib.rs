@@ -2,6 +2,5 @@
 //! miner's Bittensor hotkey.
 
 pub mod bench;
-pub mod rollouts;
 pub mod wallet;
 pub mod window_loop;

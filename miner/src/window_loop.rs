@@ -23,13 +23,13 @@ use grail_protocol::codec::Limits;
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{EnvironmentSpec, NetworkParams, GROUP_SIZE};
-use grail_protocol::seeds::{problem_seed, sample_stream, window_seed};
+use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
 use grail_protocol::window::first_block_of_window;
 use grail_protocol::window_file::{window_file_key, BeaconRecord, Rollout};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::rollouts::{seal, window_header, HeaderFields, Scorer};
+use grail_challenges::assembly::{seal, window_header, HeaderFields, Scorer};
 
 /// How many problems to mine in a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,7 +409,7 @@ impl<C: ChainSource> Miner<C> {
                     }
                 }
             }
-            let streams = (0..GROUP_SIZE).map(|r| sample_stream(&p.seed, &hotkey, j, r)).collect();
+            let streams = group_streams(&p.seed, &hotkey, j);
             let generated = self
                 .engine
                 .generate_group(&GroupRequest {

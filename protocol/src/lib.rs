@@ -9,6 +9,7 @@ pub mod cid;
 pub mod codec;
 pub mod commitment;
 pub mod error;
+pub mod generated;
 pub mod hash;
 pub mod keys;
 pub mod merkle;

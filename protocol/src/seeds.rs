@@ -5,6 +5,7 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::hash::{DomainHasher, Hash32};
 use crate::keys::Hotkey;
+use crate::params::GROUP_SIZE;
 
 /// Domain of the window seed.
 pub const DOMAIN_WINDOW: &str = "grail/v1/window";
@@ -71,6 +72,15 @@ pub fn sample_stream(
         problem_index,
         rollout_index,
     ))
+}
+
+/// The [`GROUP_SIZE`] streams of problem `problem_index`'s group, rollout `r` at index `r`.
+pub fn group_streams(
+    window_seed: &Hash32,
+    hotkey: &Hotkey,
+    problem_index: u32,
+) -> Vec<ChaCha20Rng> {
+    (0..GROUP_SIZE).map(|r| sample_stream(window_seed, hotkey, problem_index, r)).collect()
 }
 
 #[cfg(test)]

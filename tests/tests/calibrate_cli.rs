@@ -92,4 +92,12 @@ fn calibrate_meets_the_bounds_on_the_tiny_model() {
     let m = number(a, &["per_projection_mass"]);
     let recomputed = number(a, &["k"]) * number(a, &["projections_used"]) * m.log2();
     assert!((recomputed - bound).abs() < 1e-9, "the formula does not give the bound");
+
+    // The per-file bound with every checked rollout as short as the shortest honest one.
+    let file = number(&report, &["file_forgery_bound_log2_shortest"]);
+    assert!(file <= -40.0, "per-file bound 2^{file} is weaker than 2^-40");
+    let shape = &report["file_bound"];
+    let positions = number(shape, &["rollouts_checked"])
+        * number(shape, &["shortest_completion"]).min(number(a, &["k"]));
+    assert!((positions * m.log2() - file).abs() < 1e-9, "the formula does not give the file bound");
 }

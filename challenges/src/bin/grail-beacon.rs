@@ -8,13 +8,10 @@
 
 use std::net::SocketAddr;
 
-use std::io::IsTerminal;
-
 use anyhow::Context;
 use clap::Parser;
 use grail_challenges::drand::local::{self, LocalBeacon};
 use grail_challenges::drand::unix_now;
-use tracing_subscriber::EnvFilter;
 
 /// Local drand beacon (quicknet scheme, insecure development key).
 #[derive(Debug, Parser)]
@@ -37,11 +34,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(EnvFilter::try_new(&args.log_level).context("parsing --log.level")?)
-        .init();
+    grail_challenges::logging::init_stderr_logging(&args.log_level)?;
 
     let genesis = args.genesis.unwrap_or_else(unix_now);
     let beacon = LocalBeacon::new(genesis, args.period).with_context(|| {

@@ -1,5 +1,6 @@
 //! Timing the decoding loops on the same requests, for `grail-miner bench` and
-//! `cargo bench -p grail-fingerprint --bench engine`.
+//! `cargo bench -p grail-fingerprint --bench engine`, and the process readings (peak RSS, load)
+//! every bench reports beside its figures.
 
 use std::time::Instant;
 
@@ -69,4 +70,34 @@ pub fn time_groups(
     let rollouts = groups.iter().map(Vec::len).sum();
     let tokens = groups.iter().flatten().map(|r| r.tokens.len()).sum();
     Ok(Timed { rollouts, tokens, seconds, groups })
+}
+
+/// The process's peak resident set (`VmHWM` of `/proc/self/status`), in MiB; `None` where
+/// `/proc` is not there.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The 1, 5 and 15 minute load averages of `/proc/loadavg`; `None` where it is not there.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(str::parse::<f64>);
+    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_readings_are_positive_where_proc_exists() {
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(peak_rss_mb().unwrap() > 0.0);
+            assert!(load_average().unwrap().iter().all(|x| *x >= 0.0));
+        }
+    }
 }

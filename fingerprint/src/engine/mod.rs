@@ -1,6 +1,7 @@
 //! The generation engine shared by miner and validator: a model folder loaded into ONNX Runtime,
 //! batched KV-cache decoding of a whole group ([`Engine::generate_group`]), and the validator's
-//! batched prefill over prompt + completion ([`Engine::prefill`]).
+//! batched prefill over prompt + completion ([`Engine::prefill`]), or over the completions of
+//! one group after its shared prompt, run once ([`Engine::prefill_shared`]).
 //!
 //! # Which hidden state commits to which token
 //! Completion token `t` is sampled from the logits row of the input position that predicted it:
@@ -22,6 +23,7 @@ pub mod bench;
 mod decode;
 mod prefill;
 mod rollout;
+mod shared_prefill;
 mod tensors;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
-//! The validator's pass: one batched forward pass over prompt + completion, handing out, per
+//! One batched forward pass over whole sequences (prompt + completion), handing out, per
 //! sequence and completion position `t`, the logits row that predicted token `t` and the hidden
-//! state at the same position (see the module docs of [`crate::engine`]).
+//! state at the same position (see the module docs of [`crate::engine`]). The validator runs
+//! the cheaper [`Engine::prefill_shared`] on a group that shares its prompt; this full pass is
+//! what calibration measures that against.
 //!
 //! Sequences are right-padded: row `i` holds `prompt ++ completion[..n-1]` at positions
 //! `0..len`, then pad tokens (id 0, attention mask 0). Under the causal mask no real position
@@ -33,11 +35,11 @@ pub struct Sequence<'a> {
 /// The rows of one sequence, borrowed from the pass's outputs.
 #[derive(Debug, Clone, Copy)]
 pub struct PrefillRows<'a> {
-    logits: &'a [f32],
-    hidden: &'a [f32],
-    vocab: usize,
-    hidden_size: usize,
-    len: usize,
+    pub(super) logits: &'a [f32],
+    pub(super) hidden: &'a [f32],
+    pub(super) vocab: usize,
+    pub(super) hidden_size: usize,
+    pub(super) len: usize,
 }
 
 impl<'a> PrefillRows<'a> {

@@ -7,7 +7,9 @@
 //! the same row. A stopped rollout is never advanced again, so it draws no more uniforms.
 
 use grail_protocol::commitment::CommitmentKey;
+pub use grail_protocol::generated::{GeneratedRollout, StopReason};
 use grail_protocol::hash::uniform_f64;
+use grail_protocol::params::GenerationParams;
 use grail_protocol::sampler;
 use rand_chacha::ChaCha20Rng;
 
@@ -31,26 +33,25 @@ pub struct GroupRequest<'a> {
     pub commitment: Option<&'a CommitmentKey>,
 }
 
-/// Why a completion ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The last token is one of the stop ids.
-    Eos,
-    /// `max_new_tokens` tokens were generated without a stop token.
-    Length,
-}
-
-/// One completion with what the miner commits to per token.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GeneratedRollout {
-    /// Completion token ids (the stop token included when `stop` is `Eos`).
-    pub tokens: Vec<u32>,
-    /// `ln p(token)` under the sampling distribution, one per token.
-    pub logprobs: Vec<f32>,
-    /// `c_t` per token; empty when no commitment key was given.
-    pub commitments: Vec<u64>,
-    /// Why it ended.
-    pub stop: StopReason,
+impl<'a> GroupRequest<'a> {
+    /// A group sampled under the network's `generation` parameters (temperature and length
+    /// cap), one completion per stream.
+    pub fn sampled(
+        prompt: &'a [u32],
+        streams: Vec<ChaCha20Rng>,
+        generation: &GenerationParams,
+        stop_ids: &'a [u32],
+        commitment: Option<&'a CommitmentKey>,
+    ) -> Self {
+        Self {
+            prompt,
+            streams,
+            temperature: generation.temperature,
+            max_new_tokens: generation.max_new_tokens as usize,
+            stop_ids,
+            commitment,
+        }
+    }
 }
 
 /// How a row picks its next token.

@@ -1,4 +1,4 @@
-//! `bench`: the fixed workload of [`grail_miner::bench`] run three ways on one model (engine
+//! `bench`: the fixed workload of [`grail_challenges::workload`] run three ways on one model (engine
 //! with proofs and window file, engine without proofs, baseline loop). Prints one JSON line;
 //! progress goes to stderr.
 //!
@@ -11,9 +11,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use grail_challenges::prompt::PromptRenderer;
+use grail_challenges::workload::Workload;
+use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
 use grail_fingerprint::{Device, Engine, EngineOptions};
-use grail_miner::bench::{load_average, peak_rss_mb, run_miner_bench, Workload};
+use grail_miner::bench::run_miner_bench;
 use serde_json::json;
 
 use super::generate::parse_device;
@@ -58,7 +60,14 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let model_file = args.model.join(MODEL_FILE);
     let model_id = grail_fingerprint::model_id(&model_file)
         .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
-    let work = Workload::new(&engine, &renderer, args.groups, args.new_tokens, args.stop)?;
+    let work = Workload::new(
+        &renderer,
+        engine.spec().hidden_size,
+        engine.config().stop_token_ids.clone(),
+        args.groups,
+        args.new_tokens,
+        args.stop,
+    )?;
     eprintln!(
         "bench: {} groups x 16 rollouts x {} tokens on {} ({} threads), prompts of {} tokens",
         args.groups,

@@ -6,11 +6,7 @@ mod generate;
 mod keys;
 mod mine;
 
-use std::io::IsTerminal;
-
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// The grail-rs miner.
 #[derive(Debug, Parser)]
@@ -46,14 +42,7 @@ enum Command {
 
 /// Logs to stderr, so stdout carries only results.
 pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_new(filter).with_context(|| format!("bad --log.level {filter:?}"))?;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
-    Ok(())
+    Ok(grail_challenges::logging::init_stderr_logging(filter)?)
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {

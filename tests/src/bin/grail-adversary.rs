@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
+use grail_challenges::assembly::Scorer;
 use grail_challenges::chain::{ChainSource, LocalClockChain};
 use grail_challenges::drand::{local, ClientOptions, DrandClient};
 use grail_challenges::env::{environment_by_id, grpo_advantages};
@@ -22,14 +23,13 @@ use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::store::WindowStore;
 use grail_fingerprint::engine::{GroupRequest, Sequence};
 use grail_fingerprint::{Engine, EngineOptions};
-use grail_miner::rollouts::Scorer;
 use grail_miner::wallet::{read_hotkey_file, WalletLocation};
 use grail_miner::window_loop::{unix_now_f64, Budget, Miner, WindowTimes};
 use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{NetworkParams, GROUP_SIZE};
-use grail_protocol::seeds::{problem_seed, sample_stream, window_seed};
+use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
 use grail_protocol::signing::sign_window_file;
 use grail_protocol::window_file::{window_file_key, Rollout, WindowFile, WindowHeader};
 
@@ -426,7 +426,7 @@ fn cheaper_sampler<C: ChainSource>(
     let stop_ids = miner.engine.config().stop_token_ids.clone();
     let problem = miner.env.generate(problem_seed(&seed, &h.hotkey, 0));
     let prompt = miner.renderer.problem_tokens(&problem)?;
-    let streams = (0..GROUP_SIZE).map(|r| sample_stream(&seed, &h.hotkey, 0, r)).collect();
+    let streams = group_streams(&seed, &h.hotkey, 0);
     let mut generated = miner.engine.generate_group(&GroupRequest {
         prompt: &prompt,
         streams,
@@ -472,7 +472,7 @@ fn foreign_model<C: ChainSource>(
     let stop_ids = miner.engine.config().stop_token_ids.clone();
     let problem = miner.env.generate(problem_seed(&seed, &h.hotkey, 0));
     let prompt = miner.renderer.problem_tokens(&problem)?;
-    let streams = (0..GROUP_SIZE).map(|r| sample_stream(&seed, &h.hotkey, 0, r)).collect();
+    let streams = group_streams(&seed, &h.hotkey, 0);
     let generated = forger.generate_group(&GroupRequest {
         prompt: &prompt,
         streams,

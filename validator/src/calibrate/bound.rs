@@ -95,8 +95,28 @@ fn determinant(mut m: [[f64; PROJECTIONS]; PROJECTIONS]) -> f64 {
     det
 }
 
+/// What the per-file bound needs besides the projections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileShape {
+    /// Rollouts forward-checked per file (`VerifyParams::rollouts_checked`).
+    pub(crate) rollouts_checked: u32,
+    /// The shortest honest completion measured, in tokens.
+    pub(crate) shortest_completion: usize,
+}
+
 /// The bound's JSON: headline `analytic_forgery_bound_log2` and how it was computed.
-pub(crate) fn forgery_bound(z: &[[f64; PROJECTIONS]], tolerance: f64, k: u32) -> Value {
+///
+/// A rollout shorter than `K` has all of its `n < K` positions challenged, so its own bound is
+/// only `n · log2 m`. A file fails as a whole when one checked rollout fails, so a forger who
+/// forges every rollout passes a file with at most `Σ_i min(n_i, K) · log2 m` over the checked
+/// rollouts: `file_forgery_bound_log2_shortest` takes every checked rollout as short as the
+/// shortest honest completion measured.
+pub(crate) fn forgery_bound(
+    z: &[[f64; PROJECTIONS]],
+    tolerance: f64,
+    k: u32,
+    file: FileShape,
+) -> Value {
     let n = z.len();
     let mut measured = [0.0; PROJECTIONS];
     let mut mass = [1.0; PROJECTIONS];
@@ -118,9 +138,17 @@ pub(crate) fn forgery_bound(z: &[[f64; PROJECTIONS]], tolerance: f64, k: u32) ->
     let det = determinant(r);
     let joint =
         if det > 0.0 { (mass.iter().product::<f64>() / det.sqrt()).min(single) } else { single };
+    let short = file.shortest_completion.min(k as usize) as f64;
+    let file_log2 = f64::from(file.rollouts_checked) * short * single.log2();
     let k = f64::from(k);
     json!({
         "analytic_forgery_bound_log2": k * single.log2(),
+        "file_forgery_bound_log2_shortest": file_log2,
+        "file_bound": {
+            "formula": "log2 P <= rollouts_checked * min(shortest_completion, k) * log2(m)",
+            "rollouts_checked": file.rollouts_checked,
+            "shortest_completion": file.shortest_completion,
+        },
         "analytic_bound": {
             "formula": "log2 P <= k * projections_used * log2(per_projection_mass)",
             "per_projection_mass": single,
@@ -179,7 +207,11 @@ mod tests {
         // z uniform on [0, 1) in every projection: an interval of width 0.1 holds about 10%.
         let z: Vec<[f64; PROJECTIONS]> =
             (0..10_000).map(|i| [f64::from(i) / 10_000.0; PROJECTIONS]).collect();
-        let b = forgery_bound(&z, 0.05, 32);
+        let shape = FileShape { rollouts_checked: 16, shortest_completion: 2 };
+        let b = forgery_bound(&z, 0.05, 32, shape);
+        let file = b["file_forgery_bound_log2_shortest"].as_f64().unwrap_or(0.0);
+        let per_position = b["analytic_forgery_bound_log2"].as_f64().unwrap_or(0.0) / 32.0;
+        assert!((file - 32.0 * per_position).abs() < 1e-9, "16 rollouts x 2 positions: {file}");
         let m = b["analytic_bound"]["upper_mass_per_projection"][0].as_f64().unwrap_or(1.0);
         assert!((0.1..0.12).contains(&m), "{m}");
         let log2 = b["analytic_forgery_bound_log2"].as_f64().unwrap_or(0.0);

@@ -73,7 +73,7 @@ fn generated_by(
 ) -> anyhow::Result<Vec<Rollout>> {
     let mut out = base.to_vec();
     for (j, group) in out.chunks_mut(grail_protocol::params::GROUP_SIZE as usize).enumerate() {
-        let mut request = setup.work.request(j, true);
+        let mut request = super::workload_request(&setup.work, j, true);
         if let Some(t) = temperature {
             request.temperature = t;
         }
@@ -106,7 +106,7 @@ pub(crate) fn measure(
     let mut out = Vec::new();
     let mut run = |name: String, how: &str, forged: &[Rollout], engine: &mut Engine| {
         let mut tally = Tally::default();
-        verify_set(engine, forged, &ctx, batch, Padding::Right, &mut tally, false)?;
+        verify_set(engine, forged, &ctx, batch, Padding::Shared, &mut tally, false)?;
         let mut v = tally.forger_json();
         v["name"] = json!(name);
         v["how"] = json!(how);

@@ -20,7 +20,7 @@ fn generated_alone(
     let mut out = base.to_vec();
     for (i, r) in out.iter_mut().enumerate() {
         let (j, k) = (i / GROUP_SIZE as usize, i % GROUP_SIZE as usize);
-        let mut request = setup.work.request(j, true);
+        let mut request = super::workload_request(&setup.work, j, true);
         request.streams = vec![request.streams[k].clone()];
         let g = engine
             .generate_group(&request)
@@ -45,41 +45,49 @@ fn entry(source: &str, generated: &str, verified: &str, tally: &Tally, setup: &S
 }
 
 /// Measures every honest source. `standard` is the engine that generated `base`; `other` runs
-/// with the other thread count. Returns the entries and the standard path's tally (whose
+/// with the other thread count. The standard path runs over all of `base`, the other sources
+/// over its first `honest_n` rollouts. Returns the entries and the standard path's tally (whose
 /// projections feed the analytic bound and the constant forger).
 pub(crate) fn measure(
     setup: &Setup,
     standard: &mut Engine,
     other: &mut Engine,
-    base: &[Rollout],
+    all: &[Rollout],
+    honest_n: usize,
 ) -> anyhow::Result<(Vec<Value>, Tally)> {
     let hotkey = setup.work.pair.hotkey();
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;
     let (t1, t2) = (setup.threads.0, setup.threads.1);
     let group = format!("decoded in a group of {GROUP_SIZE}, {t1} thread(s)");
-    let prefill = format!("right-padded prefill of {batch}, {t1} thread(s)");
+    let prefill = format!("shared-prompt prefill of {batch}, {t1} thread(s)");
     let mut out = Vec::new();
 
     let mut std_tally = Tally::default();
-    verify_set(standard, base, &ctx, batch, Padding::Right, &mut std_tally, true)?;
+    verify_set(standard, all, &ctx, batch, Padding::Shared, &mut std_tally, true)?;
     out.push(entry("decode vs prefill (standard path)", &group, &prefill, &std_tally, setup));
+    let base = &all[..honest_n.min(all.len())];
 
     let mut tally = Tally::default();
-    verify_set(other, base, &ctx, batch, Padding::Right, &mut tally, false)?;
-    let verified = format!("right-padded prefill of {batch}, {t2} thread(s)");
+    verify_set(other, base, &ctx, batch, Padding::Shared, &mut tally, false)?;
+    let verified = format!("shared-prompt prefill of {batch}, {t2} thread(s)");
     out.push(entry(&format!("intra-op threads {t1} vs {t2}"), &group, &verified, &tally, setup));
 
     let mut tally = Tally::default();
-    verify_set(standard, base, &ctx, 1, Padding::Right, &mut tally, false)?;
-    let verified = format!("prefill of 1, {t1} thread(s)");
+    verify_set(standard, base, &ctx, 1, Padding::Shared, &mut tally, false)?;
+    let verified = format!("shared-prompt prefill of 1, {t1} thread(s)");
     out.push(entry(&format!("batch {GROUP_SIZE} vs 1"), &group, &verified, &tally, setup));
 
     let alone = generated_alone(setup, standard, base)?;
     let mut tally = Tally::default();
-    verify_set(standard, &alone, &ctx, batch, Padding::Right, &mut tally, false)?;
+    verify_set(standard, &alone, &ctx, batch, Padding::Shared, &mut tally, false)?;
     let generated = format!("decoded alone (batch 1), {t1} thread(s)");
     out.push(entry(&format!("batch 1 vs {batch}"), &generated, &prefill, &tally, setup));
+
+    let mut tally = Tally::default();
+    verify_set(standard, base, &ctx, batch, Padding::Right, &mut tally, false)?;
+    let verified = format!("full right-padded prefill of {batch}, {t1} thread(s)");
+    out.push(entry("full vs shared-prompt prefill", &group, &verified, &tally, setup));
 
     let mut tally = Tally::default();
     verify_set(standard, base, &ctx, batch, Padding::Left, &mut tally, false)?;

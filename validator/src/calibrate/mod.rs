@@ -6,7 +6,7 @@
 //! | file | job |
 //! |---|---|
 //! | [`tally`] | one rollout through every check, tallied per check |
-//! | [`rows`] | right- or left-padded prefill of a set, each rollout evaluated |
+//! | [`rows`] | the validator's shared-prompt prefill of a set, or a full right- or left-padded one, each rollout evaluated |
 //! | [`honest`] | the drift sources |
 //! | [`forgers`] | the forgers |
 //! | [`bound`] | the analytic forgery bound from the honest projections |
@@ -23,11 +23,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use grail_challenges::prompt::PromptRenderer;
-use grail_fingerprint::{Engine, EngineOptions};
-use grail_miner::bench::Workload;
+use grail_challenges::workload::Workload;
+use grail_fingerprint::{Engine, EngineOptions, GroupRequest};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::{NetworkParams, GROUP_SIZE};
 use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
 
 use crate::pipeline::forward::ForwardContext;
@@ -39,6 +40,9 @@ pub struct CalibrateOptions {
     pub model: PathBuf,
     /// Honest rollouts (rounded up to whole groups of 16).
     pub rollouts: usize,
+    /// Positions the honest sources other than the standard path run over (the shortest prefix
+    /// of the rollouts that holds them); `None`: all rollouts.
+    pub positions: Option<usize>,
     /// Length cap of each rollout (generation stops at the model's stop tokens).
     pub new_tokens: u32,
     /// Intra-op threads of the standard path; the threads source uses the other of 1 and 2.
@@ -74,6 +78,45 @@ impl Setup {
     }
 }
 
+/// The generation request of group `j` of `work`, with or without commitments.
+pub fn workload_request(work: &Workload, j: usize, commit: bool) -> GroupRequest<'_> {
+    GroupRequest::sampled(
+        &work.prompts[j],
+        work.streams(u32::try_from(j).unwrap_or(u32::MAX)),
+        &work.generation,
+        &work.stop_ids,
+        commit.then_some(&work.key),
+    )
+}
+
+/// Group `j` of `work` generated with commitments and assembled (rewards, advantages, Merkle
+/// roots) as an honest miner does.
+pub fn generate_workload_group(
+    engine: &mut Engine,
+    renderer: &PromptRenderer,
+    work: &Workload,
+    j: usize,
+) -> anyhow::Result<Vec<Rollout>> {
+    let generated = engine
+        .generate_group(&workload_request(work, j, true))
+        .with_context(|| format!("generating group {j}"))?;
+    Ok(work.assemble(renderer, u32::try_from(j)?, generated)?)
+}
+
+/// The number of leading rollouts of `base` that hold at least `positions` completion
+/// positions (all of them when `None` or when they hold fewer).
+fn honest_prefix(base: &[Rollout], positions: Option<usize>) -> usize {
+    let Some(want) = positions else { return base.len() };
+    let mut held = 0;
+    for (i, r) in base.iter().enumerate() {
+        if held >= want {
+            return i;
+        }
+        held += r.completion_tokens.len();
+    }
+    base.len()
+}
+
 fn load(dir: &std::path::Path, threads: usize) -> anyhow::Result<(Engine, EngineOptions)> {
     let options = EngineOptions { intra_threads: Some(threads), ..EngineOptions::default() };
     let engine = Engine::load(dir, &options)
@@ -92,7 +135,14 @@ pub fn calibrate(options: &CalibrateOptions) -> anyhow::Result<Value> {
     let group = GROUP_SIZE as usize;
     let groups = options.rollouts.max(1).div_ceil(group);
     let groups_u32 = u32::try_from(groups).context("--rollouts")?;
-    let work = Workload::new(&standard, &renderer, groups_u32, options.new_tokens, true)?;
+    let work = Workload::new(
+        &renderer,
+        standard.spec().hidden_size,
+        standard.config().stop_token_ids.clone(),
+        groups_u32,
+        options.new_tokens,
+        true,
+    )?;
     let network = work.network();
     let setup = Setup {
         work,
@@ -106,21 +156,27 @@ pub fn calibrate(options: &CalibrateOptions) -> anyhow::Result<Value> {
 
     let mut base = Vec::with_capacity(groups * group);
     for j in 0..groups {
-        base.extend(setup.work.generate_group(&mut standard, &renderer, j)?);
+        base.extend(generate_workload_group(&mut standard, &renderer, &setup.work, j)?);
     }
     tracing::info!(rollouts = base.len(), "honest rollouts generated");
 
-    let (honest, std_tally) = honest::measure(&setup, &mut standard, &mut other, &base)?;
+    let honest_n = honest_prefix(&base, options.positions);
+    let (honest, std_tally) = honest::measure(&setup, &mut standard, &mut other, &base, honest_n)?;
     let forgers = forgers::measure(&setup, &mut standard, &base, &std_tally)?;
+    let completion_tokens: usize = base.iter().map(|r| r.completion_tokens.len()).sum();
+    let lens = base.iter().map(|r| r.completion_tokens.len());
+    let shortest = lens.clone().min().unwrap_or(0);
+    let shape = bound::FileShape {
+        rollouts_checked: setup.params.rollouts_checked,
+        shortest_completion: shortest,
+    };
     let bound = bound::forgery_bound(
         &std_tally.z,
         setup.params.commit_tolerance,
         setup.params.challenge_positions,
+        shape,
     );
 
-    let completion_tokens: usize = base.iter().map(|r| r.completion_tokens.len()).sum();
-    let lens = base.iter().map(|r| r.completion_tokens.len());
-    let shortest = lens.clone().min().unwrap_or(0);
     // Rollouts with fewer than K tokens have every position challenged, but fewer than K.
     let k = setup.params.challenge_positions as usize;
     let short = lens.filter(|&n| n < k).count();
@@ -141,6 +197,9 @@ pub fn calibrate(options: &CalibrateOptions) -> anyhow::Result<Value> {
         },
         "params": {
             "rollouts": base.len(),
+            "honest_source_rollouts": honest_n,
+            "honest_source_positions":
+                base[..honest_n].iter().map(|r| r.completion_tokens.len()).sum::<usize>(),
             "groups": groups,
             "completion_tokens": completion_tokens,
             "shortest_completion": shortest,
@@ -161,4 +220,36 @@ pub fn calibrate(options: &CalibrateOptions) -> anyhow::Result<Value> {
         map.extend(b);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(tokens: usize) -> Rollout {
+        Rollout {
+            problem_index: 0,
+            rollout_index: 0,
+            prompt_tokens: vec![1],
+            completion_tokens: vec![2; tokens],
+            logprobs: vec![0.0; tokens],
+            commitments: vec![0; tokens],
+            merkle_root: [0; 32],
+            reward: 0.0,
+            success: false,
+            advantage: 0.0,
+            signature: [0; 64],
+        }
+    }
+
+    #[test]
+    fn the_honest_prefix_is_the_shortest_that_holds_the_positions() {
+        let base: Vec<Rollout> = [3, 5, 2, 7].into_iter().map(rollout).collect();
+        assert_eq!(honest_prefix(&base, None), 4);
+        assert_eq!(honest_prefix(&base, Some(1)), 1);
+        assert_eq!(honest_prefix(&base, Some(3)), 1);
+        assert_eq!(honest_prefix(&base, Some(4)), 2);
+        assert_eq!(honest_prefix(&base, Some(10)), 3);
+        assert_eq!(honest_prefix(&base, Some(100)), 4);
+    }
 }

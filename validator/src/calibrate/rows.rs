@@ -1,11 +1,12 @@
-//! Verifying a set of rollouts: the validator's right-padded prefill
-//! ([`Engine::prefill`]), or a left-padded variant of it, `batch` sequences per pass, every
-//! rollout handed to [`Tally::evaluate`].
+//! Verifying a set of rollouts: the validator's shared-prompt prefill
+//! ([`Engine::prefill_shared`], each prompt once, its completions `batch` per pass), the full
+//! right-padded prefill of whole sequences ([`Engine::prefill`]), or a left-padded variant of
+//! it, every rollout handed to [`Tally::evaluate`].
 //!
 //! Left padding puts the pads in front: row `i` holds `width − len_i` pads (mask 0), then
 //! `prompt ++ completion[..n−1]`, with `position_ids = max(cumsum(mask) − 1, 0)`, so every real
 //! token keeps its position and only the attention mask hides the pads. It is the layout a
-//! batched generator uses; the validator uses right padding, and this measures the difference.
+//! batched generator uses; the validator shares the prompt, and these measure the difference.
 
 use anyhow::Context;
 use grail_fingerprint::session::{KvCache, StepInput};
@@ -14,14 +15,16 @@ use grail_protocol::challenge::FileChallenge;
 use grail_protocol::window_file::Rollout;
 
 use super::tally::Tally;
-use crate::pipeline::forward::{ForwardContext, PositionRows};
+use crate::pipeline::forward::{shared_prompt_chunks, ForwardContext, PositionRows};
 
 /// How sequences of different lengths share one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Padding {
-    /// The validator's layout.
+    /// The validator's layout: a group's prompt once, its completions right-padded after it.
+    Shared,
+    /// Whole sequences, pads after them.
     Right,
-    /// Pads in front.
+    /// Whole sequences, pads in front.
     Left,
 }
 
@@ -67,6 +70,26 @@ pub(crate) fn verify_set(
     collect_z: bool,
 ) -> anyhow::Result<()> {
     let k = ctx.params.challenge_positions;
+    if padding == Padding::Shared {
+        let prompts: Vec<&[u32]> = rollouts.iter().map(|r| r.prompt_tokens.as_slice()).collect();
+        for chunk in shared_prompt_chunks(&prompts, batch) {
+            let Some(&first) = chunk.first() else { continue };
+            let completions: Vec<&[u32]> =
+                chunk.iter().map(|&i| rollouts[i].completion_tokens.as_slice()).collect();
+            engine.prefill_shared::<anyhow::Error, _>(
+                prompts[first],
+                &completions,
+                |j, rows| {
+                    let (i, r) = (chunk[j], &rollouts[chunk[j]]);
+                    let positions = challenged(i, r.completion_tokens.len(), k);
+                    tally
+                        .evaluate(i, rows, r, &positions, ctx, collect_z)
+                        .with_context(|| format!("checking rollout {i}"))
+                },
+            )?;
+        }
+        return Ok(());
+    }
     for (c, chunk) in rollouts.chunks(batch.max(1)).enumerate() {
         let base = c * batch.max(1);
         let sequences: Vec<Sequence<'_>> = chunk
@@ -74,7 +97,7 @@ pub(crate) fn verify_set(
             .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
             .collect();
         match padding {
-            Padding::Right => {
+            Padding::Right | Padding::Shared => {
                 engine.prefill::<anyhow::Error, _>(&sequences, |j, rows| {
                     let r = &chunk[j];
                     let positions = challenged(base + j, r.completion_tokens.len(), k);

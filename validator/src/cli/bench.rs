@@ -1,45 +1,56 @@
 //! `bench`: what verifying costs against generating, on one model, in one process. Prints one
 //! JSON line; progress goes to stderr.
 //!
-//! 1. The miner's fixed workload ([`grail_miner::bench::Workload`], stop tokens on, as an
+//! 1. The fixed workload ([`grail_challenges::workload::Workload`], stop tokens on, as an
 //!    honest miner generates) is generated with the engine, scored and sealed into one signed
 //!    window file: `generate_rollouts_per_s`.
 //! 2. Full verification of every rollout of that file with every check: parse, signatures,
-//!    structure, one batched prefill per `--prefill-batch` rollouts with the sampling, logprob,
-//!    commitment (K positions) and termination checks, rewards: `verify_rollouts_per_s`,
+//!    structure, the validator's shared-prompt prefill (each group's prompt once, then its
+//!    completions `--prefill-batch` at a time) with the sampling, logprob, commitment
+//!    (K positions) and termination checks, rewards: `verify_rollouts_per_s`,
 //!    `verify_tokens_per_s`. The file must pass.
-//! 3. A bare batched prefill of the same sequences, same batches, each timed right before or
-//!    after its verified twin (by turns), so load from elsewhere hits both alike:
+//! 3. The same shared-prompt prefill, bare (no checks), over the same batches, each timed right
+//!    before or after its verified twin (by turns), so load from elsewhere hits both alike:
 //!    `prefill_tokens_per_s`.
-//! 4. The window as a validator checks it at the default sampling rates
+//! 4. The file as a validator checks it at the default sampling rates
 //!    (`VerifyParams::rollouts_checked` of the file's rollouts, every cheap check on all of
-//!    them): `window_cost_ratio` = those seconds over the miner's seconds for the file.
+//!    them): `file_cost_ratio` = those seconds over the miner's seconds for the file.
+//! 5. `window_cost_ratio`, the figure: validator seconds per window over the miner's
+//!    generation seconds for that window, for a miner that generates through a whole default
+//!    window (`blocks_per_window × block_time_s`) at the measured generation rate
+//!    (`full_window_rollouts`), the validator forward-checking `rollouts_checked` of them and
+//!    running the cheap checks on all, each at its per-rollout cost measured in steps 2 and 4.
 //!
-//! Token rates count sequence tokens (prompt + completion), the tokens a prefill runs over.
+//! Token rates count sequence tokens (prompt + completion) of the rollouts verified, the same
+//! count whatever the pass feeds, so they compare with figures from the full prefill. The
+//! shared-prompt passes of step 2 (and 3) feed fewer: `prefill_tokens_run`, each call's
+//! prompt less its last token once, plus its completions (pads left out).
 //! The weights' fingerprint, computed once per window whatever the number of miners, is timed
-//! apart (`fingerprint_s`) and left out of `window_cost_ratio`;
-//! `window_cost_ratio_one_miner` adds it.
+//! apart (`fingerprint_s`) and left out of the ratios; `file_cost_ratio_one_miner` adds it.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use grail_challenges::assembly::seal;
 use grail_challenges::prompt::PromptRenderer;
+use grail_challenges::workload::{Workload, BENCH_RANDOMNESS};
+use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
-use grail_fingerprint::{Device, Engine, EngineOptions, Sequence};
-use grail_miner::bench::{load_average, peak_rss_mb, Workload, BENCH_RANDOMNESS};
-use grail_miner::rollouts::seal;
+use grail_fingerprint::{Device, Engine, EngineOptions};
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec;
 use grail_protocol::params::NetworkParams;
 use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window_file::WindowFile;
-use grail_validator::pipeline::forward::{verify_forward, ForwardContext};
-use grail_validator::pipeline::reward::{check_rewards, RewardContext};
+use grail_validator::calibrate::{generate_workload_group, workload_request};
+use grail_validator::pipeline::forward::{shared_prompt_chunks, verify_forward, ForwardContext};
+use grail_validator::pipeline::reward::check_rewards;
 use grail_validator::pipeline::select::{rollouts_to_check, CheckedRollout};
 use grail_validator::pipeline::signatures::check_signatures;
 use grail_validator::pipeline::structure::{check_structure, StructureContext};
+use grail_validator::pipeline::verifier::DEFAULT_PREFILL_BATCH;
 use grail_validator::pipeline::Failure;
 use serde::Serialize;
 use serde_json::json;
@@ -47,10 +58,11 @@ use serde_json::json;
 /// The challenge beacon's randomness of the benchmark (it only picks rollouts and positions).
 const CHALLENGE_RANDOMNESS: [u8; 32] = [0xc4; 32];
 
-/// Default rollouts per prefill call. A call holds `batch × length × V` f32 logits: on
-/// SmolLM2-135M (V = 49,152) with 317 + 128 tokens that is 87 MB per rollout. Measured peaks
-/// (docs/BENCHMARKS.md): 1.38 GB at 2, 1.63 GB at 4, 2.28 GB at 16; 2 is no slower on 2 cores.
-const DEFAULT_BENCH_PREFILL_BATCH: u64 = 2;
+/// Default rollouts per prefill call. A call holds `batch × completion length × V` f32 logits
+/// (the shared prompt's positions give none): on SmolLM2-135M (V = 49,152) with 128 tokens that
+/// is 25 MB per rollout, beside a copy of the prompt's cache (14 MB at 317 tokens). Measured
+/// peaks (docs/BENCHMARKS.md): 1.38 GB at 2 and at 8, 1.78 GB at 16; 8 is as fast as 16.
+const DEFAULT_BENCH_PREFILL_BATCH: u64 = DEFAULT_PREFILL_BATCH as u64;
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
@@ -159,7 +171,7 @@ impl Bench {
             // The bare prefill of the same batch, before or after it by turns.
             if k % 2 == 1 {
                 if let Some(b) = bare.as_deref_mut() {
-                    *b += bare_prefill(&mut self.engine, &file, chunk)?;
+                    *b += bare_prefill(&mut self.engine, &file, chunk, self.batch)?;
                 }
             }
             let f = Instant::now();
@@ -169,7 +181,7 @@ impl Bench {
             rollouts += stats.rollouts;
             if k % 2 == 0 {
                 if let Some(b) = bare.as_deref_mut() {
-                    *b += bare_prefill(&mut self.engine, &file, chunk)?;
+                    *b += bare_prefill(&mut self.engine, &file, chunk, self.batch)?;
                 }
             }
         }
@@ -178,32 +190,55 @@ impl Bench {
         }
 
         let t = Instant::now();
-        let rctx = RewardContext {
-            env: self.work.env.as_ref(),
-            renderer: &self.renderer,
-            stop_ids: &self.work.model_stop_ids,
-        };
-        check_rewards(&file, &problems, &rctx).map_err(failed)?;
+        check_rewards(&file, &problems, &self.work.scorer(&self.renderer)).map_err(failed)?;
         s.rewards = t.elapsed().as_secs_f64();
         Ok(s)
     }
 }
 
-/// The bare prefill of the `checked` rollouts of `file` in one call; seconds.
+/// The `(prompt, completions)` of each shared-prompt prefill call that [`verify_forward`]
+/// makes for the `checked` rollouts of `file`.
+fn shared_calls<'f>(
+    file: &'f WindowFile,
+    checked: &[CheckedRollout],
+    batch: usize,
+) -> Vec<(&'f [u32], Vec<&'f [u32]>)> {
+    let rollouts: Vec<_> = checked.iter().map(|c| &file.rollouts[c.index as usize]).collect();
+    let prompts: Vec<&[u32]> = rollouts.iter().map(|r| r.prompt_tokens.as_slice()).collect();
+    shared_prompt_chunks(&prompts, batch)
+        .into_iter()
+        .filter_map(|chunk| {
+            let prompt = prompts[*chunk.first()?];
+            Some((prompt, chunk.iter().map(|&i| &rollouts[i].completion_tokens[..]).collect()))
+        })
+        .collect()
+}
+
+/// Tokens the shared-prompt prefill feeds for the `checked` rollouts, `batch` per
+/// [`verify_forward`] call as [`Bench::verify`] makes them (pads left out).
+fn tokens_run(file: &WindowFile, checked: &[CheckedRollout], batch: usize) -> usize {
+    checked
+        .chunks(batch)
+        .flat_map(|chunk| shared_calls(file, chunk, batch))
+        .map(|(p, c)| p.len().saturating_sub(1) + c.iter().map(|c| c.len().max(1)).sum::<usize>())
+        .sum()
+}
+
+/// The bare shared-prompt prefill of the `checked` rollouts of `file`, `batch` completions per
+/// call as [`verify_forward`] runs them; seconds.
 fn bare_prefill(
     engine: &mut Engine,
     file: &WindowFile,
     checked: &[CheckedRollout],
+    batch: usize,
 ) -> anyhow::Result<f64> {
-    let sequences: Vec<Sequence<'_>> = checked
-        .iter()
-        .map(|c| &file.rollouts[c.index as usize])
-        .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
-        .collect();
+    let calls = shared_calls(file, checked, batch);
     let t = Instant::now();
-    engine
-        .prefill::<grail_fingerprint::Error, _>(&sequences, |_, _| Ok(()))
-        .context("bare prefill")?;
+    for (prompt, completions) in calls {
+        engine
+            .prefill_shared::<grail_fingerprint::Error, _>(prompt, &completions, |_, _| Ok(()))
+            .context("bare prefill")?;
+    }
     Ok(t.elapsed().as_secs_f64())
 }
 
@@ -221,7 +256,14 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let model_file = args.model.join(MODEL_FILE);
     let model_id = grail_fingerprint::model_id(&model_file)
         .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
-    let work = Workload::new(&engine, &renderer, args.groups, args.new_tokens, true)?;
+    let work = Workload::new(
+        &renderer,
+        engine.spec().hidden_size,
+        engine.config().stop_token_ids.clone(),
+        args.groups,
+        args.new_tokens,
+        true,
+    )?;
     let network = work.network();
     let progress = |line: String| eprintln!("bench: {line}");
     progress(format!(
@@ -233,7 +275,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     ));
 
     // Warm-up: ONNX Runtime allocates its arenas on the first passes.
-    let mut warm = work.request(0, true);
+    let mut warm = workload_request(&work, 0, true);
     warm.max_new_tokens = warm.max_new_tokens.min(4);
     engine.generate_group(&warm).context("warm-up")?;
 
@@ -246,7 +288,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut rollouts = Vec::new();
     for j in 0..args.groups as usize {
         let g = Instant::now();
-        rollouts.extend(work.generate_group(&mut engine, &renderer, j)?);
+        rollouts.extend(generate_workload_group(&mut engine, &renderer, &work, j)?);
         progress(format!(
             "generated group {}/{}: {:.1} s",
             j + 1,
@@ -268,7 +310,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let warm: Vec<CheckedRollout> = (0..batch.min(n))
         .map(|i| CheckedRollout { index: u32::try_from(i).unwrap_or(u32::MAX), positions: vec![] })
         .collect();
-    bare_prefill(&mut bench.engine, &file, &warm)?;
+    bare_prefill(&mut bench.engine, &file, &warm, batch)?;
 
     // 2. and 3. Every rollout, every check; beside each batch, its bare prefill.
     let all = VerifyParams {
@@ -277,20 +319,21 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     };
     let mut prefill_s = 0.0;
     let full = bench.verify(&bytes, &all, Some(&mut prefill_s))?;
+    let every: Vec<CheckedRollout> = (0..n)
+        .map(|i| CheckedRollout { index: u32::try_from(i).unwrap_or(u32::MAX), positions: vec![] })
+        .collect();
+    let prefill_tokens_run = tokens_run(&file, &every, batch);
     progress(format!("verified all {n} rollouts: {:.1} s {full:?}", full.total()));
     progress(format!("bare prefill of the same batches: {prefill_s:.1} s"));
 
-    // 4. The window at the default sampling rates.
+    // 4. The file at the default sampling rates.
     let defaults = VerifyParams::default();
     let window = bench.verify(&bytes, &defaults, None)?;
     let checked = (defaults.rollouts_checked as usize).min(n);
-    progress(format!(
-        "window at default rates ({checked} of {n} checked): {:.1} s",
-        window.total()
-    ));
+    progress(format!("file at default rates ({checked} of {n} checked): {:.1} s", window.total()));
 
-    // A miner that fills a whole default window: its generation seconds, and the validator's
-    // per-rollout costs measured above scaled to that file.
+    // 5. A miner that fills a whole default window: its generation seconds, and the
+    // validator's per-rollout costs measured above scaled to that file.
     let window_gen_s = (bench.network.blocks_per_window * bench.network.block_time_s) as f64;
     let per_rollout_gen = generate_s / n as f64;
     let full_n = ((window_gen_s / per_rollout_gen) as usize / 16 * 16).max(16);
@@ -308,10 +351,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "generate_rollouts_per_s": generate_rollouts_per_s,
         "generate_tokens_per_s": rate(completion_tokens, generate_s),
         "verify_speedup": verify_rollouts_per_s / generate_rollouts_per_s.max(1e-9),
-        "window_cost_ratio": window.total() / generate_s.max(1e-9),
-        "window_cost_ratio_one_miner": (window.total() + fingerprint_s) / generate_s.max(1e-9),
-        "window_cost_ratio_full_window":
+        "window_cost_ratio":
             full_window_validator_s / (full_n as f64 * per_rollout_gen).max(1e-9),
+        "file_cost_ratio": window.total() / generate_s.max(1e-9),
+        "file_cost_ratio_one_miner": (window.total() + fingerprint_s) / generate_s.max(1e-9),
+        "full_window_validator_s": full_window_validator_s,
         "window_rollouts": n,
         "window_rollouts_checked": checked,
         "full_window_rollouts": full_n,
@@ -324,6 +368,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         },
         "completion_tokens": completion_tokens,
         "sequence_tokens": sequence_tokens,
+        "prefill_tokens_run": prefill_tokens_run,
         "file_bytes": bytes.len(),
         "prefill_batch": batch,
         "peak_rss_mb": peak_rss_mb(),

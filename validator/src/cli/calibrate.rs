@@ -13,9 +13,15 @@ pub(crate) struct CalibrateArgs {
     /// The true model's folder (model.onnx, config.json, tokenizer.json, chat_template.jinja).
     #[arg(long, env = "GRAIL_MODEL")]
     model: PathBuf,
-    /// Honest rollouts per source (rounded up to whole groups of 16).
+    /// Honest rollouts generated (rounded up to whole groups of 16). The standard path and
+    /// every forger run over all of them.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     rollouts: u64,
+    /// Completion positions each other honest source runs over: the first rollouts holding at
+    /// least this many [default: all of them]. Some sources (a batch of one) cost far more per
+    /// rollout than the forgers, which need many rollouts rather than many positions.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    positions: Option<u64>,
     /// Length cap of each rollout, in tokens (generation stops at the model's stop tokens).
     #[arg(
         long = "new-tokens",
@@ -52,6 +58,7 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
     let options = CalibrateOptions {
         model: args.model.clone(),
         rollouts: usize::try_from(args.rollouts).context("--rollouts")?,
+        positions: args.positions.map(usize::try_from).transpose().context("--positions")?,
         new_tokens: args.new_tokens,
         threads: usize::try_from(args.threads).context("--threads")?,
         prefill_batch: usize::try_from(args.prefill_batch).context("--prefill-batch")?,

@@ -1,5 +1,7 @@
-//! Stage 5: one batched prefill over the checked rollouts (prompt + completion, through the
-//! same `fingerprint` engine the miner generates with), then per rollout, in this order:
+//! Stage 5: the checked rollouts are grouped by prompt (a problem's rollouts share one), and
+//! each group runs through the same `fingerprint` engine the miner generates with: its prompt
+//! once, then its completions `batch` at a time against the prompt's cache
+//! ([`Engine::prefill_shared`]). Then per rollout, in this order:
 //!
 //! 1. **sampling** at every completion position: `u_t` is the `t`-th `uniform_f64` of
 //!    `sample_stream(S_w, hotkey, j, r)` and must lie in the claimed token's CDF interval
@@ -16,8 +18,14 @@
 //!
 //! The sampling pass computes each position's softmax once and hands the recomputed logprobs
 //! to the logprob check, so the checks cost little beside the forward pass.
+//!
+//! The file's verdict is the failure of the first failing rollout in file order, whatever the
+//! grouping and the batch size: rollouts after a failure already found are not checked, and
+//! the work stops once no rollout before it is left.
 
-use grail_fingerprint::{Engine, PrefillRows, Sequence};
+use std::collections::HashMap;
+
+use grail_fingerprint::{Engine, PrefillRows};
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::hash::{uniform_f64, Hash32};
 use grail_protocol::keys::Hotkey;
@@ -318,8 +326,28 @@ pub fn check_rollout_forward(
     Ok(Ok(()))
 }
 
-/// Stage 5 for one file: prefills the `checked` rollouts `batch` at a time and checks each;
-/// the first failure (in file order) is the file's.
+/// The items `0..prompts.len()` grouped by identical prompt (groups in order of first
+/// appearance, items ascending within each), each group split into chunks of at most `batch`:
+/// the calls of [`Engine::prefill_shared`] that cover them.
+pub fn shared_prompt_chunks(prompts: &[&[u32]], batch: usize) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_prompt: HashMap<&[u32], usize> = HashMap::new();
+    for (i, &p) in prompts.iter().enumerate() {
+        let g = *by_prompt.entry(p).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+        .into_iter()
+        .flat_map(|g| g.chunks(batch.max(1)).map(<[usize]>::to_vec).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Stage 5 for one file: runs the `checked` rollouts through the shared-prompt prefill,
+/// `batch` completions per call, and checks each; the first failure in file order is the
+/// file's.
 pub fn verify_forward(
     engine: &mut Engine,
     file: &WindowFile,
@@ -327,34 +355,59 @@ pub fn verify_forward(
     ctx: &ForwardContext<'_>,
     batch: usize,
 ) -> Result<StageResult<ForwardStats>, ValidatorError> {
+    let rollout = |c: &CheckedRollout| &file.rollouts[c.index as usize];
+    let prompts: Vec<&[u32]> =
+        checked.iter().map(|c| rollout(c).prompt_tokens.as_slice()).collect();
     let mut stats = ForwardStats::default();
-    let mut failure: Option<Failure> = None;
-    for chunk in checked.chunks(batch.max(1)) {
-        let sequences: Vec<Sequence<'_>> = chunk
-            .iter()
-            .map(|c| {
-                let r = &file.rollouts[c.index as usize];
-                Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens }
-            })
+    // The earliest failure so far, by file index.
+    let mut failure: Option<(u32, Failure)> = None;
+    let before_failure = |index: u32, failure: &Option<(u32, Failure)>| {
+        failure.as_ref().is_none_or(|(f, _)| index < *f)
+    };
+    for chunk in shared_prompt_chunks(&prompts, batch) {
+        // Only rollouts that could still be the file's first failure are worth a pass.
+        let chunk: Vec<&CheckedRollout> = chunk
+            .into_iter()
+            .map(|k| &checked[k])
+            .filter(|c| before_failure(c.index, &failure))
             .collect();
-        engine.prefill::<ValidatorError, _>(&sequences, |k, rows| {
-            if failure.is_some() {
-                return Ok(());
-            }
-            let c = &chunk[k];
-            let i = c.index as usize;
-            let result =
-                check_rollout_forward(i, rows, &file.rollouts[i], &c.positions, ctx, &mut stats)?;
-            failure = result.err();
-            Ok(())
-        })?;
-        if let Some(f) = failure {
-            return Ok(Err(f));
-        }
+        let Some(first) = chunk.first() else { continue };
+        let completions: Vec<&[u32]> =
+            chunk.iter().map(|c| rollout(c).completion_tokens.as_slice()).collect();
+        engine.prefill_shared::<ValidatorError, _>(
+            &rollout(first).prompt_tokens,
+            &completions,
+            |k, rows| {
+                let c = chunk[k];
+                if !before_failure(c.index, &failure) {
+                    return Ok(());
+                }
+                let i = c.index as usize;
+                let result = check_rollout_forward(
+                    i,
+                    rows,
+                    &file.rollouts[i],
+                    &c.positions,
+                    ctx,
+                    &mut stats,
+                )?;
+                if let Err(f) = result {
+                    failure = Some((c.index, f));
+                }
+                Ok(())
+            },
+        )?;
     }
-    Ok(Ok(stats))
+    Ok(match failure {
+        Some((_, f)) => Err(f),
+        None => Ok(stats),
+    })
 }
 
 #[cfg(test)]
 #[path = "forward_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "forward_engine_tests.rs"]
+mod engine_tests;

@@ -6,7 +6,7 @@
 //! | 2 `header` | [`header`] | version, window, hotkey = file name, `model_id`, mining beacon, block hash, fingerprint, environment, generation |
 //! | 3 `signatures` | [`signatures`] | header and every rollout |
 //! | 4 `rollouts` | [`structure`] | complete groups, problems re-derived, prompts, vocabulary, lengths, logprobs finite, Merkle roots, advantages (every rollout) |
-//! | 5 `sampling`, `logprobs`, `commitments`, `termination` | [`forward`] | one batched prefill over the rollouts [`select`] picks |
+//! | 5 `sampling`, `logprobs`, `commitments`, `termination` | [`forward`] | the rollouts [`select`] picks, each prompt run once and its completions batched against its cache |
 //! | 6 `reward` | [`reward`] | reward and success recomputed from the decoded text (every rollout) |
 //! | 7 `duplicates` | [`duplicates`] | a completion counts only for its earliest upload |
 //!

@@ -2,50 +2,39 @@
 //! final stop token dropped, as the miner scores it). Environments sum in f64 and round once,
 //! so the claimed reward must equal the recomputed one bit for bit.
 
-use grail_challenges::env::{Environment, Problem};
-use grail_challenges::prompt::PromptRenderer;
+use grail_challenges::assembly::Scorer;
+use grail_challenges::env::Problem;
 use grail_protocol::window_file::WindowFile;
 
 use super::{Failure, StageResult};
 use crate::state::Stage;
 
-/// What the reward check needs besides the file.
-#[derive(Debug, Clone, Copy)]
-pub struct RewardContext<'a> {
-    /// The window's environment.
-    pub env: &'a dyn Environment,
-    /// The model's tokenizer.
-    pub renderer: &'a PromptRenderer,
-    /// The model's stop tokens.
-    pub stop_ids: &'a [u32],
-}
-
-/// Checks every rollout's reward and success; `problems[j]` is problem `j` (from stage 4).
+/// Checks every rollout's reward and success with the miner's own [`Scorer`] (the window's
+/// environment, the model's tokenizer and stop tokens); `problems[j]` is problem `j` (from
+/// stage 4).
 pub fn check_rewards(
     file: &WindowFile,
     problems: &[Problem],
-    ctx: &RewardContext<'_>,
+    scorer: &Scorer<'_>,
 ) -> StageResult<()> {
     for (i, r) in file.rollouts.iter().enumerate() {
         let fail = |reason: String| Failure::new(Stage::Reward, format!("rollout {i}: {reason}"));
         let problem = problems
             .get(r.problem_index as usize)
             .ok_or_else(|| fail(format!("no problem {}", r.problem_index)))?;
-        let text = ctx
-            .renderer
-            .decode_completion(&r.completion_tokens, ctx.stop_ids)
-            .map_err(|e| fail(format!("the completion does not decode: {e}")))?;
-        let scored = ctx.env.score(problem, &text).map_err(|e| fail(e.to_string()))?;
-        if scored.reward.to_bits() != r.reward.to_bits() {
+        let (reward, success) = scorer
+            .score(r.problem_index, r.rollout_index, problem, &r.completion_tokens)
+            .map_err(|e| fail(e.to_string()))?;
+        if reward.to_bits() != r.reward.to_bits() {
             return Err(fail(format!(
-                "claimed reward {} but the completion scores {}",
-                r.reward, scored.reward
+                "claimed reward {} but the completion scores {reward}",
+                r.reward
             )));
         }
-        if scored.success != r.success {
+        if success != r.success {
             return Err(fail(format!(
-                "claimed success {} but the completion's is {}",
-                r.success, scored.success
+                "claimed success {} but the completion's is {success}",
+                r.success
             )));
         }
     }

@@ -20,8 +20,8 @@ use grail_protocol::signing::sign_window_file;
 use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 
 use super::header::HeaderExpectations;
-use super::reward::RewardContext;
 use super::structure::{derive_problem, StructureContext};
+use grail_challenges::assembly::Scorer;
 
 const STOP_IDS: [u32; 2] = [0, 2];
 const VOCAB: usize = 512;
@@ -123,8 +123,8 @@ impl Fixture {
         }
     }
 
-    pub(crate) fn reward_context(&self) -> RewardContext<'_> {
-        RewardContext { env: self.env.as_ref(), renderer: &self.renderer, stop_ids: &STOP_IDS }
+    pub(crate) fn reward_context(&self) -> Scorer<'_> {
+        Scorer { env: self.env.as_ref(), renderer: &self.renderer, stop_ids: &STOP_IDS }
     }
 
     /// `problems` complete groups with arbitrary completions (1 to 16 tokens, no stop token).

@@ -22,7 +22,9 @@ use super::duplicates::{completion_hash, unique_estimated, unique_verified, Cand
 use super::fetch::{check_file, hotkey_of_key, FetchedObject, ParsedFile};
 use super::forward::{verify_forward, ForwardContext, ForwardStats};
 use super::header::{check_header, HeaderExpectations};
-use super::reward::{check_rewards, RewardContext};
+use grail_challenges::assembly::Scorer;
+
+use super::reward::check_rewards;
 use super::select::{miners_to_check, rollouts_to_check};
 use super::signatures::check_signatures;
 use super::structure::{check_structure, StructureContext};
@@ -360,7 +362,7 @@ fn check_miner(
         Ok(s) => s,
         Err(f) => return Ok(Err(f)),
     };
-    let reward = RewardContext {
+    let reward = Scorer {
         env: shared.env.as_ref(),
         renderer: verifier.renderer(),
         stop_ids: &shared.stop_ids,

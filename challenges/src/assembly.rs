@@ -8,15 +8,17 @@
 //!   file in the protocol's wire format.
 //!
 //! The validator recomputes all of this from the file, so nothing here may depend on anything
-//! but the file's own contents, the environment and the tokenizer.
+//! but the file's own contents, the environment and the tokenizer; its reward stage scores
+//! with the same [`Scorer`].
 
-use grail_challenges::env::{grpo_advantages, EnvError, Environment, Problem};
-use grail_challenges::prompt::{PromptError, PromptRenderer};
-use grail_fingerprint::{GeneratedRollout, StopReason};
+use grail_protocol::generated::{GeneratedRollout, StopReason};
 use grail_protocol::keys::{Hotkey, HotkeyPair};
 use grail_protocol::params::{EnvironmentSpec, GenerationParams, GROUP_SIZE, PROTOCOL_VERSION};
 use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 use grail_protocol::{codec, signing, ProtocolError};
+
+use crate::env::{grpo_advantages, EnvError, Environment, Problem};
+use crate::prompt::{PromptError, PromptRenderer};
 
 /// What can go wrong assembling a window file.
 #[derive(Debug, thiserror::Error)]
@@ -221,5 +223,5 @@ pub fn seal(
 }
 
 #[cfg(test)]
-#[path = "rollouts_tests.rs"]
+#[path = "assembly_tests.rs"]
 mod tests;

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use grail_challenges::env::sat::format_bits;
-use grail_challenges::env::{AnswerKey, SatEnv};
 use grail_protocol::codec::{decode, Limits};
 use grail_protocol::signing::verify_window_file;
 
 use super::*;
+use crate::env::sat::format_bits;
+use crate::env::{AnswerKey, SatEnv};
 
 const STOP_IDS: &[u32] = &[0, 2];
 
@@ -109,7 +109,7 @@ fn malformed_groups_are_refused() {
     let err = scorer.assemble_group(0, &[1], &problem, gen).unwrap_err();
     assert!(matches!(err, AssemblyError::Decode { rollout: 7, .. }), "{err}");
 
-    let arith = grail_challenges::env::ArithEnv.generate([1; 32]);
+    let arith = crate::env::ArithEnv.generate([1; 32]);
     let err = scorer.assemble_group(0, &[1], &arith, group(&renderer, &problem)).unwrap_err();
     assert!(matches!(err, AssemblyError::Environment { .. }), "{err}");
 }

@@ -1,0 +1,50 @@
+# Shared by scripts/demo.sh and fixtures/scripts/make_transcripts.sh: a local subnet on
+# loopback from the real binaries. Source it after setting:
+#   bin    folder of the built binaries     work   scratch folder (logs, keys, storage)
+#   model  model folder                     tokens --max-new-tokens of miners and validator
+#   blocks --window.blocks                  grace  --window.grace
+#   pids   an array the caller's EXIT trap kills
+# and call, in order: subnet_beacon, subnet_keys, then subnet_mine / subnet_validate.
+
+# Starts the local beacon (1 s rounds); sets `url`, `genesis` and the `timing` flags.
+subnet_beacon() {
+  "$bin/grail-beacon" --listen 127.0.0.1:0 --period 1 --log.level warn >"$work/beacon.json" 2>"$work/beacon.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/beacon.json" ] && break; sleep 0.1; done
+  [ -s "$work/beacon.json" ] || { echo "the beacon did not start; see $work/beacon.log" >&2; return 1; }
+  read -r url genesis < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["url"], d["genesis_time"])' "$work/beacon.json")
+  timing=(--chain.genesis "$genesis" --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
+}
+
+# subnet_keys COUNT: hotkeys miner1..minerCOUNT (uids 1..COUNT, burn uid 0) and
+# $work/metagraph.json.
+subnet_keys() {
+  local neurons="" ss58 i
+  for i in $(seq "$1"); do
+    ss58="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey "miner$i" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
+    neurons="$neurons${neurons:+, }{\"uid\": $i, \"hotkey\": \"$ss58\"}"
+  done
+  echo "{\"netuid\": 1, \"burn_uid\": 0, \"neurons\": [$neurons]}" >"$work/metagraph.json"
+}
+
+# subnet_mine WINDOW I PROBLEMS [FLAGS...]: miner I mines one window; JSON lines to
+# $work/minerI.jsonl, log to $work/minerI.log.
+subnet_mine() {
+  local window=$1 i=$2 problems=$3; shift 3
+  "$bin/grail-miner" mine --model "$model" --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey "miner$i" \
+    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1 \
+    --storage.path "$work/storage" --window "$window" --problems "$problems" "$@" \
+    >>"$work/miner$i.jsonl" 2>>"$work/miner$i.log"
+}
+
+# subnet_validate FIRST LAST [FLAGS...]: the validator over windows FIRST..LAST, with
+# transcripts; JSON lines to $work/validator.jsonl, log to $work/validator.log.
+subnet_validate() {
+  local first=$1 last=$2; shift 2
+  "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
+    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --window.challenge-buffer 1 \
+    --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts \
+    --from-window "$first" --until-window "$last" --log.level info "$@" \
+    >"$work/validator.jsonl" 2>"$work/validator.log"
+}

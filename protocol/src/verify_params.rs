@@ -18,8 +18,9 @@ pub const DEFAULT_ROLLOUTS_CHECKED: u32 = 16;
 pub const DEFAULT_MINERS_CHECKED: u32 = 256;
 /// Default sampling misses (a token whose widened CDF interval does not hold `u_t`) allowed per
 /// rollout. An honest miss needs drift to move a boundary by more than the tolerance, which
-/// fp32 drift (about 1e-6 in probability) does not do; one is allowed for rare outliers.
-pub const DEFAULT_MAX_SAMPLING_MISSES: u32 = 1;
+/// fp32 drift (under 1e-6 in probability, measured) does not do; an allowed miss is a free
+/// token choice near a boundary for a forger (docs/SECURITY.md), so none is allowed.
+pub const DEFAULT_MAX_SAMPLING_MISSES: u32 = 0;
 /// Default bound on `|u_t − interval|` of any miss: a miss farther than this from its token's
 /// interval is not drift but another token, and fails at once.
 pub const DEFAULT_MAX_MISS_DISTANCE: f64 = 1e-3;

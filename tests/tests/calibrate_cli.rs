@@ -76,14 +76,16 @@ fn calibrate_meets_the_bounds_on_the_tiny_model() {
     ] {
         assert!(names.contains(&expected), "no forger {expected} in {names:?}");
     }
-    // At these 32 rollouts no forger passes one. At 512 rollouts (docs/SECURITY.md) a few do:
-    // `shifted` and `tiny-noisy-commitments` on completions shorter than K (one of 512 each),
-    // and the `-sampler-proved` forgers on rollouts whose tokens equal the true sample or that
-    // spend the one allowed sampling miss (up to 2%). Those are reported there, not hidden here.
+    // The full counts are in docs/SECURITY.md; the same assertions hold there.
     for f in forgers {
         let name = f["name"].as_str().unwrap();
         assert!(number(f, &["rollouts"]) >= 32.0, "{name}");
-        assert_eq!(number(f, &["rollout_pass_rate"]), 0.0, "forger {name} passed: {f}");
+        // Every rollout the forger changed fails; those it left the honest rollout (a 1-token
+        // completion is its own shift; a cheap sampler that picked the true tokens) may pass.
+        assert_eq!(number(f, &["forged_rollout_pass_rate"]), 0.0, "forger {name} passed: {f}");
+        assert!(number(f, &["forged_rollouts"]) >= 16.0, "{name}: too few forged rollouts");
+        let passed = number(f, &["rollout_pass_rate"]) * number(f, &["rollouts"]);
+        assert!(passed <= number(f, &["unchanged_rollouts"]) + 1e-9, "{name}: {f}");
     }
 
     let bound = number(&report, &["analytic_forgery_bound_log2"]);

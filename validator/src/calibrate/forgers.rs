@@ -87,10 +87,35 @@ fn generated_by(
     Ok(out)
 }
 
-/// Per rollout, whether its tokens equal the honest rollout's (such a "forgery" is the
-/// honest completion, whatever produced it).
-fn identical(forged: &[Rollout], base: &[Rollout]) -> Vec<bool> {
-    forged.iter().zip(base).map(|(f, b)| f.completion_tokens == b.completion_tokens).collect()
+/// What a forger replaces, which decides when its rollout is no forgery at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forgery {
+    /// Honest tokens and logprobs, other commitments: unchanged when the commitments equal
+    /// the honest ones (a 1-token completion is its own shift).
+    Commitments,
+    /// Tokens, logprobs and commitments from another model: unchanged only when all three
+    /// equal the honest rollout's.
+    Everything,
+    /// Tokens from elsewhere, logprobs and commitments from the true model's prefill:
+    /// unchanged when the tokens are the honest ones (the rollout is then the true model's
+    /// output, whatever sampled it).
+    TokensProved,
+}
+
+/// Per rollout, whether the "forgery" left it the honest rollout.
+fn unchanged(kind: Forgery, forged: &[Rollout], base: &[Rollout]) -> Vec<bool> {
+    forged
+        .iter()
+        .zip(base)
+        .map(|(f, b)| {
+            let tokens = f.completion_tokens == b.completion_tokens;
+            let proofs = f.commitments == b.commitments && f.logprobs == b.logprobs;
+            match kind {
+                Forgery::Commitments | Forgery::Everything => tokens && proofs,
+                Forgery::TokensProved => tokens,
+            }
+        })
+        .collect()
 }
 
 /// Measures every forger; `honest_sum` / `honest_positions` give the constant forger's value.
@@ -104,29 +129,39 @@ pub(crate) fn measure(
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;
     let mut out = Vec::new();
-    let mut run = |name: String, how: &str, forged: &[Rollout], engine: &mut Engine| {
-        let mut tally = Tally::default();
-        verify_set(engine, forged, &ctx, batch, Padding::Shared, &mut tally, false)?;
-        let mut v = tally.forger_json();
-        v["name"] = json!(name);
-        v["how"] = json!(how);
-        let same = identical(forged, base);
-        let distinct = same.iter().filter(|&&s| !s).count() as u64;
-        let distinct_passed =
-            same.iter().zip(&tally.passed).filter(|(&s, &p)| !s && p).count() as u64;
-        v["identical_token_rollouts"] = json!(same.len() as u64 - distinct);
-        v["distinct_rollout_pass_rate"] = rate(distinct_passed, distinct);
-        v["distinct_rollouts_passed"] = json!(distinct_passed);
-        tracing::info!(%name, rollout_pass_rate = %v["rollout_pass_rate"], "forger measured");
-        out.push(v);
-        anyhow::Ok(())
-    };
+    let mut run =
+        |name: String, how: &str, kind: Forgery, forged: &[Rollout], engine: &mut Engine| {
+            let mut tally = Tally::default();
+            verify_set(engine, forged, &ctx, batch, Padding::Shared, &mut tally, false)?;
+            let mut v = tally.forger_json();
+            v["name"] = json!(name);
+            v["how"] = json!(how);
+            let identical_tokens =
+                forged.iter().zip(base).filter(|(f, b)| f.completion_tokens == b.completion_tokens);
+            v["identical_token_rollouts"] = json!(identical_tokens.count() as u64);
+            let same = unchanged(kind, forged, base);
+            let forged_n = same.iter().filter(|&&s| !s).count() as u64;
+            let forged_passed =
+                same.iter().zip(&tally.passed).filter(|(&s, &p)| !s && p).count() as u64;
+            v["unchanged_rollouts"] = json!(same.len() as u64 - forged_n);
+            v["forged_rollouts"] = json!(forged_n);
+            v["forged_rollouts_passed"] = json!(forged_passed);
+            v["forged_rollout_pass_rate"] = rate(forged_passed, forged_n);
+            tracing::info!(
+                %name,
+                rollout_pass_rate = %v["rollout_pass_rate"],
+                forged_rollout_pass_rate = %v["forged_rollout_pass_rate"],
+                "forger measured"
+            );
+            out.push(v);
+            anyhow::Ok(())
+        };
 
     let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u64>| -> Vec<Rollout> {
         base.iter().map(|r| Rollout { commitments: f(r), ..r.clone() }).collect()
     };
     let zero = with_commitments(&|r| vec![0; r.commitments.len()]);
-    run("all-zero".into(), "every commitment 0", &zero, engine)?;
+    run("all-zero".into(), "every commitment 0", Forgery::Commitments, &zero, engine)?;
 
     let n = honest.commitment.positions.max(1) as f64;
     let mean: [f64; PROJECTIONS] = honest.projection_sum.map(|s| s / n);
@@ -135,6 +170,7 @@ pub(crate) fn measure(
     run(
         "constant-mean".into(),
         "every commitment the honest mean projection",
+        Forgery::Commitments,
         &constant_set,
         engine,
     )?;
@@ -146,7 +182,8 @@ pub(crate) fn measure(
         }
         c
     });
-    run("shifted".into(), "c_t = honest c_{t+1} (the last gets c_0)", &shifted, engine)?;
+    let how = "c_t = honest c_{t+1} (the last gets c_0)";
+    run("shifted".into(), how, Forgery::Commitments, &shifted, engine)?;
 
     for (name, dir) in &setup.forger_models {
         let mut forger = Engine::load(dir, &setup.engine_options)
@@ -155,6 +192,7 @@ pub(crate) fn measure(
         run(
             format!("{name}-commitments"),
             "honest tokens and logprobs; commitments from this model's prefill of them",
+            Forgery::Commitments,
             &commits,
             engine,
         )?;
@@ -162,6 +200,7 @@ pub(crate) fn measure(
         run(
             format!("{name}-generated"),
             "tokens, logprobs and commitments all from this model, same seeds",
+            Forgery::Everything,
             &generated,
             engine,
         )?;
@@ -170,6 +209,7 @@ pub(crate) fn measure(
             format!("{name}-sampler-proved"),
             "tokens from this model (same seeds), logprobs and commitments from one honest \
              prefill of the true model",
+            Forgery::TokensProved,
             &proved,
             engine,
         )?;
@@ -182,8 +222,44 @@ pub(crate) fn measure(
         format!("temperature-{other_t}-sampler-proved"),
         "tokens from the true model at another temperature (same seeds), logprobs and \
          commitments from one honest prefill",
+        Forgery::TokensProved,
         &proved,
         engine,
     )?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(tokens: &[u32], commitments: &[u64]) -> Rollout {
+        Rollout {
+            problem_index: 0,
+            rollout_index: 0,
+            prompt_tokens: vec![1],
+            completion_tokens: tokens.to_vec(),
+            logprobs: vec![-0.5; tokens.len()],
+            commitments: commitments.to_vec(),
+            merkle_root: [0; 32],
+            reward: 0.0,
+            success: false,
+            advantage: 0.0,
+            signature: [0; 64],
+        }
+    }
+
+    #[test]
+    fn only_a_rollout_left_honest_counts_as_unchanged() {
+        let base = vec![rollout(&[5], &[9]), rollout(&[5, 6], &[9, 8])];
+        // A shift leaves the 1-token rollout as it was and changes the other.
+        let shifted = vec![rollout(&[5], &[9]), rollout(&[5, 6], &[8, 9])];
+        assert_eq!(unchanged(Forgery::Commitments, &shifted, &base), [true, false]);
+        // Another model's tokens with its own proofs: changed unless everything matches.
+        let other = vec![rollout(&[5], &[7]), rollout(&[5, 7], &[9, 8])];
+        assert_eq!(unchanged(Forgery::Everything, &other, &base), [false, false]);
+        // Proved by the true model: the honest tokens make it the honest output.
+        let proved = vec![rollout(&[5], &[7]), rollout(&[5, 7], &[9, 8])];
+        assert_eq!(unchanged(Forgery::TokensProved, &proved, &base), [true, false]);
+    }
 }

@@ -146,7 +146,11 @@ fn a_changed_token_fails_sampling() {
 #[test]
 fn misses_within_tolerance_are_counted_not_failed() {
     let pass = |misses: Vec<(usize, f64)>| SamplingPass { misses, recomputed: vec![] };
-    let p = VerifyParams::default();
+    // The defaults allow no miss at all.
+    let none = check_sampling(0, &pass(vec![(2, 5e-4)]), &VerifyParams::default()).unwrap_err();
+    assert!(none.reason.contains("1 sampling misses"), "{none}");
+    // A network that allows one counts it, and still fails two or a far one.
+    let p = VerifyParams { max_sampling_misses: 1, ..VerifyParams::default() };
     check_sampling(0, &pass(vec![(2, 5e-4)]), &p).unwrap();
     let two = check_sampling(0, &pass(vec![(2, 5e-4), (7, -2e-4)]), &p).unwrap_err();
     assert!(two.reason.contains("2 sampling misses"), "{two}");

@@ -1,7 +1,6 @@
 //! The forgers: rollouts made without the true model's hidden states (or without its
 //! sampling), each verified by the same checks as an honest miner's.
 
-use anyhow::Context;
 use grail_fingerprint::{Engine, Sequence};
 use grail_protocol::commitment::{pack, PROJECTIONS};
 use grail_protocol::sampler::check_sample;
@@ -10,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::rows::{verify_set, Padding};
 use super::tally::{rate, Tally};
-use super::Setup;
+use super::{CalibrateError, Setup};
 use crate::pipeline::forward::ForwardContext;
 
 /// What an engine's prefill replaces in a forged rollout.
@@ -22,38 +21,54 @@ enum Prove {
     Everything,
 }
 
-/// `rollouts` with commitments (and logprobs) recomputed by `engine`'s prefill.
+/// `rollouts` with commitments (and logprobs) recomputed by `engine`'s prefill for the forger
+/// named `forger`.
 fn reprove(
     engine: &mut Engine,
+    forger: &str,
     rollouts: &[Rollout],
     ctx: &ForwardContext<'_>,
     batch: usize,
     what: Prove,
-) -> anyhow::Result<Vec<Rollout>> {
+) -> Result<Vec<Rollout>, CalibrateError> {
     let mut out = rollouts.to_vec();
-    for (c, chunk) in out.chunks_mut(batch.max(1)).enumerate() {
+    let batch = batch.max(1);
+    for (c, chunk) in out.chunks_mut(batch).enumerate() {
         let sequences: Vec<Sequence<'_>> = chunk
             .iter()
             .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
             .collect();
         let mut made: Vec<(Vec<f32>, Vec<u64>)> = Vec::with_capacity(chunk.len());
         engine
-            .prefill::<anyhow::Error, _>(&sequences, |j, rows| {
+            .prefill::<CalibrateError, _>(&sequences, |j, rows| {
+                let rollout = c * batch + j;
                 let tokens = sequences[j].completion;
                 let mut logprobs = Vec::with_capacity(tokens.len());
                 let mut commitments = Vec::with_capacity(tokens.len());
                 for (t, &token) in tokens.iter().enumerate() {
-                    let (Some(logits), Some(hidden)) = (rows.logits(t), rows.hidden(t)) else {
-                        anyhow::bail!("no row for position {t}");
+                    let protocol = |op| {
+                        move |source| CalibrateError::Protocol { rollout, position: t, op, source }
                     };
-                    let s = check_sample(logits, ctx.generation.temperature, 0.5, token, 0.0)?;
+                    let (Some(logits), Some(hidden)) = (rows.logits(t), rows.hidden(t)) else {
+                        return Err(CalibrateError::NoRow {
+                            rollout,
+                            position: t,
+                            what: "logits or hidden",
+                        });
+                    };
+                    let s = check_sample(logits, ctx.generation.temperature, 0.5, token, 0.0)
+                        .map_err(protocol("sampling"))?;
                     logprobs.push(s.logprob);
-                    commitments.push(ctx.key.commit(hidden)?);
+                    commitments.push(ctx.key.commit(hidden).map_err(protocol("commitment"))?);
                 }
                 made.push((logprobs, commitments));
                 Ok(())
             })
-            .with_context(|| format!("forger prefill of batch {c}"))?;
+            .map_err(|e| CalibrateError::ForgerPrefill {
+                forger: forger.to_owned(),
+                batch: c,
+                source: Box::new(e),
+            })?;
         for (r, (logprobs, commitments)) in chunk.iter_mut().zip(made) {
             if what == Prove::Everything {
                 r.logprobs = logprobs;
@@ -70,14 +85,16 @@ fn generated_by(
     engine: &mut Engine,
     base: &[Rollout],
     temperature: Option<f32>,
-) -> anyhow::Result<Vec<Rollout>> {
+) -> Result<Vec<Rollout>, CalibrateError> {
     let mut out = base.to_vec();
     for (j, group) in out.chunks_mut(grail_protocol::params::GROUP_SIZE as usize).enumerate() {
         let mut request = super::workload_request(&setup.work, j, true);
         if let Some(t) = temperature {
             request.temperature = t;
         }
-        let generated = engine.generate_group(&request).with_context(|| format!("group {j}"))?;
+        let generated = engine
+            .generate_group(&request)
+            .map_err(|source| CalibrateError::Generate { group: j, source })?;
         for (r, g) in group.iter_mut().zip(generated) {
             r.completion_tokens = g.tokens;
             r.logprobs = g.logprobs;
@@ -124,7 +141,7 @@ pub(crate) fn measure(
     engine: &mut Engine,
     base: &[Rollout],
     honest: &Tally,
-) -> anyhow::Result<Vec<Value>> {
+) -> Result<Vec<Value>, CalibrateError> {
     let hotkey = setup.work.pair.hotkey();
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;
@@ -154,7 +171,7 @@ pub(crate) fn measure(
                 "forger measured"
             );
             out.push(v);
-            anyhow::Ok(())
+            Ok::<(), CalibrateError>(())
         };
 
     let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u64>| -> Vec<Rollout> {
@@ -186,11 +203,13 @@ pub(crate) fn measure(
     run("shifted".into(), how, Forgery::Commitments, &shifted, engine)?;
 
     for (name, dir) in &setup.forger_models {
-        let mut forger = Engine::load(dir, &setup.engine_options)
-            .with_context(|| format!("loading forger model {name} from {}", dir.display()))?;
-        let commits = reprove(&mut forger, base, &ctx, batch, Prove::Commitments)?;
+        let mut forger = Engine::load(dir, &setup.engine_options).map_err(|source| {
+            CalibrateError::LoadForger { name: name.clone(), path: dir.clone(), source }
+        })?;
+        let forger_name = format!("{name}-commitments");
+        let commits = reprove(&mut forger, &forger_name, base, &ctx, batch, Prove::Commitments)?;
         run(
-            format!("{name}-commitments"),
+            forger_name,
             "honest tokens and logprobs; commitments from this model's prefill of them",
             Forgery::Commitments,
             &commits,
@@ -204,9 +223,10 @@ pub(crate) fn measure(
             &generated,
             engine,
         )?;
-        let proved = reprove(engine, &generated, &ctx, batch, Prove::Everything)?;
+        let forger_name = format!("{name}-sampler-proved");
+        let proved = reprove(engine, &forger_name, &generated, &ctx, batch, Prove::Everything)?;
         run(
-            format!("{name}-sampler-proved"),
+            forger_name,
             "tokens from this model (same seeds), logprobs and commitments from one honest \
              prefill of the true model",
             Forgery::TokensProved,
@@ -217,9 +237,10 @@ pub(crate) fn measure(
 
     let other_t = if (setup.network.generation.temperature - 1.0).abs() > 0.05 { 1.0 } else { 0.5 };
     let hot = generated_by(setup, engine, base, Some(other_t))?;
-    let proved = reprove(engine, &hot, &ctx, batch, Prove::Everything)?;
+    let forger_name = format!("temperature-{other_t}-sampler-proved");
+    let proved = reprove(engine, &forger_name, &hot, &ctx, batch, Prove::Everything)?;
     run(
-        format!("temperature-{other_t}-sampler-proved"),
+        forger_name,
         "tokens from the true model at another temperature (same seeds), logprobs and \
          commitments from one honest prefill",
         Forgery::TokensProved,

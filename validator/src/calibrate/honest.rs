@@ -1,7 +1,6 @@
 //! Honest drift sources: rollouts an honest miner generates one way, verified another way, by
 //! the validator's own checks.
 
-use anyhow::Context;
 use grail_fingerprint::Engine;
 use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::window_file::Rollout;
@@ -9,14 +8,14 @@ use serde_json::{json, Value};
 
 use super::rows::{verify_set, Padding};
 use super::tally::Tally;
-use super::Setup;
+use super::{CalibrateError, Setup};
 
 /// Each rollout of `base` generated again alone (a batch of one, same stream).
 fn generated_alone(
     setup: &Setup,
     engine: &mut Engine,
     base: &[Rollout],
-) -> anyhow::Result<Vec<Rollout>> {
+) -> Result<Vec<Rollout>, CalibrateError> {
     let mut out = base.to_vec();
     for (i, r) in out.iter_mut().enumerate() {
         let (j, k) = (i / GROUP_SIZE as usize, i % GROUP_SIZE as usize);
@@ -24,9 +23,9 @@ fn generated_alone(
         request.streams = vec![request.streams[k].clone()];
         let g = engine
             .generate_group(&request)
-            .with_context(|| format!("generating rollout {k} of group {j} alone"))?
+            .map_err(|source| CalibrateError::GenerateAlone { group: j, rollout: k, source })?
             .pop()
-            .context("no rollout generated")?;
+            .ok_or(CalibrateError::NoRollout { group: j, rollout: k })?;
         r.completion_tokens = g.tokens;
         r.logprobs = g.logprobs;
         r.commitments = g.commitments;
@@ -54,7 +53,7 @@ pub(crate) fn measure(
     other: &mut Engine,
     all: &[Rollout],
     honest_n: usize,
-) -> anyhow::Result<(Vec<Value>, Tally)> {
+) -> Result<(Vec<Value>, Tally), CalibrateError> {
     let hotkey = setup.work.pair.hotkey();
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;

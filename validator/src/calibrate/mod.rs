@@ -10,10 +10,13 @@
 //! | [`honest`] | the drift sources |
 //! | [`forgers`] | the forgers |
 //! | [`bound`] | the analytic forgery bound from the honest projections |
+//! | [`error`] | [`CalibrateError`], what failed and where |
 //!
-//! A measurement tool, not a verdict path: errors are `anyhow`, with context.
+//! Errors are [`CalibrateError`]s: each names the model folder, group, rollout, forger or
+//! option that failed.
 
 mod bound;
+mod error;
 mod forgers;
 mod honest;
 mod rows;
@@ -21,7 +24,6 @@ mod tally;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::workload::Workload;
 use grail_fingerprint::{Engine, EngineOptions, GroupRequest};
@@ -31,6 +33,7 @@ use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
 
+pub use self::error::CalibrateError;
 use crate::pipeline::forward::ForwardContext;
 
 /// What to measure.
@@ -96,11 +99,29 @@ pub fn generate_workload_group(
     renderer: &PromptRenderer,
     work: &Workload,
     j: usize,
-) -> anyhow::Result<Vec<Rollout>> {
+) -> Result<Vec<Rollout>, CalibrateError> {
+    let index = u32::try_from(j).map_err(|_| CalibrateError::OutOfRange {
+        field: "group index",
+        value: j as u64,
+        limit: u64::from(u32::MAX),
+    })?;
     let generated = engine
         .generate_group(&workload_request(work, j, true))
-        .with_context(|| format!("generating group {j}"))?;
-    Ok(work.assemble(renderer, u32::try_from(j)?, generated)?)
+        .map_err(|source| CalibrateError::Generate { group: j, source })?;
+    Ok(work.assemble(renderer, index, generated)?)
+}
+
+/// The whole groups of `GROUP_SIZE` that hold `rollouts` (at least one), as a count and as
+/// the workload's `u32`.
+fn group_count(rollouts: usize) -> Result<(usize, u32), CalibrateError> {
+    let group = GROUP_SIZE as usize;
+    let groups = rollouts.max(1).div_ceil(group);
+    let groups_u32 = u32::try_from(groups).map_err(|_| CalibrateError::OutOfRange {
+        field: "rollouts",
+        value: rollouts as u64,
+        limit: u64::from(u32::MAX) * u64::from(GROUP_SIZE),
+    })?;
+    Ok((groups, groups_u32))
 }
 
 /// The number of leading rollouts of `base` that hold at least `positions` completion
@@ -117,24 +138,23 @@ fn honest_prefix(base: &[Rollout], positions: Option<usize>) -> usize {
     base.len()
 }
 
-fn load(dir: &std::path::Path, threads: usize) -> anyhow::Result<(Engine, EngineOptions)> {
+fn load(dir: &std::path::Path, threads: usize) -> Result<(Engine, EngineOptions), CalibrateError> {
     let options = EngineOptions { intra_threads: Some(threads), ..EngineOptions::default() };
     let engine = Engine::load(dir, &options)
-        .with_context(|| format!("loading the model folder {}", dir.display()))?;
+        .map_err(|source| CalibrateError::LoadModel { path: dir.to_path_buf(), source })?;
     Ok((engine, options))
 }
 
 /// Runs the whole audit and returns its JSON object.
-pub fn calibrate(options: &CalibrateOptions) -> anyhow::Result<Value> {
+pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
+    let (groups, groups_u32) = group_count(options.rollouts)?;
     let threads = options.threads.max(1);
     let other_threads = if threads == 1 { 2 } else { 1 };
     let (mut standard, engine_options) = load(&options.model, threads)?;
     let (mut other, _) = load(&options.model, other_threads)?;
     let renderer = PromptRenderer::from_model_dir(&options.model)
-        .with_context(|| format!("loading the chat template of {}", options.model.display()))?;
+        .map_err(|source| CalibrateError::ChatTemplate { path: options.model.clone(), source })?;
     let group = GROUP_SIZE as usize;
-    let groups = options.rollouts.max(1).div_ceil(group);
-    let groups_u32 = u32::try_from(groups).context("--rollouts")?;
     let work = Workload::new(
         &renderer,
         standard.spec().hidden_size,
@@ -251,5 +271,19 @@ mod tests {
         assert_eq!(honest_prefix(&base, Some(4)), 2);
         assert_eq!(honest_prefix(&base, Some(10)), 3);
         assert_eq!(honest_prefix(&base, Some(100)), 4);
+    }
+
+    #[test]
+    fn too_many_rollouts_for_u32_groups_name_the_field_and_the_limit() {
+        let limit = u64::from(u32::MAX) * u64::from(GROUP_SIZE);
+        let largest = usize::try_from(limit).expect("a 64-bit usize");
+        assert_eq!(group_count(largest).ok(), Some((u32::MAX as usize, u32::MAX)));
+        assert_eq!(group_count(0).ok(), Some((1, 1)));
+        let err = group_count(largest + 1).expect_err("one group too many");
+        let message = err.to_string();
+        assert!(matches!(err, CalibrateError::OutOfRange { field: "rollouts", .. }), "{message}");
+        assert!(message.contains("rollouts"), "{message}");
+        assert!(message.contains(&(limit + 1).to_string()), "{message}");
+        assert!(message.contains(&format!("at most {limit}")), "{message}");
     }
 }

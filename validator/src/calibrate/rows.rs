@@ -8,13 +8,13 @@
 //! token keeps its position and only the attention mask hides the pads. It is the layout a
 //! batched generator uses; the validator shares the prompt, and these measure the difference.
 
-use anyhow::Context;
 use grail_fingerprint::session::{KvCache, StepInput};
 use grail_fingerprint::{Engine, Sequence};
 use grail_protocol::challenge::FileChallenge;
 use grail_protocol::window_file::Rollout;
 
 use super::tally::Tally;
+use super::CalibrateError;
 use crate::pipeline::forward::{shared_prompt_chunks, ForwardContext, PositionRows};
 
 /// How sequences of different lengths share one pass.
@@ -68,7 +68,7 @@ pub(crate) fn verify_set(
     padding: Padding,
     tally: &mut Tally,
     collect_z: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), CalibrateError> {
     let k = ctx.params.challenge_positions;
     if padding == Padding::Shared {
         let prompts: Vec<&[u32]> = rollouts.iter().map(|r| r.prompt_tokens.as_slice()).collect();
@@ -76,15 +76,13 @@ pub(crate) fn verify_set(
             let Some(&first) = chunk.first() else { continue };
             let completions: Vec<&[u32]> =
                 chunk.iter().map(|&i| rollouts[i].completion_tokens.as_slice()).collect();
-            engine.prefill_shared::<anyhow::Error, _>(
+            engine.prefill_shared::<CalibrateError, _>(
                 prompts[first],
                 &completions,
                 |j, rows| {
                     let (i, r) = (chunk[j], &rollouts[chunk[j]]);
                     let positions = challenged(i, r.completion_tokens.len(), k);
-                    tally
-                        .evaluate(i, rows, r, &positions, ctx, collect_z)
-                        .with_context(|| format!("checking rollout {i}"))
+                    tally.evaluate(i, rows, r, &positions, ctx, collect_z)
                 },
             )?;
         }
@@ -98,21 +96,17 @@ pub(crate) fn verify_set(
             .collect();
         match padding {
             Padding::Right | Padding::Shared => {
-                engine.prefill::<anyhow::Error, _>(&sequences, |j, rows| {
+                engine.prefill::<CalibrateError, _>(&sequences, |j, rows| {
                     let r = &chunk[j];
                     let positions = challenged(base + j, r.completion_tokens.len(), k);
-                    tally
-                        .evaluate(base + j, rows, r, &positions, ctx, collect_z)
-                        .with_context(|| format!("checking rollout {}", base + j))
+                    tally.evaluate(base + j, rows, r, &positions, ctx, collect_z)
                 })?;
             }
             Padding::Left => {
                 for (j, rows) in left_padded_prefill(engine, &sequences)?.iter().enumerate() {
                     let r = &chunk[j];
                     let positions = challenged(base + j, r.completion_tokens.len(), k);
-                    tally
-                        .evaluate(base + j, rows, r, &positions, ctx, collect_z)
-                        .with_context(|| format!("checking rollout {}", base + j))?;
+                    tally.evaluate(base + j, rows, r, &positions, ctx, collect_z)?;
                 }
             }
         }
@@ -124,7 +118,7 @@ pub(crate) fn verify_set(
 fn left_padded_prefill(
     engine: &mut Engine,
     sequences: &[Sequence<'_>],
-) -> anyhow::Result<Vec<OwnedRows>> {
+) -> Result<Vec<OwnedRows>, CalibrateError> {
     let spec = *engine.spec();
     let b = sequences.len();
     let lens: Vec<usize> =
@@ -147,9 +141,12 @@ fn left_padded_prefill(
     let out = engine
         .session_mut()
         .step(&input, &KvCache::empty(&spec, b))
-        .context("left-padded prefill")?;
-    let logits = out.logits.as_slice().context("logits are not contiguous")?;
-    let hidden = out.last_hidden_state.as_slice().context("hidden states are not contiguous")?;
+        .map_err(|source| CalibrateError::LeftPadded { source })?;
+    let logits = out.logits.as_slice().ok_or(CalibrateError::NotContiguous { what: "logits" })?;
+    let hidden = out
+        .last_hidden_state
+        .as_slice()
+        .ok_or(CalibrateError::NotContiguous { what: "hidden states" })?;
     let (v, d) = (spec.vocab_size, spec.hidden_size);
     Ok(sequences
         .iter()

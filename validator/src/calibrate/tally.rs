@@ -7,6 +7,7 @@ use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
 
+use super::CalibrateError;
 use crate::pipeline::forward::{
     check_commitments, check_logprobs, check_rollout_forward, check_sampling, logprob_statistics,
     sampling_pass, ForwardContext, ForwardStats, PositionRows,
@@ -83,17 +84,21 @@ impl Tally {
         challenged: &[u32],
         ctx: &ForwardContext<'_>,
         collect_z: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), CalibrateError> {
         let n = rollout.completion_tokens.len();
         let params = ctx.params;
+        let checking = |source| CalibrateError::Check { rollout: i, source };
+        let protocol = |position, op| {
+            move |source| CalibrateError::Protocol { rollout: i, position, op, source }
+        };
 
-        let pass = sampling_pass(rows, rollout, ctx)?;
+        let pass = sampling_pass(rows, rollout, ctx).map_err(checking)?;
         let sampling_ok = check_sampling(i, &pass, params).is_ok();
         self.sampling.add(n, n - pass.misses.len(), sampling_ok);
         // The same pass with no widening reports every position outside its exact interval.
         let exact = VerifyParams { sampling_tolerance: 0.0, ..*params };
         let exact_ctx = ForwardContext { params: &exact, ..*ctx };
-        for &(_, d) in &sampling_pass(rows, rollout, &exact_ctx)?.misses {
+        for &(_, d) in &sampling_pass(rows, rollout, &exact_ctx).map_err(checking)?.misses {
             self.worst_boundary_distance = self.worst_boundary_distance.max(d.abs());
         }
 
@@ -112,15 +117,20 @@ impl Tally {
 
         let mut commit_passed = 0;
         for t in 0..n {
-            let hidden = rows
-                .hidden_at(t)
-                .ok_or_else(|| anyhow::anyhow!("rollout {i}: no hidden state at {t}"))?;
+            let hidden = rows.hidden_at(t).ok_or(CalibrateError::NoRow {
+                rollout: i,
+                position: t,
+                what: "hidden",
+            })?;
             let claimed = rollout.commitments.get(t).copied().unwrap_or(0);
-            let check = ctx.key.check(hidden, claimed, params.commit_tolerance)?;
+            let check = ctx
+                .key
+                .check(hidden, claimed, params.commit_tolerance)
+                .map_err(protocol(t, "commitment check"))?;
             commit_passed += usize::from(check.accepted);
             self.worst_commit_distance = self.worst_commit_distance.max(check.worst_distance);
             self.commit_distances.push(check.worst_distance);
-            let p = ctx.key.project(hidden)?;
+            let p = ctx.key.project(hidden).map_err(protocol(t, "projection"))?;
             for (s, v) in self.projection_sum.iter_mut().zip(p) {
                 *s += v;
             }
@@ -131,11 +141,13 @@ impl Tally {
                 }
             }
         }
-        let commit_ok = check_commitments(i, rows, rollout, challenged, ctx)?.is_ok();
+        let commit_ok =
+            check_commitments(i, rows, rollout, challenged, ctx).map_err(checking)?.is_ok();
         self.commitment.add(n, commit_passed, commit_ok);
 
         let mut stats = ForwardStats::default();
-        let whole = check_rollout_forward(i, rows, rollout, challenged, ctx, &mut stats)?;
+        let whole = check_rollout_forward(i, rows, rollout, challenged, ctx, &mut stats)
+            .map_err(checking)?;
         self.pipeline_passed += u64::from(whole.is_ok());
         self.passed.push(whole.is_ok());
         Ok(())

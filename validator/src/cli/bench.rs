@@ -288,7 +288,9 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut rollouts = Vec::new();
     for j in 0..args.groups as usize {
         let g = Instant::now();
-        rollouts.extend(generate_workload_group(&mut engine, &renderer, &work, j)?);
+        let group = generate_workload_group(&mut engine, &renderer, &work, j)
+            .context("generating the honest window file")?;
+        rollouts.extend(group);
         progress(format!(
             "generated group {}/{}: {:.1} s",
             j + 1,

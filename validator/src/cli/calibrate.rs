@@ -64,7 +64,8 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
         prefill_batch: usize::try_from(args.prefill_batch).context("--prefill-batch")?,
         forger_models: args.forger_models.clone(),
     };
-    let report = calibrate(&options)?;
+    let report =
+        calibrate(&options).with_context(|| format!("calibrating {}", args.model.display()))?;
     println!("{report}");
     Ok(())
 }

@@ -15,7 +15,8 @@ const HEADROOM: f64 = 2.0 / 3.0;
 
 fn calibrate() -> Value {
     let mut cmd = Command::new(bin("grail-validator"));
-    cmd.args(["calibrate", "--rollouts", "32", "--new-tokens", "48", "--model"])
+    cmd.args(["calibrate", "--rollouts", "32", "--new-tokens", "48", "--compare-device", "cuda"])
+        .arg("--model")
         .arg(fixture("models/tiny"));
     for name in ["other", "noisy", "int8"] {
         cmd.arg("--forger-model")
@@ -43,6 +44,13 @@ fn calibrate_meets_the_bounds_on_the_tiny_model() {
     eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
 
     let honest = report["honest"].as_array().unwrap();
+    // The device source: measured where a GPU build of ONNX Runtime finds a GPU (then it is
+    // held to every bound below), otherwise recorded with the reason.
+    let device = honest.iter().find(|h| h["source"] == "CPU vs cuda:0").unwrap();
+    if let Some(status) = device.get("status") {
+        let status = status.as_str().unwrap();
+        assert!(status.starts_with("not measured: ") && status.contains("cuda"), "{status}");
+    }
     let measured: Vec<&Value> = honest.iter().filter(|h| h.get("status").is_none()).collect();
     assert!(measured.len() >= 5, "too few honest sources: {honest:?}");
     for h in measured {

@@ -1,7 +1,7 @@
 //! Honest drift sources: rollouts an honest miner generates one way, verified another way, by
 //! the validator's own checks.
 
-use grail_fingerprint::Engine;
+use grail_fingerprint::{Engine, EngineOptions};
 use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
@@ -93,10 +93,26 @@ pub(crate) fn measure(
     let verified = format!("left-padded prefill of {batch}, {t1} thread(s)");
     out.push(entry("left vs right padding", &group, &verified, &tally, setup));
 
-    out.push(json!({
-        "source": "CPU vs CUDA",
-        "status": "not measured: no GPU on this machine",
-    }));
+    out.push(match setup.compare_device {
+        None => json!({
+            "source": "CPU vs CUDA",
+            "status": "not measured: no --compare-device given",
+        }),
+        Some(device) => {
+            let source = format!("CPU vs {device}");
+            let options = EngineOptions { device, ..setup.engine_options };
+            match Engine::load(&setup.model, &options) {
+                Ok(mut engine) => {
+                    let mut tally = Tally::default();
+                    verify_set(&mut engine, base, &ctx, batch, Padding::Shared, &mut tally, false)?;
+                    let verified = format!("shared-prompt prefill of {batch} on {device}");
+                    entry(&source, &group, &verified, &tally, setup)
+                }
+                // Recorded, not fatal: the CPU sources above still stand.
+                Err(e) => json!({"source": source, "status": format!("not measured: {e}")}),
+            }
+        }
+    });
     out.push(json!({
         "source": "second inference engine",
         "status": "not measured: only ONNX Runtime is wired in",

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::workload::Workload;
-use grail_fingerprint::{Engine, EngineOptions, GroupRequest};
+use grail_fingerprint::{Device, Engine, EngineOptions, GroupRequest};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::{NetworkParams, GROUP_SIZE};
 use grail_protocol::verify_params::VerifyParams;
@@ -54,6 +54,8 @@ pub struct CalibrateOptions {
     pub prefill_batch: usize,
     /// Forger models `(name, folder)`: another random init, a noisy copy, an int8 copy.
     pub forger_models: Vec<(String, PathBuf)>,
+    /// A second device (e.g. `cuda`) that verifies the honest rollouts generated on the CPU.
+    pub compare_device: Option<Device>,
 }
 
 /// What every measurement shares.
@@ -66,6 +68,10 @@ pub(crate) struct Setup {
     pub(crate) threads: (usize, usize),
     pub(crate) engine_options: EngineOptions,
     pub(crate) forger_models: Vec<(String, PathBuf)>,
+    /// The true model's folder (the device source loads it again).
+    pub(crate) model: PathBuf,
+    /// A second device to verify the honest rollouts on (the "CPU vs CUDA" source).
+    pub(crate) compare_device: Option<Device>,
 }
 
 impl Setup {
@@ -172,6 +178,8 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
         threads: (threads, other_threads),
         engine_options,
         forger_models: options.forger_models.clone(),
+        model: options.model.clone(),
+        compare_device: options.compare_device,
     };
 
     let mut base = Vec::with_capacity(groups * group);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use grail_fingerprint::Device;
 use grail_validator::calibrate::{calibrate, CalibrateOptions};
 
 #[derive(Debug, Args)]
@@ -39,6 +40,10 @@ pub(crate) struct CalibrateArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     prefill_batch: u64,
+    /// A second device (`cuda` or `cuda:N`) that verifies the honest rollouts generated on the
+    /// CPU: the "CPU vs CUDA" drift source. Where it cannot run, the source records why.
+    #[arg(long = "compare-device")]
+    compare_device: Option<Device>,
     /// A forger model, `NAME=DIR` (repeatable): another random init, a noisy or int8 copy.
     #[arg(long = "forger-model", value_parser = parse_forger)]
     forger_models: Vec<(String, PathBuf)>,
@@ -63,6 +68,7 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
         threads: usize::try_from(args.threads).context("--threads")?,
         prefill_batch: usize::try_from(args.prefill_batch).context("--prefill-batch")?,
         forger_models: args.forger_models.clone(),
+        compare_device: args.compare_device,
     };
     let report =
         calibrate(&options).with_context(|| format!("calibrating {}", args.model.display()))?;

@@ -6,31 +6,19 @@
 //! generate exactly `groups × 16 × new_tokens` tokens; `--stop` stops at the model's stop
 //! tokens instead (then the counts follow the samples).
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::Args;
-use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::workload::Workload;
+use grail_fingerprint::cli::ModelArgs;
 use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
-use grail_fingerprint::{Device, Engine, EngineOptions};
 use grail_miner::bench::run_miner_bench;
 use serde_json::json;
 
-use super::generate::parse_device;
-
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Model folder (model.onnx, config.json, tokenizer.json, chat_template.jinja).
-    #[arg(long, env = "GRAIL_MODEL")]
-    model: PathBuf,
-    /// `cpu`, `cuda` or `cuda:N`. CUDA is never silently replaced by the CPU.
-    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu", value_parser = parse_device)]
-    device: Device,
-    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
-    #[arg(long, env = "GRAIL_THREADS")]
-    threads: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Groups of 16 rollouts (problems 0..groups).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     groups: u32,
@@ -48,16 +36,8 @@ pub(crate) struct BenchArgs {
 
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let load_start = load_average();
-    let options = EngineOptions {
-        device: args.device,
-        intra_threads: args.threads,
-        ..EngineOptions::default()
-    };
-    let mut engine = Engine::load(&args.model, &options)
-        .with_context(|| format!("while loading the model folder {}", args.model.display()))?;
-    let renderer = PromptRenderer::from_model_dir(&args.model)
-        .with_context(|| format!("while loading the chat template of {}", args.model.display()))?;
-    let model_file = args.model.join(MODEL_FILE);
+    let (mut engine, renderer) = super::load_model(&args.model)?;
+    let model_file = args.model.dir.join(MODEL_FILE);
     let model_id = grail_fingerprint::model_id(&model_file)
         .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
     let work = Workload::new(
@@ -72,8 +52,8 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "bench: {} groups x 16 rollouts x {} tokens on {} ({} threads), prompts of {} tokens",
         args.groups,
         args.new_tokens,
-        args.model.display(),
-        args.threads.map_or("default".into(), |t| t.to_string()),
+        args.model.dir.display(),
+        args.model.threads.map_or("default".into(), |t| t.to_string()),
         work.prompts.iter().map(Vec::len).max().unwrap_or(0),
     );
     let figures = run_miner_bench(&mut engine, &renderer, &work, &model_id.to_bytes(), |line| {
@@ -83,11 +63,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let extra = json!({
         "peak_rss_mb": peak_rss_mb(),
         "model": {
-            "folder": args.model.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "folder": args.model.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
             "model_id": model_id.to_string(),
         },
-        "device": args.device.to_string(),
-        "threads": args.threads,
+        "device": args.model.device.to_string(),
+        "threads": args.model.threads,
         "groups": args.groups,
         "group_size": grail_protocol::params::GROUP_SIZE,
         "new_tokens": args.new_tokens,

@@ -1,33 +1,26 @@
 //! `generate`: greedy-decodes one chat prompt with a model folder's chat template, to check a
 //! model by eye. Prints `{"prompt", "answer", "tokens", "tokens_per_s"}`.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use grail_challenges::env::ChatMessage;
-use grail_challenges::prompt::PromptRenderer;
-use grail_fingerprint::{Device, Engine, EngineOptions};
+
+use grail_fingerprint::cli::ModelArgs;
+use grail_fingerprint::Device;
 use serde_json::json;
 
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
-    /// Model folder (model.onnx, config.json, tokenizer.json, chat_template.jinja).
-    #[arg(long, env = "GRAIL_MODEL")]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// The user message.
     #[arg(long, env = "GRAIL_PROMPT")]
     prompt: String,
     /// Length cap of the answer, in tokens.
     #[arg(long, env = "GRAIL_MAX_NEW_TOKENS", default_value_t = 64)]
     max_new_tokens: usize,
-    /// `cpu`, `cuda` or `cuda:N`. CUDA is never silently replaced by the CPU.
-    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu", value_parser = parse_device)]
-    device: Device,
-    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
-    #[arg(long, env = "GRAIL_THREADS")]
-    threads: Option<usize>,
 }
 
 /// Parses `cpu`, `cuda` (device 0) or `cuda:N`.
@@ -36,15 +29,7 @@ pub(crate) fn parse_device(s: &str) -> Result<Device, String> {
 }
 
 pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<()> {
-    let options = EngineOptions {
-        device: args.device,
-        intra_threads: args.threads,
-        ..EngineOptions::default()
-    };
-    let mut engine = Engine::load(&args.model, &options)
-        .with_context(|| format!("while loading the model folder {}", args.model.display()))?;
-    let renderer = PromptRenderer::from_model_dir(&args.model)
-        .with_context(|| format!("while loading the chat template of {}", args.model.display()))?;
+    let (mut engine, renderer) = super::load_model(&args.model)?;
     let prompt = renderer
         .prompt_tokens(&[ChatMessage::new("user", args.prompt.as_str())])
         .context("while rendering the prompt")?;

@@ -41,6 +41,18 @@ enum Command {
 }
 
 /// Logs to stderr, so stdout carries only results.
+/// The engine and the chat template of `--model`, errors naming the folder.
+pub(crate) fn load_model(
+    args: &grail_fingerprint::cli::ModelArgs,
+) -> anyhow::Result<(grail_fingerprint::Engine, grail_challenges::prompt::PromptRenderer)> {
+    use anyhow::Context;
+    let dir = args.dir.display();
+    let engine = args.load().with_context(|| format!("while loading the model folder {dir}"))?;
+    let renderer = grail_challenges::prompt::PromptRenderer::from_model_dir(&args.dir)
+        .with_context(|| format!("while loading the chat template of {dir}"))?;
+    Ok((engine, renderer))
+}
+
 pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
     Ok(grail_challenges::logging::init_stderr_logging(filter)?)
 }

@@ -28,7 +28,6 @@
 //! The weights' fingerprint, computed once per window whatever the number of miners, is timed
 //! apart (`fingerprint_s`) and left out of the ratios; `file_cost_ratio_one_miner` adds it.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -36,9 +35,10 @@ use clap::Args;
 use grail_challenges::assembly::seal;
 use grail_challenges::prompt::PromptRenderer;
 use grail_challenges::workload::{Workload, BENCH_RANDOMNESS};
+use grail_fingerprint::cli::ModelArgs;
 use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
-use grail_fingerprint::{Device, Engine, EngineOptions};
+use grail_fingerprint::Engine;
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec;
 use grail_protocol::params::NetworkParams;
@@ -66,15 +66,8 @@ const DEFAULT_BENCH_PREFILL_BATCH: u64 = DEFAULT_PREFILL_BATCH as u64;
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Model folder (model.onnx, config.json, tokenizer.json, chat_template.jinja).
-    #[arg(long, env = "GRAIL_MODEL")]
-    model: PathBuf,
-    /// `cpu`, `cuda` or `cuda:N`. CUDA is never silently replaced by the CPU.
-    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu")]
-    device: Device,
-    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
-    #[arg(long, env = "GRAIL_THREADS")]
-    threads: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Groups of 16 rollouts (problems 0..groups), all in one window file.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     groups: u32,
@@ -244,16 +237,14 @@ fn bare_prefill(
 
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let load_start = load_average();
-    let options = EngineOptions {
-        device: args.device,
-        intra_threads: args.threads,
-        ..EngineOptions::default()
-    };
-    let mut engine = Engine::load(&args.model, &options)
-        .with_context(|| format!("while loading the model folder {}", args.model.display()))?;
-    let renderer = PromptRenderer::from_model_dir(&args.model)
-        .with_context(|| format!("while loading the chat template of {}", args.model.display()))?;
-    let model_file = args.model.join(MODEL_FILE);
+    let mut engine = args
+        .model
+        .load()
+        .with_context(|| format!("while loading the model folder {}", args.model.dir.display()))?;
+    let renderer = PromptRenderer::from_model_dir(&args.model.dir).with_context(|| {
+        format!("while loading the chat template of {}", args.model.dir.display())
+    })?;
+    let model_file = args.model.dir.join(MODEL_FILE);
     let model_id = grail_fingerprint::model_id(&model_file)
         .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
     let work = Workload::new(
@@ -270,8 +261,8 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "{} groups x 16 rollouts, up to {} tokens, on {} ({} threads)",
         args.groups,
         args.new_tokens,
-        args.model.display(),
-        args.threads.map_or("default".into(), |t| t.to_string()),
+        args.model.dir.display(),
+        args.model.threads.map_or("default".into(), |t| t.to_string()),
     ));
 
     // Warm-up: ONNX Runtime allocates its arenas on the first passes.
@@ -375,11 +366,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "prefill_batch": batch,
         "peak_rss_mb": peak_rss_mb(),
         "model": {
-            "folder": args.model.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "folder": args.model.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
             "model_id": model_id.to_string(),
         },
-        "device": args.device.to_string(),
-        "threads": args.threads,
+        "device": args.model.device.to_string(),
+        "threads": args.model.threads,
         "groups": args.groups,
         "group_size": grail_protocol::params::GROUP_SIZE,
         "new_tokens": args.new_tokens,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use grail_fingerprint::EngineOptions;
+use grail_fingerprint::cli::ModelArgs;
 use grail_validator::pipeline::ModelVerifier;
 use grail_validator::transcript::Transcript;
 use serde::Serialize;
@@ -18,15 +18,9 @@ use serde::Serialize;
 pub(crate) struct ReplayArgs {
     /// The transcript (JSON, format grail-transcript/1).
     transcript: PathBuf,
-    /// Model folder; its model_id must be the transcript's.
-    #[arg(long, env = "GRAIL_MODEL")]
-    model: PathBuf,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, env = "GRAIL_DEVICE", default_value = "cpu")]
-    device: String,
-    /// ONNX Runtime intra-op threads [default: chosen by ONNX Runtime].
-    #[arg(long, env = "GRAIL_THREADS")]
-    threads: Option<usize>,
+    /// The model (its model_id must be the transcript's), device and threads.
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 /// The printed line, fields in this order.
@@ -45,13 +39,8 @@ struct ReplayLine<'a> {
 pub(crate) fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let transcript = Transcript::read(&args.transcript)
         .with_context(|| format!("reading {}", args.transcript.display()))?;
-    let options = EngineOptions {
-        device: super::run::parse_device(&args.device)?,
-        intra_threads: args.threads,
-        ..EngineOptions::default()
-    };
-    let mut verifier = ModelVerifier::load(&args.model, &options)
-        .with_context(|| format!("loading the model {}", args.model.display()))?;
+    let mut verifier = ModelVerifier::load(&args.model.dir, &args.model.engine_options())
+        .with_context(|| format!("loading the model {}", args.model.dir.display()))?;
     let drand_key = transcript.drand_key_name()?;
     if drand_key == "unpinned" {
         tracing::warn!("the transcript's drand key is not a pinned one; check it by other means");

@@ -31,6 +31,21 @@ pub const BENCH_BLOCK_HASH: [u8; 32] = [0x33; 32];
 /// Mini-secret of the benchmark's hotkey.
 pub const BENCH_HOTKEY_SEED: [u8; 32] = [0x07; 32];
 
+/// The size of the workload (`--groups`, `--new-tokens`), shared by both benches.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WorkloadArgs {
+    /// Groups of 16 rollouts (problems 0..groups), all in one window file.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub groups: u32,
+    /// Length cap of every rollout, in tokens.
+    #[arg(
+        long = "new-tokens",
+        default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub new_tokens: u32,
+}
+
 /// What can go wrong building the workload.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use grail_challenges::workload::Workload;
+use grail_challenges::workload::{Workload, WorkloadArgs};
 use grail_fingerprint::cli::ModelArgs;
 use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
@@ -19,16 +19,8 @@ use serde_json::json;
 pub(crate) struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Groups of 16 rollouts (problems 0..groups).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
-    groups: u32,
-    /// Completion length of every rollout, in tokens.
-    #[arg(
-        long = "new-tokens",
-        default_value_t = 128,
-        value_parser = clap::value_parser!(u32).range(1..)
-    )]
-    new_tokens: u32,
+    #[command(flatten)]
+    work: WorkloadArgs,
     /// Stop at the model's stop tokens (default: off, every rollout is `--new-tokens` long).
     #[arg(long)]
     stop: bool,
@@ -44,14 +36,14 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         &renderer,
         engine.spec().hidden_size,
         engine.config().stop_token_ids.clone(),
-        args.groups,
-        args.new_tokens,
+        args.work.groups,
+        args.work.new_tokens,
         args.stop,
     )?;
     eprintln!(
         "bench: {} groups x 16 rollouts x {} tokens on {} ({} threads), prompts of {} tokens",
-        args.groups,
-        args.new_tokens,
+        args.work.groups,
+        args.work.new_tokens,
         args.model.dir.display(),
         args.model.threads.map_or("default".into(), |t| t.to_string()),
         work.prompts.iter().map(Vec::len).max().unwrap_or(0),
@@ -68,9 +60,9 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         },
         "device": args.model.device.to_string(),
         "threads": args.model.threads,
-        "groups": args.groups,
+        "groups": args.work.groups,
         "group_size": grail_protocol::params::GROUP_SIZE,
-        "new_tokens": args.new_tokens,
+        "new_tokens": args.work.new_tokens,
         "stop_tokens": args.stop,
         "load_average": { "start": load_start, "end": load_average() },
     });

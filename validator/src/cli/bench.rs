@@ -34,7 +34,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use grail_challenges::assembly::seal;
 use grail_challenges::prompt::PromptRenderer;
-use grail_challenges::workload::{Workload, BENCH_RANDOMNESS};
+use grail_challenges::workload::{Workload, WorkloadArgs, BENCH_RANDOMNESS};
 use grail_fingerprint::cli::ModelArgs;
 use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
 use grail_fingerprint::engine::MODEL_FILE;
@@ -68,16 +68,8 @@ const DEFAULT_BENCH_PREFILL_BATCH: u64 = DEFAULT_PREFILL_BATCH as u64;
 pub(crate) struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Groups of 16 rollouts (problems 0..groups), all in one window file.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
-    groups: u32,
-    /// Length cap of every rollout, in tokens (generation stops at the model's stop tokens).
-    #[arg(
-        long = "new-tokens",
-        default_value_t = 128,
-        value_parser = clap::value_parser!(u32).range(1..)
-    )]
-    new_tokens: u32,
+    #[command(flatten)]
+    work: WorkloadArgs,
     /// Rollouts per prefill call (bounds the logits held at once).
     #[arg(
         long = "prefill-batch",
@@ -251,16 +243,16 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         &renderer,
         engine.spec().hidden_size,
         engine.config().stop_token_ids.clone(),
-        args.groups,
-        args.new_tokens,
+        args.work.groups,
+        args.work.new_tokens,
         true,
     )?;
     let network = work.network();
     let progress = |line: String| eprintln!("bench: {line}");
     progress(format!(
         "{} groups x 16 rollouts, up to {} tokens, on {} ({} threads)",
-        args.groups,
-        args.new_tokens,
+        args.work.groups,
+        args.work.new_tokens,
         args.model.dir.display(),
         args.model.threads.map_or("default".into(), |t| t.to_string()),
     ));
@@ -277,7 +269,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let fingerprint_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut rollouts = Vec::new();
-    for j in 0..args.groups as usize {
+    for j in 0..args.work.groups as usize {
         let g = Instant::now();
         let group = generate_workload_group(&mut engine, &renderer, &work, j)
             .context("generating the honest window file")?;
@@ -285,7 +277,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         progress(format!(
             "generated group {}/{}: {:.1} s",
             j + 1,
-            args.groups,
+            args.work.groups,
             g.elapsed().as_secs_f64()
         ));
     }
@@ -371,9 +363,9 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         },
         "device": args.model.device.to_string(),
         "threads": args.model.threads,
-        "groups": args.groups,
+        "groups": args.work.groups,
         "group_size": grail_protocol::params::GROUP_SIZE,
-        "new_tokens": args.new_tokens,
+        "new_tokens": args.work.new_tokens,
         "load_average": { "start": load_start, "end": load_average() },
     });
     println!("{line}");

@@ -104,6 +104,9 @@ fn generated_by(
     Ok(out)
 }
 
+/// Passing forged rollouts described in the JSON, at most.
+const MAX_EXAMPLES: usize = 10;
+
 /// What a forger replaces, which decides when its rollout is no forgery at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Forgery {
@@ -164,6 +167,36 @@ pub(crate) fn measure(
             v["forged_rollouts"] = json!(forged_n);
             v["forged_rollouts_passed"] = json!(forged_passed);
             v["forged_rollout_pass_rate"] = rate(forged_passed, forged_n);
+            // What a passing forged rollout looks like: how many of its tokens differ from the
+            // honest rollout's, and how far its farthest `u_t` lies outside its token's exact
+            // interval (within the sampling tolerance, or it would have failed).
+            let examples: Vec<Value> = same
+            .iter()
+            .zip(&tally.passed)
+            .enumerate()
+            .filter(|(_, (&s, &p))| !s && p)
+            .take(MAX_EXAMPLES)
+            .map(|(i, _)| {
+                let (f, b) = (&forged[i], &base[i]);
+                let differing = f
+                    .completion_tokens
+                    .iter()
+                    .zip(&b.completion_tokens)
+                    .filter(|(x, y)| x != y)
+                    .count()
+                    + f.completion_tokens.len().abs_diff(b.completion_tokens.len());
+                json!({
+                    "rollout": i,
+                    "tokens": f.completion_tokens.len(),
+                    "honest_tokens": b.completion_tokens.len(),
+                    "positions_differing": differing,
+                    "commitments_differing":
+                        f.commitments.iter().zip(&b.commitments).filter(|(x, y)| x != y).count(),
+                    "worst_boundary_distance": tally.boundary_distance.get(i),
+                })
+            })
+            .collect();
+            v["forged_passed_examples"] = json!(examples);
             tracing::info!(
                 %name,
                 rollout_pass_rate = %v["rollout_pass_rate"],

@@ -61,6 +61,9 @@ pub(crate) struct Tally {
     pub(crate) passed: Vec<bool>,
     /// Largest `|u_t − interval|` of any position whose `u_t` lies outside its exact interval.
     pub(crate) worst_boundary_distance: f64,
+    /// Per rollout, in order: that largest distance over its own positions (0 when every
+    /// `u_t` lies inside its token's exact interval).
+    pub(crate) boundary_distance: Vec<f64>,
     pub(crate) worst_logprob_median: f64,
     pub(crate) worst_logprob_quantile: f64,
     /// Largest commitment distance (relative to `rms(h)`) over every position.
@@ -98,9 +101,12 @@ impl Tally {
         // The same pass with no widening reports every position outside its exact interval.
         let exact = VerifyParams { sampling_tolerance: 0.0, ..*params };
         let exact_ctx = ForwardContext { params: &exact, ..*ctx };
+        let mut own = 0.0f64;
         for &(_, d) in &sampling_pass(rows, rollout, &exact_ctx).map_err(checking)?.misses {
-            self.worst_boundary_distance = self.worst_boundary_distance.max(d.abs());
+            own = own.max(d.abs());
         }
+        self.worst_boundary_distance = self.worst_boundary_distance.max(own);
+        self.boundary_distance.push(own);
 
         let logprob_ok = check_logprobs(i, &rollout.logprobs, &pass.recomputed, params).is_ok();
         let close = rollout

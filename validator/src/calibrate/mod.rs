@@ -46,6 +46,9 @@ pub struct CalibrateOptions {
     /// Positions the honest sources other than the standard path run over (the shortest prefix
     /// of the rollouts that holds them); `None`: all rollouts.
     pub positions: Option<usize>,
+    /// Rollouts the forgers run over (the first ones, in whole groups); `None`: all, `Some(0)`:
+    /// no forgers.
+    pub forger_rollouts: Option<usize>,
     /// Length cap of each rollout (generation stops at the model's stop tokens).
     pub new_tokens: u32,
     /// Intra-op threads of the standard path; the threads source uses the other of 1 and 2.
@@ -190,7 +193,14 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
 
     let honest_n = honest_prefix(&base, options.positions);
     let (honest, std_tally) = honest::measure(&setup, &mut standard, &mut other, &base, honest_n)?;
-    let forgers = forgers::measure(&setup, &mut standard, &base, &std_tally)?;
+    // Whole groups: the generating forgers regenerate group by group.
+    let forger_n = options.forger_rollouts.map_or(base.len(), |n| n.div_ceil(group) * group);
+    let forger_set = &base[..forger_n.min(base.len())];
+    let forgers = if forger_set.is_empty() {
+        Vec::new()
+    } else {
+        forgers::measure(&setup, &mut standard, forger_set, &std_tally)?
+    };
     let completion_tokens: usize = base.iter().map(|r| r.completion_tokens.len()).sum();
     let lens = base.iter().map(|r| r.completion_tokens.len());
     let shortest = lens.clone().min().unwrap_or(0);
@@ -226,6 +236,7 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
         "params": {
             "rollouts": base.len(),
             "honest_source_rollouts": honest_n,
+            "forger_rollouts": forger_n.min(base.len()),
             "honest_source_positions":
                 base[..honest_n].iter().map(|r| r.completion_tokens.len()).sum::<usize>(),
             "groups": groups,

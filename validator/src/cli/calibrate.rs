@@ -23,6 +23,10 @@ pub(crate) struct CalibrateArgs {
     /// rollout than the forgers, which need many rollouts rather than many positions.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     positions: Option<u64>,
+    /// Rollouts every forger runs over: the first ones, rounded up to whole groups of 16
+    /// [default: all of them; 0: no forgers].
+    #[arg(long = "forger-rollouts")]
+    forger_rollouts: Option<u64>,
     /// Length cap of each rollout, in tokens (generation stops at the model's stop tokens).
     #[arg(
         long = "new-tokens",
@@ -64,6 +68,11 @@ pub(crate) fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
         model: args.model.clone(),
         rollouts: usize::try_from(args.rollouts).context("--rollouts")?,
         positions: args.positions.map(usize::try_from).transpose().context("--positions")?,
+        forger_rollouts: args
+            .forger_rollouts
+            .map(usize::try_from)
+            .transpose()
+            .context("--forger-rollouts")?,
         new_tokens: args.new_tokens,
         threads: usize::try_from(args.threads).context("--threads")?,
         prefill_batch: usize::try_from(args.prefill_batch).context("--prefill-batch")?,

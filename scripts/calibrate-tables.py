@@ -64,7 +64,8 @@ def summary(d):
     p, a, fb = d["params"], d["analytic_bound"], d["file_bound"]
     return (
         f"Counts: {p['rollouts']} honest rollouts ({p['groups']} groups, {p['completion_tokens']} "
-        f"completion positions) on the standard path and for every forger; the other honest sources "
+        f"completion positions) on the standard path, {p.get('forger_rollouts', p['rollouts'])} of them "
+        f"for every forger; the other honest sources "
         f"over the first {p['honest_source_rollouts']} rollouts ({p['honest_source_positions']} positions). "
         f"New tokens <= {p['new_tokens']}, temperature {p['temperature']:.2f}, threads {p['threads']}, "
         f"prefill batch {p['prefill_batch']}, D = {p['hidden_size']}, V = {p['vocab_size']}. "

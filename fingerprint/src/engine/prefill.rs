@@ -21,6 +21,7 @@ use ort::session::{OutputSelector, RunOptions, SessionInputValue};
 use super::tensors::{empty_cache, i64_matrix, output};
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::session::{ModelSession, ModelSpec};
 use crate::session::{ATTENTION_MASK, INPUT_IDS, LAST_HIDDEN_STATE, LOGITS, POSITION_IDS};
 
 /// One prompt and the completion to score.
@@ -66,13 +67,13 @@ impl<'a> PrefillRows<'a> {
 
 impl Engine {
     /// Runs `sequences` in one batch and calls `visit(i, rows)` for each sequence in order.
-    pub fn prefill<E, F>(&mut self, sequences: &[Sequence<'_>], mut visit: F) -> Result<(), E>
+    pub fn prefill<E, F>(&mut self, sequences: &[Sequence<'_>], visit: F) -> Result<(), E>
     where
         E: From<Error>,
         F: FnMut(usize, &PrefillRows<'_>) -> Result<(), E>,
     {
         let spec = *self.spec();
-        let (vocab, hidden) = (spec.vocab_size, spec.hidden_size);
+        let vocab = spec.vocab_size;
         let b = sequences.len();
         if b == 0 {
             return Ok(());
@@ -115,29 +116,49 @@ impl Engine {
                 inputs.push((Cow::Borrowed(name.as_str()), empty.into()));
             }
         }
-        let options = RunOptions::new()
-            .map_err(Error::from)?
-            .with_outputs(OutputSelector::no_default().with(LOGITS).with(LAST_HIDDEN_STATE));
-        let outputs =
-            self.model.session_mut().run_with_options(inputs, &options).map_err(Error::from)?;
-        let (ls, logits) = output(&outputs, LOGITS, 3)?;
-        let (hs, states) = output(&outputs, LAST_HIDDEN_STATE, 3)?;
-        if ls != [b, width, vocab] || hs != [b, width, hidden] {
-            return Err(bad(format!("outputs of shape {ls:?} and {hs:?} for {b}x{width}")).into());
-        }
-        for (i, s) in sequences.iter().enumerate() {
-            // Completion token t is predicted at position prompt_len - 1 + t.
-            let first = i * width + s.prompt.len() - 1;
-            let len = s.completion.len();
-            let rows = PrefillRows {
-                logits: &logits[first * vocab..(first + len) * vocab],
-                hidden: &states[first * hidden..(first + len) * hidden],
-                vocab,
-                hidden_size: hidden,
-                len,
-            };
-            visit(i, &rows)?;
-        }
-        Ok(())
+        // Completion token t of sequence i is predicted at position prompt_len - 1 + t.
+        let spans = sequences.iter().map(|s| (s.prompt.len() - 1, s.completion.len()));
+        run_rows(&mut self.model, &spec, inputs, (b, width), spans, visit)
     }
+}
+
+/// Runs `inputs` (a `[b, width]` batch) asking only for the logits and the last hidden state,
+/// and calls `visit(i, rows)` with the `len` rows from `offset` of batch row `i`, for each
+/// `(offset, len)` of `spans` in order. A free function: `inputs` borrow the engine's cache
+/// names while the session runs.
+pub(super) fn run_rows<E, F>(
+    model: &mut ModelSession,
+    spec: &ModelSpec,
+    inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)>,
+    (b, width): (usize, usize),
+    spans: impl Iterator<Item = (usize, usize)>,
+    mut visit: F,
+) -> Result<(), E>
+where
+    E: From<Error>,
+    F: FnMut(usize, &PrefillRows<'_>) -> Result<(), E>,
+{
+    let (vocab, hidden) = (spec.vocab_size, spec.hidden_size);
+    let options = RunOptions::new()
+        .map_err(Error::from)?
+        .with_outputs(OutputSelector::no_default().with(LOGITS).with(LAST_HIDDEN_STATE));
+    let outputs = model.session_mut().run_with_options(inputs, &options).map_err(Error::from)?;
+    let (ls, logits) = output(&outputs, LOGITS, 3)?;
+    let (hs, states) = output(&outputs, LAST_HIDDEN_STATE, 3)?;
+    if ls != [b, width, vocab] || hs != [b, width, hidden] {
+        let problem = format!("outputs of shape {ls:?} and {hs:?} for {b}x{width}");
+        return Err(Error::Request { problem }.into());
+    }
+    for (i, (offset, len)) in spans.enumerate() {
+        let first = i * width + offset;
+        let rows = PrefillRows {
+            logits: &logits[first * vocab..(first + len) * vocab],
+            hidden: &states[first * hidden..(first + len) * hidden],
+            vocab,
+            hidden_size: hidden,
+            len,
+        };
+        visit(i, &rows)?;
+    }
+    Ok(())
 }

@@ -17,11 +17,12 @@ use std::borrow::Cow;
 use ort::session::{OutputSelector, RunOptions, SessionInputValue};
 use ort::value::DynValue;
 
+use super::prefill::run_rows;
 use super::prefill::PrefillRows;
-use super::tensors::{broadcast_rows, empty_cache, i64_matrix, output};
+use super::tensors::{broadcast_rows, empty_cache, i64_matrix};
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::session::{ATTENTION_MASK, INPUT_IDS, LAST_HIDDEN_STATE, LOGITS, POSITION_IDS};
+use crate::session::{ATTENTION_MASK, INPUT_IDS, POSITION_IDS};
 
 impl Engine {
     /// Scores `completions` after one shared `prompt` and calls `visit(i, rows)` for each
@@ -31,14 +32,14 @@ impl Engine {
         &mut self,
         prompt: &[u32],
         completions: &[&[u32]],
-        mut visit: F,
+        visit: F,
     ) -> Result<(), E>
     where
         E: From<Error>,
         F: FnMut(usize, &PrefillRows<'_>) -> Result<(), E>,
     {
         let spec = *self.spec();
-        let (vocab, hidden) = (spec.vocab_size, spec.hidden_size);
+        let vocab = spec.vocab_size;
         let b = completions.len();
         if b == 0 {
             return Ok(());
@@ -93,28 +94,9 @@ impl Engine {
             inputs.push((Cow::Borrowed(k.as_str()), pk.into()));
             inputs.push((Cow::Borrowed(v.as_str()), pv.into()));
         }
-        let options = RunOptions::new()
-            .map_err(Error::from)?
-            .with_outputs(OutputSelector::no_default().with(LOGITS).with(LAST_HIDDEN_STATE));
-        let outputs =
-            self.model.session_mut().run_with_options(inputs, &options).map_err(Error::from)?;
-        let (ls, logits) = output(&outputs, LOGITS, 3)?;
-        let (hs, states) = output(&outputs, LAST_HIDDEN_STATE, 3)?;
-        if ls != [b, width, vocab] || hs != [b, width, hidden] {
-            return Err(bad(format!("outputs of shape {ls:?} and {hs:?} for {b}x{width}")).into());
-        }
-        for (i, c) in completions.iter().enumerate() {
-            let (first, len) = (i * width, c.len());
-            let rows = PrefillRows {
-                logits: &logits[first * vocab..(first + len) * vocab],
-                hidden: &states[first * hidden..(first + len) * hidden],
-                vocab,
-                hidden_size: hidden,
-                len,
-            };
-            visit(i, &rows)?;
-        }
-        Ok(())
+        // Row t of completion i is batch position t: the last prompt token predicts token 0.
+        let spans = completions.iter().map(|c| (0, c.len()));
+        run_rows(&mut self.model, &spec, inputs, (b, width), spans, visit)
     }
 
     /// The cache of `head` (the prompt without its last token) repeated for `b` rows: key and

@@ -286,22 +286,7 @@ pub(crate) fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rollout(tokens: &[u32], commitments: &[u64]) -> Rollout {
-        Rollout {
-            problem_index: 0,
-            rollout_index: 0,
-            prompt_tokens: vec![1],
-            completion_tokens: tokens.to_vec(),
-            logprobs: vec![-0.5; tokens.len()],
-            commitments: commitments.to_vec(),
-            merkle_root: [0; 32],
-            reward: 0.0,
-            success: false,
-            advantage: 0.0,
-            signature: [0; 64],
-        }
-    }
+    use crate::calibrate::test_rollout as rollout;
 
     #[test]
     fn only_a_rollout_left_honest_counts_as_unchanged() {

@@ -261,29 +261,32 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
     Ok(out)
 }
 
+/// A rollout of `tokens` with `commitments`, for the calibrate module's unit tests.
+#[cfg(test)]
+pub(crate) fn test_rollout(tokens: &[u32], commitments: &[u64]) -> Rollout {
+    Rollout {
+        problem_index: 0,
+        rollout_index: 0,
+        prompt_tokens: vec![1],
+        completion_tokens: tokens.to_vec(),
+        logprobs: vec![-0.5; tokens.len()],
+        commitments: commitments.to_vec(),
+        merkle_root: [0; 32],
+        reward: 0.0,
+        success: false,
+        advantage: 0.0,
+        signature: [0; 64],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rollout(tokens: usize) -> Rollout {
-        Rollout {
-            problem_index: 0,
-            rollout_index: 0,
-            prompt_tokens: vec![1],
-            completion_tokens: vec![2; tokens],
-            logprobs: vec![0.0; tokens],
-            commitments: vec![0; tokens],
-            merkle_root: [0; 32],
-            reward: 0.0,
-            success: false,
-            advantage: 0.0,
-            signature: [0; 64],
-        }
-    }
-
     #[test]
     fn the_honest_prefix_is_the_shortest_that_holds_the_positions() {
-        let base: Vec<Rollout> = [3, 5, 2, 7].into_iter().map(rollout).collect();
+        let base: Vec<Rollout> =
+            [3, 5, 2, 7].into_iter().map(|n| test_rollout(&vec![2; n], &vec![0; n])).collect();
         assert_eq!(honest_prefix(&base, None), 4);
         assert_eq!(honest_prefix(&base, Some(1)), 1);
         assert_eq!(honest_prefix(&base, Some(3)), 1);

@@ -94,6 +94,10 @@ pub enum CalibrateError {
         #[source]
         source: ValidatorError,
     },
+    /// Forged sets meant to share one prefill carry different prompts or tokens (a bug of the
+    /// calibration itself).
+    #[error("forger {forger}: forged sets sharing one prefill differ in their tokens")]
+    ForgedTokensDiffer { forger: String },
     /// A forger's prefill of a batch failed.
     #[error("forger {forger}: prefill of batch {batch}: {source}")]
     ForgerPrefill {

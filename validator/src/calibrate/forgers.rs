@@ -1,93 +1,160 @@
 //! The forgers: rollouts made without the true model's hidden states (or without its
 //! sampling), each verified by the same checks as an honest miner's.
+//!
+//! Forgers whose rollouts carry the same tokens share one prefill of the true model: the
+//! commitment forgers all keep the honest tokens, and a model's "generated" and
+//! "sampler-proved" forgers share that model's tokens (the proof is read off the very rows that
+//! verify it). Each forged set still goes through [`Tally::evaluate`] on its own.
 
-use grail_fingerprint::{Engine, Sequence};
+use grail_fingerprint::Engine;
 use grail_protocol::commitment::{pack, PROJECTIONS};
 use grail_protocol::sampler::check_sample;
 use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
 
-use super::rows::{verify_set, Padding};
+use super::progress::Phase;
+use super::rows::challenged;
 use super::tally::{rate, Tally};
 use super::{CalibrateError, Setup};
-use crate::pipeline::forward::ForwardContext;
+use crate::pipeline::forward::{shared_prompt_chunks, ForwardContext, PositionRows};
 
-/// What an engine's prefill replaces in a forged rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prove {
-    /// Commitments only (the claimed tokens and logprobs stay).
-    Commitments,
-    /// Logprobs and commitments: one honest prefill "proving" whatever tokens.
-    Everything,
+/// The logprobs and commitments that `rows` (one prefill of `tokens`) give rollout `rollout`:
+/// what one honest prefill "proves" for whatever tokens.
+fn proofs(
+    rows: &impl PositionRows,
+    rollout: usize,
+    tokens: &[u32],
+    ctx: &ForwardContext<'_>,
+) -> Result<(Vec<f32>, Vec<u64>), CalibrateError> {
+    let mut logprobs = Vec::with_capacity(tokens.len());
+    let mut commitments = Vec::with_capacity(tokens.len());
+    for (t, &token) in tokens.iter().enumerate() {
+        let protocol =
+            |op| move |source| CalibrateError::Protocol { rollout, position: t, op, source };
+        let (Some(logits), Some(hidden)) = (rows.logits_at(t), rows.hidden_at(t)) else {
+            return Err(CalibrateError::NoRow { rollout, position: t, what: "logits or hidden" });
+        };
+        let s = check_sample(logits, ctx.generation.temperature, 0.5, token, 0.0)
+            .map_err(protocol("sampling"))?;
+        logprobs.push(s.logprob);
+        commitments.push(ctx.key.commit(hidden).map_err(protocol("commitment"))?);
+    }
+    Ok((logprobs, commitments))
 }
 
-/// `rollouts` with commitments (and logprobs) recomputed by `engine`'s prefill for the forger
-/// named `forger`.
-fn reprove(
+/// Calls `visit(i, rows)` for every rollout of `rollouts`, from `engine`'s shared-prompt
+/// prefill (each prompt once, its completions `batch` per pass). A failure is reported as
+/// forger `forger`'s.
+fn prefill_each(
     engine: &mut Engine,
     forger: &str,
     rollouts: &[Rollout],
-    ctx: &ForwardContext<'_>,
     batch: usize,
-    what: Prove,
-) -> Result<Vec<Rollout>, CalibrateError> {
-    let mut out = rollouts.to_vec();
-    let batch = batch.max(1);
-    for (c, chunk) in out.chunks_mut(batch).enumerate() {
-        let sequences: Vec<Sequence<'_>> = chunk
-            .iter()
-            .map(|r| Sequence { prompt: &r.prompt_tokens, completion: &r.completion_tokens })
-            .collect();
-        let mut made: Vec<(Vec<f32>, Vec<u64>)> = Vec::with_capacity(chunk.len());
+    mut visit: impl FnMut(usize, &grail_fingerprint::PrefillRows<'_>) -> Result<(), CalibrateError>,
+) -> Result<(), CalibrateError> {
+    let prompts: Vec<&[u32]> = rollouts.iter().map(|r| r.prompt_tokens.as_slice()).collect();
+    let phase = Phase::start(format!("prefill for {forger}"), rollouts.len(), "rollouts");
+    for (c, chunk) in shared_prompt_chunks(&prompts, batch).iter().enumerate() {
+        let Some(&first) = chunk.first() else { continue };
+        let completions: Vec<&[u32]> =
+            chunk.iter().map(|&i| rollouts[i].completion_tokens.as_slice()).collect();
         engine
-            .prefill::<CalibrateError, _>(&sequences, |j, rows| {
-                let rollout = c * batch + j;
-                let tokens = sequences[j].completion;
-                let mut logprobs = Vec::with_capacity(tokens.len());
-                let mut commitments = Vec::with_capacity(tokens.len());
-                for (t, &token) in tokens.iter().enumerate() {
-                    let protocol = |op| {
-                        move |source| CalibrateError::Protocol { rollout, position: t, op, source }
-                    };
-                    let (Some(logits), Some(hidden)) = (rows.logits(t), rows.hidden(t)) else {
-                        return Err(CalibrateError::NoRow {
-                            rollout,
-                            position: t,
-                            what: "logits or hidden",
-                        });
-                    };
-                    let s = check_sample(logits, ctx.generation.temperature, 0.5, token, 0.0)
-                        .map_err(protocol("sampling"))?;
-                    logprobs.push(s.logprob);
-                    commitments.push(ctx.key.commit(hidden).map_err(protocol("commitment"))?);
-                }
-                made.push((logprobs, commitments));
-                Ok(())
+            .prefill_shared::<CalibrateError, _>(prompts[first], &completions, |j, rows| {
+                phase.advance(1);
+                visit(chunk[j], rows)
             })
             .map_err(|e| CalibrateError::ForgerPrefill {
                 forger: forger.to_owned(),
                 batch: c,
                 source: Box::new(e),
             })?;
-        for (r, (logprobs, commitments)) in chunk.iter_mut().zip(made) {
-            if what == Prove::Everything {
-                r.logprobs = logprobs;
-            }
-            r.commitments = commitments;
-        }
     }
+    Ok(())
+}
+
+/// `rollouts` with their commitments recomputed by `engine`'s prefill of their tokens (the
+/// claimed tokens and logprobs stay), for the forger named `forger`.
+fn commitments_from(
+    engine: &mut Engine,
+    forger: &str,
+    rollouts: &[Rollout],
+    ctx: &ForwardContext<'_>,
+    batch: usize,
+) -> Result<Vec<Rollout>, CalibrateError> {
+    let mut out = rollouts.to_vec();
+    prefill_each(engine, forger, rollouts, batch, |i, rows| {
+        out[i].commitments = proofs(rows, i, &rollouts[i].completion_tokens, ctx)?.1;
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// Rollouts generated by `engine` with the workload's seeds (and `temperature` when given).
+/// How a forged set is made from the token set it shares.
+enum Made {
+    /// Built beforehand (its tokens and prompts equal the token set's).
+    Given(Vec<Rollout>),
+    /// The token set with logprobs and commitments from the true model's rows of it: tokens
+    /// from elsewhere "proved" with one honest prefill.
+    Proved,
+}
+
+/// Whether `set` holds `tokens`' prompts and completion tokens, rollout for rollout.
+fn shares_tokens(set: &[Rollout], tokens: &[Rollout]) -> bool {
+    set.len() == tokens.len()
+        && set.iter().zip(tokens).all(|(f, t)| {
+            f.prompt_tokens == t.prompt_tokens && f.completion_tokens == t.completion_tokens
+        })
+}
+
+/// Verifies several forged sets that share `tokens`' prompts and completion tokens, in one
+/// prefill of them by the true model `engine`. Returns each set (as made) with its tally.
+fn verify_sharing_tokens(
+    engine: &mut Engine,
+    name: &str,
+    tokens: &[Rollout],
+    made: Vec<Made>,
+    ctx: &ForwardContext<'_>,
+    batch: usize,
+) -> Result<Vec<(Vec<Rollout>, Tally)>, CalibrateError> {
+    let mut sets: Vec<(Vec<Rollout>, bool, Tally)> = made
+        .into_iter()
+        .map(|m| match m {
+            Made::Given(set) => (set, false, Tally::default()),
+            Made::Proved => (tokens.to_vec(), true, Tally::default()),
+        })
+        .collect();
+    if !sets.iter().all(|(set, _, _)| shares_tokens(set, tokens)) {
+        return Err(CalibrateError::ForgedTokensDiffer { forger: name.to_owned() });
+    }
+    let k = ctx.params.challenge_positions;
+    prefill_each(engine, name, tokens, batch, |i, rows| {
+        let positions = challenged(i, tokens[i].completion_tokens.len(), k);
+        for (set, proved, tally) in &mut sets {
+            let r = &mut set[i];
+            if *proved {
+                (r.logprobs, r.commitments) = proofs(rows, i, &r.completion_tokens, ctx)?;
+            }
+            tally.evaluate(i, rows, r, &positions, ctx, false)?;
+        }
+        Ok(())
+    })?;
+    Ok(sets.into_iter().map(|(set, _, tally)| (set, tally)).collect())
+}
+
+/// Rollouts generated by `engine` (the forger `forger`) with the workload's seeds (and
+/// `temperature` when given).
 fn generated_by(
     setup: &Setup,
     engine: &mut Engine,
+    forger: &str,
     base: &[Rollout],
     temperature: Option<f32>,
 ) -> Result<Vec<Rollout>, CalibrateError> {
     let mut out = base.to_vec();
-    for (j, group) in out.chunks_mut(grail_protocol::params::GROUP_SIZE as usize).enumerate() {
+    let group_size = grail_protocol::params::GROUP_SIZE as usize;
+    let phase =
+        Phase::start(format!("generating for {forger}"), out.len().div_ceil(group_size), "groups");
+    for (j, group) in out.chunks_mut(group_size).enumerate() {
         let mut request = super::workload_request(&setup.work, j, true);
         if let Some(t) = temperature {
             request.temperature = t;
@@ -100,6 +167,7 @@ fn generated_by(
             r.logprobs = g.logprobs;
             r.commitments = g.commitments;
         }
+        phase.advance(1);
     }
     Ok(out)
 }
@@ -138,7 +206,84 @@ fn unchanged(kind: Forgery, forged: &[Rollout], base: &[Rollout]) -> Vec<bool> {
         .collect()
 }
 
-/// Measures every forger; `honest_sum` / `honest_positions` give the constant forger's value.
+/// The JSON entry of forger `name`: its tally and how its forged rollouts compare with the
+/// honest `base` (`kind` decides which rollouts the "forgery" left honest).
+fn report(
+    name: &str,
+    how: &str,
+    kind: Forgery,
+    forged: &[Rollout],
+    base: &[Rollout],
+    tally: &Tally,
+) -> Value {
+    let mut v = tally.forger_json();
+    v["name"] = json!(name);
+    v["how"] = json!(how);
+    let identical_tokens =
+        forged.iter().zip(base).filter(|(f, b)| f.completion_tokens == b.completion_tokens);
+    v["identical_token_rollouts"] = json!(identical_tokens.count() as u64);
+    let same = unchanged(kind, forged, base);
+    let forged_n = same.iter().filter(|&&s| !s).count() as u64;
+    let forged_passed = same.iter().zip(&tally.passed).filter(|(&s, &p)| !s && p).count() as u64;
+    v["unchanged_rollouts"] = json!(same.len() as u64 - forged_n);
+    v["forged_rollouts"] = json!(forged_n);
+    v["forged_rollouts_passed"] = json!(forged_passed);
+    v["forged_rollout_pass_rate"] = rate(forged_passed, forged_n);
+    // What a passing forged rollout looks like: how many of its tokens differ from the honest
+    // rollout's, and how far its farthest `u_t` lies outside its token's exact interval (within
+    // the sampling tolerance, or it would have failed).
+    let examples: Vec<Value> = same
+        .iter()
+        .zip(&tally.passed)
+        .enumerate()
+        .filter(|(_, (&s, &p))| !s && p)
+        .take(MAX_EXAMPLES)
+        .map(|(i, _)| {
+            let (f, b) = (&forged[i], &base[i]);
+            let differing = f
+                .completion_tokens
+                .iter()
+                .zip(&b.completion_tokens)
+                .filter(|(x, y)| x != y)
+                .count()
+                + f.completion_tokens.len().abs_diff(b.completion_tokens.len());
+            json!({
+                "rollout": i,
+                "tokens": f.completion_tokens.len(),
+                "honest_tokens": b.completion_tokens.len(),
+                "positions_differing": differing,
+                "commitments_differing":
+                    f.commitments.iter().zip(&b.commitments).filter(|(x, y)| x != y).count(),
+                "worst_boundary_distance": tally.boundary_distance.get(i),
+            })
+        })
+        .collect();
+    v["forged_passed_examples"] = json!(examples);
+    tracing::info!(
+        %name,
+        rollout_pass_rate = %v["rollout_pass_rate"],
+        forged_rollout_pass_rate = %v["forged_rollout_pass_rate"],
+        "forger measured"
+    );
+    v
+}
+
+/// One forger model's forged sets, made before the true model verifies them.
+struct ModelForgery {
+    name: String,
+    /// Honest tokens and logprobs, commitments from this model's prefill.
+    commitments: Vec<Rollout>,
+    /// Tokens, logprobs and commitments generated by this model with the workload's seeds.
+    generated: Vec<Rollout>,
+}
+
+const COMMITMENTS_HOW: &str =
+    "honest tokens and logprobs; commitments from this model's prefill of them";
+const GENERATED_HOW: &str = "tokens, logprobs and commitments all from this model, same seeds";
+const PROVED_HOW: &str = "tokens from this model (same seeds), logprobs and commitments from one \
+                          honest prefill of the true model";
+
+/// Measures every forger; `honest`'s projections give the constant forger's value.
 pub(crate) fn measure(
     setup: &Setup,
     engine: &mut Engine,
@@ -148,138 +293,95 @@ pub(crate) fn measure(
     let hotkey = setup.work.pair.hotkey();
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;
-    let mut out = Vec::new();
-    let mut run =
-        |name: String, how: &str, kind: Forgery, forged: &[Rollout], engine: &mut Engine| {
-            let mut tally = Tally::default();
-            verify_set(engine, forged, &ctx, batch, Padding::Shared, &mut tally, false)?;
-            let mut v = tally.forger_json();
-            v["name"] = json!(name);
-            v["how"] = json!(how);
-            let identical_tokens =
-                forged.iter().zip(base).filter(|(f, b)| f.completion_tokens == b.completion_tokens);
-            v["identical_token_rollouts"] = json!(identical_tokens.count() as u64);
-            let same = unchanged(kind, forged, base);
-            let forged_n = same.iter().filter(|&&s| !s).count() as u64;
-            let forged_passed =
-                same.iter().zip(&tally.passed).filter(|(&s, &p)| !s && p).count() as u64;
-            v["unchanged_rollouts"] = json!(same.len() as u64 - forged_n);
-            v["forged_rollouts"] = json!(forged_n);
-            v["forged_rollouts_passed"] = json!(forged_passed);
-            v["forged_rollout_pass_rate"] = rate(forged_passed, forged_n);
-            // What a passing forged rollout looks like: how many of its tokens differ from the
-            // honest rollout's, and how far its farthest `u_t` lies outside its token's exact
-            // interval (within the sampling tolerance, or it would have failed).
-            let examples: Vec<Value> = same
-            .iter()
-            .zip(&tally.passed)
-            .enumerate()
-            .filter(|(_, (&s, &p))| !s && p)
-            .take(MAX_EXAMPLES)
-            .map(|(i, _)| {
-                let (f, b) = (&forged[i], &base[i]);
-                let differing = f
-                    .completion_tokens
-                    .iter()
-                    .zip(&b.completion_tokens)
-                    .filter(|(x, y)| x != y)
-                    .count()
-                    + f.completion_tokens.len().abs_diff(b.completion_tokens.len());
-                json!({
-                    "rollout": i,
-                    "tokens": f.completion_tokens.len(),
-                    "honest_tokens": b.completion_tokens.len(),
-                    "positions_differing": differing,
-                    "commitments_differing":
-                        f.commitments.iter().zip(&b.commitments).filter(|(x, y)| x != y).count(),
-                    "worst_boundary_distance": tally.boundary_distance.get(i),
-                })
-            })
-            .collect();
-            v["forged_passed_examples"] = json!(examples);
-            tracing::info!(
-                %name,
-                rollout_pass_rate = %v["rollout_pass_rate"],
-                forged_rollout_pass_rate = %v["forged_rollout_pass_rate"],
-                "forger measured"
-            );
-            out.push(v);
-            Ok::<(), CalibrateError>(())
-        };
 
     let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u64>| -> Vec<Rollout> {
         base.iter().map(|r| Rollout { commitments: f(r), ..r.clone() }).collect()
     };
-    let zero = with_commitments(&|r| vec![0; r.commitments.len()]);
-    run("all-zero".into(), "every commitment 0", Forgery::Commitments, &zero, engine)?;
-
     let n = honest.commitment.positions.max(1) as f64;
     let mean: [f64; PROJECTIONS] = honest.projection_sum.map(|s| s / n);
     let constant = pack(&mean);
-    let constant_set = with_commitments(&|r| vec![constant; r.commitments.len()]);
-    run(
-        "constant-mean".into(),
-        "every commitment the honest mean projection",
-        Forgery::Commitments,
-        &constant_set,
-        engine,
-    )?;
+    let mut commitment_forgers: Vec<(String, &str, Vec<Rollout>)> = vec![
+        (
+            "all-zero".into(),
+            "every commitment 0",
+            with_commitments(&|r| vec![0; r.commitments.len()]),
+        ),
+        (
+            "constant-mean".into(),
+            "every commitment the honest mean projection",
+            with_commitments(&|r| vec![constant; r.commitments.len()]),
+        ),
+        (
+            "shifted".into(),
+            "c_t = honest c_{t+1} (the last gets c_0)",
+            with_commitments(&|r| {
+                let mut c = r.commitments.clone();
+                if !c.is_empty() {
+                    c.rotate_left(1);
+                }
+                c
+            }),
+        ),
+    ];
 
-    let shifted = with_commitments(&|r| {
-        let mut c = r.commitments.clone();
-        if !c.is_empty() {
-            c.rotate_left(1);
-        }
-        c
-    });
-    let how = "c_t = honest c_{t+1} (the last gets c_0)";
-    run("shifted".into(), how, Forgery::Commitments, &shifted, engine)?;
-
+    let mut models = Vec::new();
     for (name, dir) in &setup.forger_models {
         let mut forger = Engine::load(dir, &setup.engine_options).map_err(|source| {
             CalibrateError::LoadForger { name: name.clone(), path: dir.clone(), source }
         })?;
-        let forger_name = format!("{name}-commitments");
-        let commits = reprove(&mut forger, &forger_name, base, &ctx, batch, Prove::Commitments)?;
-        run(
-            forger_name,
-            "honest tokens and logprobs; commitments from this model's prefill of them",
-            Forgery::Commitments,
-            &commits,
-            engine,
-        )?;
-        let generated = generated_by(setup, &mut forger, base, None)?;
-        run(
-            format!("{name}-generated"),
-            "tokens, logprobs and commitments all from this model, same seeds",
-            Forgery::Everything,
-            &generated,
-            engine,
-        )?;
-        let forger_name = format!("{name}-sampler-proved");
-        let proved = reprove(engine, &forger_name, &generated, &ctx, batch, Prove::Everything)?;
-        run(
-            forger_name,
-            "tokens from this model (same seeds), logprobs and commitments from one honest \
-             prefill of the true model",
-            Forgery::TokensProved,
-            &proved,
-            engine,
-        )?;
+        let label = format!("{name}-commitments");
+        let commitments = commitments_from(&mut forger, &label, base, &ctx, batch)?;
+        let generated = generated_by(setup, &mut forger, name, base, None)?;
+        models.push(ModelForgery { name: name.clone(), commitments, generated });
+    }
+    for m in &mut models {
+        let set = std::mem::take(&mut m.commitments);
+        commitment_forgers.push((format!("{}-commitments", m.name), COMMITMENTS_HOW, set));
+    }
+
+    // Every commitment forger keeps the honest tokens: one prefill verifies them all.
+    let (names, sets): (Vec<_>, Vec<_>) =
+        commitment_forgers.into_iter().map(|(name, how, set)| ((name, how), set)).unzip();
+    let verified = verify_sharing_tokens(
+        engine,
+        "commitment forgers",
+        base,
+        sets.into_iter().map(Made::Given).collect(),
+        &ctx,
+        batch,
+    )?;
+    let mut out: Vec<Value> = names
+        .iter()
+        .zip(&verified)
+        .map(|((name, how), (set, tally))| {
+            report(name, how, Forgery::Commitments, set, base, tally)
+        })
+        .collect();
+    // Reorder so that each model's three forgers stay together (commitments, generated,
+    // sampler-proved), as before.
+    let model_commitments = out.split_off(3);
+
+    for (m, commitments) in models.iter().zip(model_commitments) {
+        out.push(commitments);
+        let label = format!("{}-generated", m.name);
+        let made = vec![Made::Given(m.generated.clone()), Made::Proved];
+        let verified = verify_sharing_tokens(engine, &label, &m.generated, made, &ctx, batch)?;
+        let [(generated, g_tally), (proved, p_tally)] = <[_; 2]>::try_from(verified)
+            .map_err(|_| CalibrateError::ForgedTokensDiffer { forger: label.clone() })?;
+        out.push(report(&label, GENERATED_HOW, Forgery::Everything, &generated, base, &g_tally));
+        let label = format!("{}-sampler-proved", m.name);
+        out.push(report(&label, PROVED_HOW, Forgery::TokensProved, &proved, base, &p_tally));
     }
 
     let other_t = if (setup.network.generation.temperature - 1.0).abs() > 0.05 { 1.0 } else { 0.5 };
-    let hot = generated_by(setup, engine, base, Some(other_t))?;
-    let forger_name = format!("temperature-{other_t}-sampler-proved");
-    let proved = reprove(engine, &forger_name, &hot, &ctx, batch, Prove::Everything)?;
-    run(
-        forger_name,
-        "tokens from the true model at another temperature (same seeds), logprobs and \
-         commitments from one honest prefill",
-        Forgery::TokensProved,
-        &proved,
-        engine,
-    )?;
+    let label = format!("temperature-{other_t}-sampler-proved");
+    let hot = generated_by(setup, engine, &label, base, Some(other_t))?;
+    let verified = verify_sharing_tokens(engine, &label, &hot, vec![Made::Proved], &ctx, batch)?;
+    for (proved, tally) in &verified {
+        let how = "tokens from the true model at another temperature (same seeds), logprobs and \
+                   commitments from one honest prefill";
+        out.push(report(&label, how, Forgery::TokensProved, proved, base, tally));
+    }
     Ok(out)
 }
 
@@ -300,5 +402,19 @@ mod tests {
         // Proved by the true model: the honest tokens make it the honest output.
         let proved = vec![rollout(&[5], &[7]), rollout(&[5, 7], &[9, 8])];
         assert_eq!(unchanged(Forgery::TokensProved, &proved, &base), [true, false]);
+    }
+
+    #[test]
+    fn only_sets_with_the_same_prompts_and_tokens_share_a_prefill() {
+        let base = vec![rollout(&[5], &[9]), rollout(&[5, 6], &[9, 8])];
+        // Other commitments and logprobs: the same prefill serves.
+        let recommitted = vec![rollout(&[5], &[1]), rollout(&[5, 6], &[2, 3])];
+        assert!(shares_tokens(&recommitted, &base));
+        assert!(!shares_tokens(&base[..1], &base));
+        let other_tokens = vec![rollout(&[5], &[9]), rollout(&[5, 7], &[9, 8])];
+        assert!(!shares_tokens(&other_tokens, &base));
+        let mut other_prompt = base.clone();
+        other_prompt[0].prompt_tokens.push(1);
+        assert!(!shares_tokens(&other_prompt, &base));
     }
 }

@@ -6,6 +6,7 @@ use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::window_file::Rollout;
 use serde_json::{json, Value};
 
+use super::progress::Phase;
 use super::rows::{verify_set, Padding};
 use super::tally::Tally;
 use super::{CalibrateError, Setup};
@@ -17,6 +18,7 @@ fn generated_alone(
     base: &[Rollout],
 ) -> Result<Vec<Rollout>, CalibrateError> {
     let mut out = base.to_vec();
+    let phase = Phase::start("generating each rollout alone", out.len(), "rollouts");
     for (i, r) in out.iter_mut().enumerate() {
         let (j, k) = (i / GROUP_SIZE as usize, i % GROUP_SIZE as usize);
         let mut request = super::workload_request(&setup.work, j, true);
@@ -29,6 +31,7 @@ fn generated_alone(
         r.completion_tokens = g.tokens;
         r.logprobs = g.logprobs;
         r.commitments = g.commitments;
+        phase.advance(1);
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@
 //! | [`honest`] | the drift sources |
 //! | [`forgers`] | the forgers |
 //! | [`bound`] | the analytic forgery bound from the honest projections |
+//! | [`progress`] | a progress bar per long phase |
 //! | [`error`] | [`CalibrateError`], what failed and where |
 //!
 //! Errors are [`CalibrateError`]s: each names the model folder, group, rollout, forger or
@@ -19,6 +20,7 @@ mod bound;
 mod error;
 mod forgers;
 mod honest;
+mod progress;
 mod rows;
 mod tally;
 
@@ -186,9 +188,12 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
     };
 
     let mut base = Vec::with_capacity(groups * group);
+    let phase = progress::Phase::start("generating the honest rollouts", groups, "groups");
     for j in 0..groups {
         base.extend(generate_workload_group(&mut standard, &renderer, &setup.work, j)?);
+        phase.advance(1);
     }
+    drop(phase);
     tracing::info!(rollouts = base.len(), "honest rollouts generated");
 
     let honest_n = honest_prefix(&base, options.positions);

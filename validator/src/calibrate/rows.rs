@@ -13,6 +13,7 @@ use grail_fingerprint::{Engine, Sequence};
 use grail_protocol::challenge::FileChallenge;
 use grail_protocol::window_file::Rollout;
 
+use super::progress::Phase;
 use super::tally::Tally;
 use super::CalibrateError;
 use crate::pipeline::forward::{shared_prompt_chunks, ForwardContext, PositionRows};
@@ -70,6 +71,8 @@ pub(crate) fn verify_set(
     collect_z: bool,
 ) -> Result<(), CalibrateError> {
     let k = ctx.params.challenge_positions;
+    let phase =
+        Phase::start(format!("verifying ({padding:?}, batch {batch})"), rollouts.len(), "rollouts");
     if padding == Padding::Shared {
         let prompts: Vec<&[u32]> = rollouts.iter().map(|r| r.prompt_tokens.as_slice()).collect();
         for chunk in shared_prompt_chunks(&prompts, batch) {
@@ -82,6 +85,7 @@ pub(crate) fn verify_set(
                 |j, rows| {
                     let (i, r) = (chunk[j], &rollouts[chunk[j]]);
                     let positions = challenged(i, r.completion_tokens.len(), k);
+                    phase.advance(1);
                     tally.evaluate(i, rows, r, &positions, ctx, collect_z)
                 },
             )?;
@@ -99,6 +103,7 @@ pub(crate) fn verify_set(
                 engine.prefill::<CalibrateError, _>(&sequences, |j, rows| {
                     let r = &chunk[j];
                     let positions = challenged(base + j, r.completion_tokens.len(), k);
+                    phase.advance(1);
                     tally.evaluate(base + j, rows, r, &positions, ctx, collect_z)
                 })?;
             }
@@ -106,6 +111,7 @@ pub(crate) fn verify_set(
                 for (j, rows) in left_padded_prefill(engine, &sequences)?.iter().enumerate() {
                     let r = &chunk[j];
                     let positions = challenged(base + j, r.completion_tokens.len(), k);
+                    phase.advance(1);
                     tally.evaluate(base + j, rows, r, &positions, ctx, collect_z)?;
                 }
             }

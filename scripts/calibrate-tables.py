@@ -39,11 +39,21 @@ def honest_table(d):
     return "\n".join(out)
 
 
+def files(f):
+    fl = f.get("files")
+    if not fl:
+        return "–"
+    return (
+        f"{fl['holding_a_forged_rollout_passed']} of {fl['holding_a_forged_rollout']} "
+        f"(files of {fl['rollouts_per_file']}; all: {fl['passed']} of {fl['files']})"
+    )
+
+
 def forger_table(d):
     out = [
         "| forger | rollouts | hidden state: position / rollout | logprob: position / rollout | "
-        "sampling: position / rollout | commit distance p10 / p50 | unchanged | **forged rollouts passed** | rollout pass (all) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "sampling: position / rollout | commit distance p10 / p50 | unchanged | **forged rollouts passed** | rollout pass (all) | files passed (with a forged rollout) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in d["forgers"]:
         c = f["checks"]
@@ -55,7 +65,7 @@ def forger_table(d):
         out.append(
             f"| {f['name']} | {f['rollouts']} | {cells} | {q.get('p10', 0):.3g} / {q.get('p50', 0):.3g} "
             f"| {f['unchanged_rollouts']} | **{f['forged_rollouts_passed']} of {f['forged_rollouts']}** "
-            f"| {pct(f['rollout_pass_rate'])} |"
+            f"| {pct(f['rollout_pass_rate'])} | {files(f)} |"
         )
     return "\n".join(out)
 

@@ -94,6 +94,10 @@ fn calibrate_meets_the_bounds_on_the_tiny_model() {
         assert!(number(f, &["forged_rollouts"]) >= 16.0, "{name}: too few forged rollouts");
         let passed = number(f, &["rollout_pass_rate"]) * number(f, &["rollouts"]);
         assert!(passed <= number(f, &["unchanged_rollouts"]) + 1e-9, "{name}: {f}");
+        // Files of a group's rollouts: none holding a forged rollout passes.
+        assert_eq!(number(f, &["files", "rollouts_per_file"]), 16.0, "{name}");
+        assert_eq!(number(f, &["files", "files"]), 2.0, "{name}: 32 rollouts make 2 files");
+        assert_eq!(number(f, &["files", "holding_a_forged_rollout_passed"]), 0.0, "{name}: {f}");
     }
 
     let bound = number(&report, &["analytic_forgery_bound_log2"]);

@@ -206,8 +206,29 @@ fn unchanged(kind: Forgery, forged: &[Rollout], base: &[Rollout]) -> Vec<bool> {
         .collect()
 }
 
+/// Files of `per_file` consecutive rollouts (a group's worth: the rollouts of one prompt, whose
+/// verdicts correlate more than a real file's sample across its groups, so this favours the
+/// forger): `(files, files passed, files holding a forged rollout, of those passed)`. A file
+/// passes only when every rollout of it passes, as the validator rejects a file at its first
+/// failing checked rollout.
+fn file_verdicts(passed: &[bool], unchanged: &[bool], per_file: usize) -> (u64, u64, u64, u64) {
+    let per_file = per_file.max(1);
+    let mut counts = (0, 0, 0, 0);
+    for (p, u) in passed.chunks_exact(per_file).zip(unchanged.chunks_exact(per_file)) {
+        let all_pass = p.iter().all(|&x| x);
+        counts.0 += 1;
+        counts.1 += u64::from(all_pass);
+        if u.iter().any(|&x| !x) {
+            counts.2 += 1;
+            counts.3 += u64::from(all_pass);
+        }
+    }
+    counts
+}
+
 /// The JSON entry of forger `name`: its tally and how its forged rollouts compare with the
-/// honest `base` (`kind` decides which rollouts the "forgery" left honest).
+/// honest `base` (`kind` decides which rollouts the "forgery" left honest); files of
+/// `per_file` rollouts as in [`file_verdicts`].
 fn report(
     name: &str,
     how: &str,
@@ -215,6 +236,7 @@ fn report(
     forged: &[Rollout],
     base: &[Rollout],
     tally: &Tally,
+    per_file: usize,
 ) -> Value {
     let mut v = tally.forger_json();
     v["name"] = json!(name);
@@ -229,6 +251,16 @@ fn report(
     v["forged_rollouts"] = json!(forged_n);
     v["forged_rollouts_passed"] = json!(forged_passed);
     v["forged_rollout_pass_rate"] = rate(forged_passed, forged_n);
+    let (files, files_passed, forged_files, forged_files_passed) =
+        file_verdicts(&tally.passed, &same, per_file);
+    v["files"] = json!({
+        "rollouts_per_file": per_file,
+        "files": files,
+        "passed": files_passed,
+        "holding_a_forged_rollout": forged_files,
+        "holding_a_forged_rollout_passed": forged_files_passed,
+        "forged_file_pass_rate": rate(forged_files_passed, forged_files),
+    });
     // What a passing forged rollout looks like: how many of its tokens differ from the honest
     // rollout's, and how far its farthest `u_t` lies outside its token's exact interval (within
     // the sampling tolerance, or it would have failed).
@@ -293,6 +325,7 @@ pub(crate) fn measure(
     let hotkey = setup.work.pair.hotkey();
     let ctx = setup.context(&hotkey);
     let batch = setup.prefill_batch;
+    let per_file = setup.params.rollouts_checked as usize;
 
     let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u64>| -> Vec<Rollout> {
         base.iter().map(|r| Rollout { commitments: f(r), ..r.clone() }).collect()
@@ -354,7 +387,7 @@ pub(crate) fn measure(
         .iter()
         .zip(&verified)
         .map(|((name, how), (set, tally))| {
-            report(name, how, Forgery::Commitments, set, base, tally)
+            report(name, how, Forgery::Commitments, set, base, tally, per_file)
         })
         .collect();
     // Reorder so that each model's three forgers stay together (commitments, generated,
@@ -368,9 +401,20 @@ pub(crate) fn measure(
         let verified = verify_sharing_tokens(engine, &label, &m.generated, made, &ctx, batch)?;
         let [(generated, g_tally), (proved, p_tally)] = <[_; 2]>::try_from(verified)
             .map_err(|_| CalibrateError::ForgedTokensDiffer { forger: label.clone() })?;
-        out.push(report(&label, GENERATED_HOW, Forgery::Everything, &generated, base, &g_tally));
+        let g = report(
+            &label,
+            GENERATED_HOW,
+            Forgery::Everything,
+            &generated,
+            base,
+            &g_tally,
+            per_file,
+        );
+        out.push(g);
         let label = format!("{}-sampler-proved", m.name);
-        out.push(report(&label, PROVED_HOW, Forgery::TokensProved, &proved, base, &p_tally));
+        let p =
+            report(&label, PROVED_HOW, Forgery::TokensProved, &proved, base, &p_tally, per_file);
+        out.push(p);
     }
 
     let other_t = if (setup.network.generation.temperature - 1.0).abs() > 0.05 { 1.0 } else { 0.5 };
@@ -380,7 +424,7 @@ pub(crate) fn measure(
     for (proved, tally) in &verified {
         let how = "tokens from the true model at another temperature (same seeds), logprobs and \
                    commitments from one honest prefill";
-        out.push(report(&label, how, Forgery::TokensProved, proved, base, tally));
+        out.push(report(&label, how, Forgery::TokensProved, proved, base, tally, per_file));
     }
     Ok(out)
 }
@@ -402,6 +446,18 @@ mod tests {
         // Proved by the true model: the honest tokens make it the honest output.
         let proved = vec![rollout(&[5], &[7]), rollout(&[5, 7], &[9, 8])];
         assert_eq!(unchanged(Forgery::TokensProved, &proved, &base), [true, false]);
+    }
+
+    #[test]
+    fn a_file_passes_only_when_every_rollout_of_it_passes() {
+        let passed = [true, true, true, false, true, true, false];
+        let unchanged = [true, false, true, true, true, true, false];
+        // Files [0, 1] and [2, 3] and [4, 5]; rollout 6 makes no whole file.
+        assert_eq!(file_verdicts(&passed, &unchanged, 2), (3, 2, 1, 1));
+        // Files of 3: [0, 1, 2] passes and holds forged rollout 1; [3, 4, 5] fails.
+        assert_eq!(file_verdicts(&passed, &unchanged, 3), (2, 1, 1, 1));
+        let all_forged_one_fails = [false; 7];
+        assert_eq!(file_verdicts(&passed, &all_forged_one_fails, 7), (1, 0, 1, 0));
     }
 
     #[test]

@@ -390,31 +390,22 @@ pub(crate) fn measure(
             report(name, how, Forgery::Commitments, set, base, tally, per_file)
         })
         .collect();
-    // Reorder so that each model's three forgers stay together (commitments, generated,
-    // sampler-proved), as before.
+    // Each model's three forgers stay together in the output: commitments, generated,
+    // sampler-proved.
     let model_commitments = out.split_off(3);
 
     for (m, commitments) in models.iter().zip(model_commitments) {
         out.push(commitments);
-        let label = format!("{}-generated", m.name);
+        let generated = format!("{}-generated", m.name);
         let made = vec![Made::Given(m.generated.clone()), Made::Proved];
-        let verified = verify_sharing_tokens(engine, &label, &m.generated, made, &ctx, batch)?;
-        let [(generated, g_tally), (proved, p_tally)] = <[_; 2]>::try_from(verified)
-            .map_err(|_| CalibrateError::ForgedTokensDiffer { forger: label.clone() })?;
-        let g = report(
-            &label,
-            GENERATED_HOW,
-            Forgery::Everything,
-            &generated,
-            base,
-            &g_tally,
-            per_file,
-        );
-        out.push(g);
-        let label = format!("{}-sampler-proved", m.name);
-        let p =
-            report(&label, PROVED_HOW, Forgery::TokensProved, &proved, base, &p_tally, per_file);
-        out.push(p);
+        let verified = verify_sharing_tokens(engine, &generated, &m.generated, made, &ctx, batch)?;
+        let labels = [
+            (generated, GENERATED_HOW, Forgery::Everything),
+            (format!("{}-sampler-proved", m.name), PROVED_HOW, Forgery::TokensProved),
+        ];
+        for ((label, how, kind), (set, tally)) in labels.iter().zip(&verified) {
+            out.push(report(label, how, *kind, set, base, tally, per_file));
+        }
     }
 
     let other_t = if (setup.network.generation.temperature - 1.0).abs() > 0.05 { 1.0 } else { 0.5 };

@@ -98,13 +98,7 @@ impl Tally {
         let pass = sampling_pass(rows, rollout, ctx).map_err(checking)?;
         let sampling_ok = check_sampling(i, &pass, params).is_ok();
         self.sampling.add(n, n - pass.misses.len(), sampling_ok);
-        // The same pass with no widening reports every position outside its exact interval.
-        let exact = VerifyParams { sampling_tolerance: 0.0, ..*params };
-        let exact_ctx = ForwardContext { params: &exact, ..*ctx };
-        let mut own = 0.0f64;
-        for &(_, d) in &sampling_pass(rows, rollout, &exact_ctx).map_err(checking)?.misses {
-            own = own.max(d.abs());
-        }
+        let own = pass.worst_exact_distance;
         self.worst_boundary_distance = self.worst_boundary_distance.max(own);
         self.boundary_distance.push(own);
 

@@ -112,6 +112,9 @@ pub struct SamplingPass {
     pub misses: Vec<(usize, f64)>,
     /// The validator's `ln p(token_t)` per position.
     pub recomputed: Vec<f32>,
+    /// Largest `|u_t − interval|` over every position, measured from the token's exact
+    /// interval (also where the widening accepted it); 0 when every `u_t` lies inside.
+    pub worst_exact_distance: f64,
 }
 
 /// Draws `u_t` in order from the rollout's stream and checks every claimed token against the
@@ -124,7 +127,11 @@ pub fn sampling_pass(
     let mut stream =
         sample_stream(ctx.window_seed, ctx.hotkey, rollout.problem_index, rollout.rollout_index);
     let n = rollout.completion_tokens.len();
-    let mut pass = SamplingPass { misses: Vec::new(), recomputed: Vec::with_capacity(n) };
+    let mut pass = SamplingPass {
+        misses: Vec::new(),
+        recomputed: Vec::with_capacity(n),
+        worst_exact_distance: 0.0,
+    };
     for (t, &token) in rollout.completion_tokens.iter().enumerate() {
         let u = uniform_f64(&mut stream);
         let logits = row(rows, t, "logits")?;
@@ -139,6 +146,7 @@ pub fn sampling_pass(
         if !check.accepted {
             pass.misses.push((t, check.distance));
         }
+        pass.worst_exact_distance = pass.worst_exact_distance.max(check.distance.abs());
         pass.recomputed.push(check.logprob);
     }
     Ok(pass)

@@ -145,7 +145,11 @@ fn a_changed_token_fails_sampling() {
 
 #[test]
 fn misses_within_tolerance_are_counted_not_failed() {
-    let pass = |misses: Vec<(usize, f64)>| SamplingPass { misses, recomputed: vec![] };
+    let pass = |misses: Vec<(usize, f64)>| SamplingPass {
+        misses,
+        recomputed: vec![],
+        worst_exact_distance: 0.0,
+    };
     // The defaults allow no miss at all.
     let none = check_sampling(0, &pass(vec![(2, 5e-4)]), &VerifyParams::default()).unwrap_err();
     assert!(none.reason.contains("1 sampling misses"), "{none}");
@@ -242,4 +246,25 @@ fn termination_needs_a_likely_stop_or_the_full_length() {
     strict.generation.eos_probability_floor = 0.999;
     let err = check_termination(0, &rows, &honest, &pass, &strict.ctx()).unwrap().unwrap_err();
     assert!(err.reason.contains("below the floor"), "{err}");
+}
+
+#[test]
+fn the_worst_exact_distance_counts_positions_the_widening_accepts() {
+    let mut s = Setup::new(16);
+    let (rows, honest) = s.generate(7, None);
+    // Honest tokens: every u_t inside its exact interval.
+    assert_eq!(sampling_pass(&rows, &honest, &s.ctx()).unwrap().worst_exact_distance, 0.0);
+    // A wrong last token: its distance from the exact interval is reported, whether the
+    // widening rejects it (a miss) or is wide enough to accept it (no miss).
+    let mut wrong = honest;
+    let last = wrong.completion_tokens.len() - 1;
+    wrong.completion_tokens[last] = (wrong.completion_tokens[last] + 1) % VOCAB as u32;
+    let narrow = sampling_pass(&rows, &wrong, &s.ctx()).unwrap();
+    let &(t, d) = narrow.misses.first().unwrap();
+    assert_eq!(t, last);
+    assert!(d != 0.0 && narrow.worst_exact_distance == d.abs());
+    s.params.sampling_tolerance = 1.0;
+    let wide = sampling_pass(&rows, &wrong, &s.ctx()).unwrap();
+    assert!(wide.misses.is_empty());
+    assert_eq!(wide.worst_exact_distance, d.abs());
 }

@@ -2,8 +2,8 @@
 # The main job, end to end, on the embedded defaults: a local subnet on loopback.
 #
 #   the local drand beacon (real BLS, quicknet's scheme, an insecure development key)
-#   4 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store);
-#     miner 4 runs with the test-only `--test.tamper token` flag and forges a token
+#   3 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store), and
+#     miner 4, the adversary of `grail-audit`, which forges a token in every rollout
 #   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts)
 #
 # It runs two windows with short demo timing (1 s blocks, 6-block windows), then prints a table
@@ -51,7 +51,7 @@ subnet_keys 4
 miners=()
 for window in "$w" "$((w + 1))"; do
   for i in 1 2 3; do subnet_mine "$window" "$i" "$problems" & miners+=($!); done
-  subnet_mine "$window" 4 "$problems" --test.tamper token & miners+=($!)
+  subnet_tamper "$window" 4 "$problems" & miners+=($!)
 done
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

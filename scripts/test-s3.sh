@@ -30,4 +30,4 @@ curl -fsS -X PUT "$endpoint/$bucket" >/dev/null
 
 cd "$root"
 GRAIL_TEST_S3_ENDPOINT="$endpoint" GRAIL_TEST_S3_BUCKET="$bucket" \
-    cargo test -p grail-challenges --lib store:: "$@" -- --nocapture
+    cargo test -p grail-storage --lib "$@" -- --include-ignored --nocapture

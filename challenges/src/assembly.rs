@@ -210,6 +210,25 @@ pub fn window_header(f: HeaderFields) -> WindowHeader {
     }
 }
 
+/// Makes an edited file whole again: every rollout's Merkle root and every group's advantages
+/// (rollouts in file order, 16 per group) recomputed from the file's own contents, then the
+/// header and every rollout signed with `pair`. A file built honestly is unchanged by it; the
+/// audit tool's forgeries and the tests use it after changing a field.
+pub fn reseal(pair: &HotkeyPair, file: &mut WindowFile) -> Result<(), AssemblyError> {
+    for r in &mut file.rollouts {
+        r.merkle_root = r.compute_merkle_root()?;
+    }
+    for (k, group) in file.rollouts.chunks_mut(GROUP_SIZE as usize).enumerate() {
+        let rewards: Vec<f32> = group.iter().map(|r| r.reward).collect();
+        let problem = group.first().map_or(k as u32, |r| r.problem_index);
+        let advantages = grpo_advantages(&rewards)
+            .map_err(|source| AssemblyError::Environment { problem, source })?;
+        group.iter_mut().zip(advantages).for_each(|(r, a)| r.advantage = a);
+    }
+    signing::sign_window_file(pair, file)?;
+    Ok(())
+}
+
 /// Signs the header and every rollout with `pair` and encodes the file.
 pub fn seal(
     pair: &HotkeyPair,

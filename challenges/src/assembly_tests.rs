@@ -143,5 +143,25 @@ fn sealed_file_verifies_and_decodes_to_itself() {
     assert_eq!(file.rollouts.len(), 2 * GROUP_SIZE as usize);
 
     let other = HotkeyPair::from_mini_secret(&[4; 32]).unwrap();
-    assert!(seal(&other, header, file.rollouts).is_err());
+    assert!(seal(&other, header, file.rollouts.clone()).is_err());
+
+    // Resealing an honest file changes nothing but the (randomized) signatures.
+    let mut again = file.clone();
+    reseal(&pair, &mut again).unwrap();
+    verify_window_file(&again).unwrap();
+    for (a, b) in again.rollouts.iter().zip(&file.rollouts) {
+        assert_eq!((a.merkle_root, a.advantage.to_bits()), (b.merkle_root, b.advantage.to_bits()));
+    }
+    // After an edit it recomputes what depends on the edited field, and signs again.
+    let mut edited = file.clone();
+    edited.rollouts[17].reward += 0.5;
+    edited.rollouts[3].completion_tokens[0] ^= 1;
+    reseal(&pair, &mut edited).unwrap();
+    verify_window_file(&edited).unwrap();
+    assert_ne!(edited.rollouts[3].merkle_root, file.rollouts[3].merkle_root);
+    assert_eq!(edited.rollouts[3].merkle_root, edited.rollouts[3].compute_merkle_root().unwrap());
+    assert_ne!(edited.rollouts[16].advantage, file.rollouts[16].advantage, "group 1 re-scored");
+    assert_eq!(edited.rollouts[0].advantage, file.rollouts[0].advantage, "group 0 unchanged");
+    // Only the file's own hotkey can sign it.
+    assert!(reseal(&other, &mut edited).is_err());
 }

@@ -1,12 +1,8 @@
-//! What the miner and the validator both need besides the model: the drand client and
-//! window randomness, the chain clock, environments (problems and rewards), prompt rendering,
-//! window-file assembly and scoring, the object store, and the fixed benchmark workload.
+//! What the miner and the validator both compute about problems: environments (problem
+//! generation and reward), prompt rendering with the model's chat template, and window-file
+//! assembly and scoring ([`assembly`]), so a miner's rewards and a validator's re-scoring are
+//! one code path.
 
 pub mod assembly;
-pub mod chain;
-pub mod drand;
 pub mod env;
-pub mod logging;
 pub mod prompt;
-pub mod store;
-pub mod workload;

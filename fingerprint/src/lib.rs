@@ -3,8 +3,6 @@
 //! the beacon-keyed BN254 fingerprint; the generation [`engine`] shared by miner and validator.
 
 pub mod bn254;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;

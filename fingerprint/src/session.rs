@@ -403,4 +403,18 @@ mod tests {
         let e = check_contract(Path::new("m.onnx"), &i, &o).unwrap_err().to_string();
         assert!(e.contains("must be [b, 2, _, 4]"), "{e}");
     }
+
+    #[test]
+    fn devices_parse_and_print_back() {
+        for (text, device) in [
+            ("cpu", Device::Cpu),
+            ("cuda", Device::Cuda { device_id: 0 }),
+            ("cuda:2", Device::Cuda { device_id: 2 }),
+        ] {
+            assert_eq!(text.parse::<Device>(), Ok(device));
+        }
+        assert_eq!(Device::Cuda { device_id: 2 }.to_string(), "cuda:2");
+        assert!("gpu".parse::<Device>().unwrap_err().contains("cpu, cuda or cuda:N"));
+        assert!("cuda:x".parse::<Device>().is_err());
+    }
 }

@@ -1,6 +1,5 @@
 //! grail-miner: the mining loop (verifiable generation, commitments, window files) and the
-//! miner's Bittensor hotkey.
+//! miner's command line.
 
-pub mod bench;
-pub mod wallet;
+pub mod cli;
 pub mod window_loop;

@@ -5,31 +5,39 @@
 //!
 //! Generation is synchronous (the engine is); the few network calls (drand, the store, a
 //! chain node) run on a small tokio runtime owned by the [`Miner`]. The only clock reads are
-//! at this edge ([`unix_now_f64`]); the decisions themselves ([`should_start_group`],
-//! [`WindowTimes`]) are pure functions of the time passed in.
+//! at this edge ([`unix_now_f64`]); the decisions themselves ([`should_start_group`], the
+//! protocol's [`WindowSchedule`]) are pure functions of the time passed in.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
-use grail_challenges::chain::{ChainError, ChainSource};
-use grail_challenges::drand::{DrandClient, VerifiedBeacon};
+use grail_chain::{ChainError, ChainSource};
+use grail_challenges::assembly::{seal, window_header, HeaderFields, Scorer};
 use grail_challenges::env::Environment;
 use grail_challenges::prompt::PromptRenderer;
-use grail_challenges::store::WindowStore;
+use grail_drand::{DrandClient, VerifiedBeacon};
 use grail_fingerprint::{Engine, GroupRequest};
 use grail_protocol::codec::Limits;
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{EnvironmentSpec, NetworkParams, GROUP_SIZE};
 use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
-use grail_protocol::window::first_block_of_window;
+use grail_protocol::window::WindowSchedule;
 use grail_protocol::window_file::{window_file_key, BeaconRecord, Rollout};
+use grail_storage::WindowStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use grail_challenges::assembly::{seal, window_header, HeaderFields, Scorer};
+/// Which windows [`Miner::run`] mines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// The first window; `None`: the current one.
+    pub first: Option<u64>,
+    /// The last window; `None`: no end.
+    pub last: Option<u64>,
+}
 
 /// How many problems to mine in a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,33 +48,6 @@ pub enum Budget {
     UntilDeadline,
 }
 
-/// Start, deadline and mining beacon round of a window, in unix seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowTimes {
-    /// Start of the window's first block.
-    pub start: u64,
-    /// Upload deadline: start of the next window plus the grace period.
-    pub deadline: u64,
-    /// First block of the window.
-    pub first_block: u64,
-}
-
-impl WindowTimes {
-    /// The times of `window` on `clock` under `params`.
-    pub fn of(
-        window: u64,
-        clock: &grail_protocol::window::ChainClock,
-        params: &NetworkParams,
-    ) -> anyhow::Result<Self> {
-        let l = params.blocks_per_window;
-        Ok(Self {
-            start: clock.window_start(window, l)?,
-            deadline: clock.upload_deadline(window, l, params.grace_period_s)?,
-            first_block: first_block_of_window(window, l)?,
-        })
-    }
-}
-
 /// Whether to start one more group at `now` (unix seconds): only if the estimated time of a
 /// group still ends before `deadline − margin`. Without an estimate yet, only `now` is checked.
 pub fn should_start_group(now: f64, deadline: f64, margin: f64, estimate: Option<f64>) -> bool {
@@ -74,7 +55,7 @@ pub fn should_start_group(now: f64, deadline: f64, margin: f64, estimate: Option
 }
 
 /// Upper bound on the encoded size of one rollout with `prompt` prompt tokens and at most
-/// `completion` completion tokens (the wire format of protocol/README.md section 9: fixed
+/// `completion` completion tokens (the wire format of protocol/README.md section 10: fixed
 /// fields 129 bytes, 4 per prompt token, 16 per completion token).
 pub fn rollout_bytes_bound(prompt: usize, completion: usize) -> u64 {
     129 + 4 * prompt as u64 + 16 * completion as u64
@@ -177,7 +158,7 @@ pub struct Miner<C: ChainSource> {
 
 /// The window's randomness and keys, ready to mine with.
 struct Prepared {
-    times: WindowTimes,
+    times: WindowSchedule,
     beacon: VerifiedBeacon,
     block_hash: [u8; 32],
     seed: [u8; 32],
@@ -231,11 +212,11 @@ impl<C: ChainSource> Miner<C> {
             .block_on(self.store.put(&key, bytes))
             .with_context(|| format!("uploading {key} to {}", self.store.description()))?;
         let uploaded = info.last_modified_unix();
-        if uploaded > prepared.times.deadline {
+        if uploaded > prepared.times.deadline_unix {
             tracing::warn!(
                 window,
                 uploaded,
-                deadline = prepared.times.deadline,
+                deadline = prepared.times.deadline_unix,
                 "uploaded after the deadline"
             );
         }
@@ -256,7 +237,7 @@ impl<C: ChainSource> Miner<C> {
             seconds: started.elapsed().as_secs_f64(),
             tokens_per_s: completion_tokens as f64 / generation_s.max(1e-9),
             uploaded_unix: uploaded,
-            deadline_unix: prepared.times.deadline,
+            deadline_unix: prepared.times.deadline_unix,
         };
         tracing::info!(
             window,
@@ -273,48 +254,66 @@ impl<C: ChainSource> Miner<C> {
         Ok(Some(report))
     }
 
-    /// Mines window after window until an error the loop cannot skip. Each window's report is
-    /// handed to `on_report`; a window that fails (no beacon, upload error) is logged and
-    /// skipped, never filled with anything unverified.
-    pub fn run(&mut self, mut on_report: impl FnMut(&WindowReport)) -> anyhow::Result<()> {
+    /// The schedule of `window` on this miner's chain and drand clocks.
+    pub fn schedule(&self, window: u64) -> anyhow::Result<WindowSchedule> {
+        let rounds = self.drand.chain().round_clock();
+        WindowSchedule::of(window, &self.params, &self.chain.clock(), &rounds)
+            .with_context(|| format!("the schedule of window {window}"))
+    }
+
+    /// Mines window after window: from `windows.first` (default: the current window), each
+    /// once its start has come, up to `windows.last` (default: forever). Each window's report goes to `on_report`. In an
+    /// open-ended run a window that fails (no beacon, upload error) is logged and skipped,
+    /// never filled with anything unverified; in a bounded run it ends the run with its error.
+    pub fn run(
+        &mut self,
+        windows: Windows,
+        budget: Budget,
+        mut on_report: impl FnMut(&WindowReport),
+    ) -> anyhow::Result<()> {
         let clock = self.chain.clock();
         let l = self.params.blocks_per_window;
-        let mut next: Option<u64> = None;
+        let mut next = windows.first;
         loop {
             let now = unix_now_f64();
-            let current = clock.window_at(now as u64, l)?;
-            let Some(current) = current else {
+            let Some(current) = clock.window_at(now as u64, l)? else {
                 let wait = clock.genesis_unix as f64 - now;
                 tracing::info!(wait_s = wait, "waiting for the chain's genesis");
                 std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.1, 60.0)));
                 continue;
             };
-            let window = next.map_or(current, |n| n.max(current));
-            let start = WindowTimes::of(window, &clock, &self.params)?.start as f64;
+            let window = next.unwrap_or(current);
+            if windows.last.is_some_and(|last| window > last) {
+                return Ok(());
+            }
+            let start = self.schedule(window)?.start_unix as f64;
             if start > now {
                 std::thread::sleep(Duration::from_secs_f64(start - now));
             }
-            match self.mine_window(window, Budget::UntilDeadline) {
+            match self.mine_window(window, budget) {
                 Ok(Some(report)) => on_report(&report),
                 Ok(None) => {}
+                Err(e) if windows.last.is_some() => {
+                    return Err(e.context(format!("window {window}")));
+                }
                 Err(e) => tracing::error!(window, error = format!("{e:#}"), "window skipped"),
             }
-            next = Some(window + 1);
+            // A bounded run mines every window it names; an open-ended one keeps up with the
+            // chain and skips the windows that passed while it mined.
+            let current = clock.window_at(unix_now_f64() as u64, l)?.unwrap_or(window);
+            next =
+                Some(if windows.last.is_some() { window + 1 } else { (window + 1).max(current) });
         }
     }
 
     /// Beacon, block hash, seed, commitment key and fingerprint of `window`.
     fn prepare(&mut self, window: u64) -> anyhow::Result<Prepared> {
-        let times = WindowTimes::of(window, &self.chain.clock(), &self.params)?;
-        let round = self
-            .drand
-            .chain()
-            .round_at(times.start)
-            .with_context(|| format!("finding the mining beacon round of window {window}"))?;
+        let times = self.schedule(window)?;
+        let round = times.mining_round;
         let now = unix_now_f64() as u64;
         // Wait until the deadline for the beacon, but at least a minute (a one-shot run of an
         // old window still needs its beacon fetched).
-        let give_up = Duration::from_secs(times.deadline.saturating_sub(now).max(60));
+        let give_up = Duration::from_secs(times.deadline_unix.saturating_sub(now).max(60));
         tracing::info!(window, round, "waiting for the mining beacon");
         let beacon = self
             .runtime
@@ -337,13 +336,13 @@ impl<C: ChainSource> Miner<C> {
     }
 
     /// The hash of the window's first block, waiting while the chain has not produced it.
-    fn first_block_hash(&self, times: WindowTimes) -> anyhow::Result<[u8; 32]> {
+    fn first_block_hash(&self, times: WindowSchedule) -> anyhow::Result<[u8; 32]> {
         let block_time = Duration::from_secs(self.chain.clock().block_time_s.max(1));
         loop {
             match self.runtime.block_on(self.chain.block_hash(times.first_block)) {
                 Ok(h) => return Ok(h),
                 Err(ChainError::NotYetProduced { .. })
-                    if (unix_now_f64() as u64) < times.deadline =>
+                    if (unix_now_f64() as u64) < times.deadline_unix =>
                 {
                     std::thread::sleep(block_time);
                 }
@@ -375,7 +374,7 @@ impl<C: ChainSource> Miner<C> {
                 Budget::Problems(n) if j >= n => break,
                 Budget::Problems(_) => {}
                 Budget::UntilDeadline => {
-                    let deadline = p.times.deadline as f64;
+                    let deadline = p.times.deadline_unix as f64;
                     if !should_start_group(unix_now_f64(), deadline, self.safety_margin_s, longest)
                     {
                         break;

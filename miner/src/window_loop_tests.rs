@@ -1,5 +1,4 @@
 use super::*;
-use grail_protocol::window::ChainClock;
 
 #[test]
 fn a_group_starts_only_if_it_ends_before_the_margin() {
@@ -61,17 +60,6 @@ fn the_size_bound_matches_the_encoder() -> anyhow::Result<()> {
         (bytes.len() - empty.len()) as u64,
         rollout_bytes_bound(10, 3) + rollout_bytes_bound(0, 0)
     );
-    Ok(())
-}
-
-#[test]
-fn window_times_follow_the_clock() -> anyhow::Result<()> {
-    let clock = ChainClock { genesis_unix: 1000, block_time_s: 12 };
-    let params = NetworkParams::default();
-    let t = WindowTimes::of(3, &clock, &params)?;
-    assert_eq!(t.first_block, 90);
-    assert_eq!(t.start, 1000 + 90 * 12);
-    assert_eq!(t.deadline, 1000 + 120 * 12 + params.grace_period_s);
     Ok(())
 }
 

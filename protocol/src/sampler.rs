@@ -157,6 +157,14 @@ pub fn check_sample(
     Ok(SampleCheck { accepted, distance, lo, hi, logprob: sm.logprob(logits[index], total) })
 }
 
+/// `ln p(token)` under `softmax(logits / temperature)`, as [`sample`] and [`check_sample`]
+/// report it: `f32((x_i − m) − ln Z)`.
+pub fn logprob(logits: &[f32], temperature: f32, token: u32) -> Result<f32, ProtocolError> {
+    let index = token_index(token, logits.len())?;
+    let sm = Softmax::new(logits, temperature)?;
+    Ok(sm.logprob(logits[index], sm.total()))
+}
+
 /// `p(eos)` under `softmax(logits / temperature)`, in f64. Pass the network's temperature to
 /// get the probability under the sampling distribution.
 pub fn eos_probability(logits: &[f32], temperature: f32, eos: u32) -> Result<f64, ProtocolError> {
@@ -272,5 +280,19 @@ mod tests {
         let s = sample(&logits, 0.1, 0.3).unwrap();
         assert_eq!(s.token, 1);
         assert_eq!(s.logprob, 0.0);
+    }
+
+    #[test]
+    fn logprob_is_the_checks_and_the_samplers() {
+        let logits = [0.5f32, -1.25, 2.0, 0.0, 3.5];
+        for token in 0..5u32 {
+            let own = logprob(&logits, 0.7, token).unwrap();
+            let checked = check_sample(&logits, 0.7, 0.5, token, 0.0).unwrap().logprob;
+            assert_eq!(own.to_bits(), checked.to_bits(), "token {token}");
+        }
+        let s = sample(&logits, 0.7, 0.9).unwrap();
+        assert_eq!(logprob(&logits, 0.7, s.token).unwrap().to_bits(), s.logprob.to_bits());
+        assert!(logprob(&logits, 0.7, 5).is_err());
+        assert!(logprob(&logits, 0.0, 1).is_err());
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProtocolError;
+use crate::params::NetworkParams;
 
 /// The window that contains `block`: `floor(block / L)`.
 pub fn window_of_block(block: u64, blocks_per_window: u64) -> Result<u64, ProtocolError> {
@@ -94,6 +95,84 @@ impl ChainClock {
     }
 }
 
+/// A drand chain's round clock: round `r ≥ 1` is produced at `genesis_time + (r − 1)·period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundClock {
+    /// Unix time (s) of round 1.
+    pub genesis_time: u64,
+    /// Seconds between rounds (> 0).
+    pub period: u64,
+}
+
+impl RoundClock {
+    /// `round_at(t) = floor((t − genesis_time) / period) + 1`: the latest round produced at
+    /// unix time `t`; an error before genesis.
+    pub fn round_at(&self, t: u64) -> Result<u64, ProtocolError> {
+        let since =
+            t.checked_sub(self.genesis_time).ok_or_else(|| ProtocolError::InvalidValue {
+                field: "time".into(),
+                reason: format!("{t} is before the drand genesis {}", self.genesis_time),
+            })?;
+        since
+            .checked_div(self.period)
+            .ok_or(ProtocolError::ZeroParameter { name: "period" })?
+            .checked_add(1)
+            .ok_or(ProtocolError::Overflow { what: "drand round" })
+    }
+}
+
+/// When window `w` happens and which drand rounds it uses: the one schedule both roles follow.
+///
+/// - `start_unix`: the start of the window's first block `w·L`;
+/// - `deadline_unix`: the start of window `w+1` plus the grace period (the network's upload
+///   deadline; a validator may add its own slack, the same on every validator);
+/// - `challenge_unix`: the deadline plus the challenge buffer;
+/// - `mining_round` = `round_at(start_unix)`: the beacon the window is mined with;
+/// - `challenge_round` = `round_at(challenge_unix)`: the beacon that picks what is checked,
+///   produced only after every upload is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSchedule {
+    /// The window.
+    pub window: u64,
+    /// Its first block, `w·L` (the window seed takes its hash).
+    pub first_block: u64,
+    /// Start of the window, unix seconds.
+    pub start_unix: u64,
+    /// The network's upload deadline, unix seconds.
+    pub deadline_unix: u64,
+    /// The time whose round is the challenge beacon, unix seconds.
+    pub challenge_unix: u64,
+    /// drand round of the mining beacon.
+    pub mining_round: u64,
+    /// drand round of the challenge beacon.
+    pub challenge_round: u64,
+}
+
+impl WindowSchedule {
+    /// The schedule of `window` on chain clock `clock` and drand clock `rounds`.
+    pub fn of(
+        window: u64,
+        network: &NetworkParams,
+        clock: &ChainClock,
+        rounds: &RoundClock,
+    ) -> Result<Self, ProtocolError> {
+        let l = network.blocks_per_window;
+        let start_unix = clock.window_start(window, l)?;
+        let deadline_unix = clock.upload_deadline(window, l, network.grace_period_s)?;
+        let challenge_unix =
+            clock.challenge_time(window, l, network.grace_period_s, network.challenge_buffer_s)?;
+        Ok(Self {
+            window,
+            first_block: first_block_of_window(window, l)?,
+            start_unix,
+            deadline_unix,
+            challenge_unix,
+            mining_round: rounds.round_at(start_unix)?,
+            challenge_round: rounds.round_at(challenge_unix)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +200,26 @@ mod tests {
         assert_eq!(CLOCK.window_at(start, 30).unwrap(), Some(10));
         assert_eq!(CLOCK.window_at(start - 1, 30).unwrap(), Some(9));
         assert_eq!(CLOCK.window_at(CLOCK.genesis_unix - 1, 30).unwrap(), None);
+    }
+
+    #[test]
+    fn the_schedule_follows_the_clocks() {
+        let network = NetworkParams::default();
+        let rounds = RoundClock { genesis_time: 1_700_000_000 - 7, period: 3 };
+        let s = WindowSchedule::of(10, &network, &CLOCK, &rounds).unwrap();
+        assert_eq!(s.first_block, 300);
+        assert_eq!(s.start_unix, CLOCK.window_start(10, 30).unwrap());
+        assert_eq!(s.deadline_unix, CLOCK.upload_deadline(10, 30, 30).unwrap());
+        assert_eq!(s.challenge_unix, s.deadline_unix + 30);
+        assert_eq!(s.mining_round, (s.start_unix - rounds.genesis_time) / 3 + 1);
+        assert_eq!(s.challenge_round, (s.challenge_unix - rounds.genesis_time) / 3 + 1);
+        assert_eq!(rounds.round_at(rounds.genesis_time).unwrap(), 1);
+        assert_eq!(rounds.round_at(rounds.genesis_time + 2).unwrap(), 1);
+        assert_eq!(rounds.round_at(rounds.genesis_time + 3).unwrap(), 2);
+        assert!(rounds.round_at(rounds.genesis_time - 1).is_err());
+        assert!(RoundClock { genesis_time: 0, period: 0 }.round_at(5).is_err());
+        let late = RoundClock { genesis_time: u64::MAX, period: 3 };
+        assert!(WindowSchedule::of(10, &network, &CLOCK, &late).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 #   model  model folder                     tokens --max-new-tokens of miners and validator
 #   blocks --window.blocks                  grace  --window.grace
 #   pids   an array the caller's EXIT trap kills
-# and call, in order: subnet_beacon, subnet_keys, then subnet_mine / subnet_validate.
+# and call, in order: subnet_beacon, subnet_keys, then subnet_mine / subnet_tamper /
+# subnet_validate.
 
 # Starts the local beacon (1 s rounds); sets `url`, `genesis` and the `timing` flags.
 subnet_beacon() {
@@ -28,14 +29,31 @@ subnet_keys() {
   echo "{\"netuid\": 1, \"burn_uid\": 0, \"neurons\": [$neurons]}" >"$work/metagraph.json"
 }
 
+# The flags every mining process shares.
+subnet_miner_flags() {
+  miner_flags=(--model "$model" --wallet.path "$work/wallets" --wallet.name subnet
+    --beacon.chain local --beacon.relays "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1
+    --storage.path "$work/storage")
+}
+
 # subnet_mine WINDOW I PROBLEMS [FLAGS...]: miner I mines one window; JSON lines to
 # $work/minerI.jsonl, log to $work/minerI.log.
 subnet_mine() {
   local window=$1 i=$2 problems=$3; shift 3
-  "$bin/grail-miner" mine --model "$model" --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey "miner$i" \
-    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1 \
-    --storage.path "$work/storage" --window "$window" --problems "$problems" "$@" \
+  subnet_miner_flags
+  "$bin/grail-miner" mine "${miner_flags[@]}" --wallet.hotkey "miner$i" \
+    --from-window "$window" --until-window "$window" --problems "$problems" "$@" \
     >>"$work/miner$i.jsonl" 2>>"$work/miner$i.log"
+}
+
+# subnet_tamper WINDOW I PROBLEMS: miner I is the adversary of `grail-audit` for one window:
+# it mines honestly, then uploads its file with the middle token of every rollout replaced
+# (re-signed), which the validator rejects at stage `sampling`.
+subnet_tamper() {
+  local window=$1 i=$2 problems=$3
+  subnet_miner_flags
+  "$bin/grail-audit" adversary "${miner_flags[@]}" --window "$window" --problems "$problems" \
+    --attack "forged-token=miner$i" >>"$work/miner$i.jsonl" 2>>"$work/miner$i.log"
 }
 
 # subnet_validate FIRST LAST [FLAGS...]: the validator over windows FIRST..LAST, with
@@ -43,7 +61,7 @@ subnet_mine() {
 subnet_validate() {
   local first=$1 last=$2; shift 2
   "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
-    --beacon.chain local --beacon.relay "$url" "${timing[@]}" --window.challenge-buffer 1 \
+    --beacon.chain local --beacon.relays "$url" "${timing[@]}" --window.challenge-buffer 1 \
     --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts \
     --from-window "$first" --until-window "$last" --log.level info "$@" \
     >"$work/validator.jsonl" 2>"$work/validator.log"

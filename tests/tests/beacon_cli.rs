@@ -20,7 +20,7 @@ fn verify(args: &[&str]) -> Output {
 
 fn args_for(chain: &str, entry: &Value) -> Vec<String> {
     let mut args = vec![
-        "--chain".to_owned(),
+        "--beacon.chain".to_owned(),
         chain.to_owned(),
         "--round".to_owned(),
         entry["round"].to_string(),
@@ -149,7 +149,7 @@ fn chain_info_files_are_checked() {
     std::fs::write(&good, all["quicknet"]["info"].to_string()).unwrap();
     let entry = &all["quicknet"]["entries"][3];
     let mut args = args_for("quicknet", entry);
-    args.extend(["--chain-info".to_owned(), good.display().to_string()]);
+    args.extend(["--beacon.chain-info".to_owned(), good.display().to_string()]);
     let json = expect_ok(&run(&args));
     assert_eq!(json["randomness"], entry["randomness"]);
     // Without --chain the file alone names the chain.

@@ -1,5 +1,5 @@
-//! `grail-miner bench` and `grail-validator bench` on the tiny fixture model with a small
-//! workload: each prints one JSON line holding every key, with sane values. No timing is
+//! `grail-audit bench miner` and `grail-audit bench validator` on the tiny fixture model with a
+//! small workload: each prints one JSON line holding every key, with sane values. No timing is
 //! asserted (the machine may be shared); only that rates are positive and ratios finite.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
@@ -10,15 +10,15 @@ use std::process::Command;
 use grail_tests::{bin, fixture};
 use serde_json::Value;
 
-/// Runs `binary bench` on the tiny model with 1 group of 16 tokens; its one JSON line.
-fn bench(binary: &str) -> Value {
-    let out = Command::new(bin(binary))
-        .args(["bench", "--groups", "1", "--new-tokens", "16", "--threads", "1", "--model"])
+/// Runs `grail-audit bench ROLE` on the tiny model with 1 group of 16 tokens; its one JSON line.
+fn bench(role: &str) -> Value {
+    let out = Command::new(bin("grail-audit"))
+        .args(["bench", role, "--groups", "1", "--new-tokens", "16", "--threads", "1", "--model"])
         .arg(fixture("models/tiny"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{binary} bench failed: {stderr}");
+    assert!(out.status.success(), "bench {role} failed: {stderr}");
     assert!(stderr.contains("bench:"), "no progress on stderr: {stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "not one line: {stdout}");
@@ -53,7 +53,7 @@ fn common_keys(line: &Value) {
 
 #[test]
 fn miner_bench_prints_every_figure() {
-    let line = bench("grail-miner");
+    let line = bench("miner");
     positive(
         &line,
         &["tokens_per_s", "rollouts_per_s", "baseline_tokens_per_s", "speedup_vs_baseline"],
@@ -76,7 +76,7 @@ fn miner_bench_prints_every_figure() {
 
 #[test]
 fn validator_bench_prints_every_figure() {
-    let line = bench("grail-validator");
+    let line = bench("validator");
     positive(
         &line,
         &[
@@ -108,13 +108,19 @@ fn validator_bench_prints_every_figure() {
 
 #[test]
 fn a_missing_model_is_one_clear_error() {
-    for binary in ["grail-miner", "grail-validator"] {
-        let out = Command::new(bin(binary))
-            .args(["bench", "--model", "/nonexistent/model"])
+    for role in ["miner", "validator"] {
+        let out = Command::new(bin("grail-audit"))
+            .args(["bench", role, "--model", "/nonexistent/model"])
             .output()
             .unwrap();
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("/nonexistent/model"), "{binary}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{role}: {stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains("/nonexistent/model"), "{stderr}");
+    }
+    // The audit tool's benches are gone from the operators' binaries.
+    for binary in ["grail-miner", "grail-validator"] {
+        let out = Command::new(bin(binary)).args(["bench", "--help"]).output().unwrap();
+        assert!(!out.status.success(), "{binary} still has a bench subcommand");
     }
 }

@@ -1,5 +1,5 @@
-//! `grail-validator calibrate` on the tiny fixture model with a reduced count, asserting the
-//! bounds of issue 5: every honest source passes every rollout with its worst distance at most
+//! `grail-audit calibrate` on the tiny fixture model with a reduced count, asserting the
+//! bounds of docs/SECURITY.md: every honest source passes every rollout with its worst distance at most
 //! 2/3 of its tolerance, no forger passes a rollout, and the analytic bound is at most 2^-40.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
@@ -14,7 +14,7 @@ use serde_json::Value;
 const HEADROOM: f64 = 2.0 / 3.0;
 
 fn calibrate() -> Value {
-    let mut cmd = Command::new(bin("grail-validator"));
+    let mut cmd = Command::new(bin("grail-audit"));
     cmd.args(["calibrate", "--rollouts", "32", "--new-tokens", "48", "--compare-device", "cuda"])
         .arg("--model")
         .arg(fixture("models/tiny"));

@@ -1,6 +1,6 @@
 //! The local beacon end to end: start `grail-beacon`, fetch a round with
-//! `grail-validator beacon fetch`, and verify it with `grail-validator beacon verify --chain local`.
-//! Needs the binaries: `cargo build -p grail-validator -p grail-challenges --bins`.
+//! `grail-validator beacon fetch`, and verify it with `grail-validator beacon verify --beacon.chain local`.
+//! Needs the binaries: `cargo build --workspace --bins`.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -39,7 +39,14 @@ fn the_local_beacon_serves_rounds_that_verify() {
     assert_eq!(started["insecure_dev_key"], true);
 
     let fetched = ok_json(&validator(&[
-        "beacon", "fetch", "--chain", "local", "--relay", url, "--round", "1",
+        "beacon",
+        "fetch",
+        "--beacon.chain",
+        "local",
+        "--beacon.relays",
+        url,
+        "--round",
+        "1",
     ]));
     assert_eq!(fetched["chain"], "local");
     assert_eq!(fetched["round"], 1);
@@ -50,7 +57,7 @@ fn the_local_beacon_serves_rounds_that_verify() {
     let verified = ok_json(&validator(&[
         "beacon",
         "verify",
-        "--chain",
+        "--beacon.chain",
         "local",
         "--round",
         "1",
@@ -67,7 +74,7 @@ fn the_local_beacon_serves_rounds_that_verify() {
         &validator(&[
             "beacon",
             "verify",
-            "--chain",
+            "--beacon.chain",
             "local",
             "--round",
             "2",
@@ -80,7 +87,7 @@ fn the_local_beacon_serves_rounds_that_verify() {
         &validator(&[
             "beacon",
             "verify",
-            "--chain",
+            "--beacon.chain",
             "quicknet",
             "--round",
             "1",
@@ -91,7 +98,14 @@ fn the_local_beacon_serves_rounds_that_verify() {
     );
 
     // Without --round, fetch takes the current round on the chain's clock.
-    let latest = ok_json(&validator(&["beacon", "fetch", "--chain", "local", "--relay", url]));
+    let latest = ok_json(&validator(&[
+        "beacon",
+        "fetch",
+        "--beacon.chain",
+        "local",
+        "--beacon.relays",
+        url,
+    ]));
     assert!(latest["round"].as_u64().unwrap() >= 1);
 
     // A round far in the future is not served (404), so the fetch fails instead of inventing one.
@@ -99,13 +113,13 @@ fn the_local_beacon_serves_rounds_that_verify() {
         &validator(&[
             "beacon",
             "fetch",
-            "--chain",
+            "--beacon.chain",
             "local",
-            "--relay",
+            "--beacon.relays",
             url,
             "--round",
             "100000000",
-            "--passes",
+            "--beacon.passes",
             "1",
         ]),
         "404",
@@ -119,17 +133,27 @@ fn rounds_advance_with_the_clock() {
     let url = started["url"].as_str().unwrap();
     let fetch = |round: &str| {
         validator(&[
-            "beacon", "fetch", "--chain", "local", "--relay", url, "--round", round, "--passes",
+            "beacon",
+            "fetch",
+            "--beacon.chain",
+            "local",
+            "--beacon.relays",
+            url,
+            "--round",
+            round,
+            "--beacon.passes",
             "1",
         ])
     };
     let genesis = started["genesis_time"].as_u64().unwrap();
-    // Round 4 is due at genesis + 3 s: absent at first, present after waiting for it.
+    // A round three periods ahead of the clock is not due yet whatever the machine's speed: it
+    // is refused (404), then served once its time has come.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    if now < genesis + 3 {
-        expect_err(&fetch("4"), "404");
-    }
-    std::thread::sleep(Duration::from_secs((genesis + 4).saturating_sub(now)));
-    let json = ok_json(&fetch("4"));
-    assert_eq!(json["round"], 4);
+    let ahead = now.saturating_sub(genesis) + 1 + 3;
+    expect_err(&fetch(&ahead.to_string()), "404");
+    let due = genesis + ahead - 1;
+    let wait = due.saturating_sub(now) + 1;
+    std::thread::sleep(Duration::from_secs(wait));
+    let json = ok_json(&fetch(&ahead.to_string()));
+    assert_eq!(json["round"], ahead);
 }

@@ -51,7 +51,7 @@ fn miner(args: &[&str]) -> Output {
         .env_remove("GRAIL_WALLET_NAME")
         .env_remove("GRAIL_WALLET_HOTKEY")
         .env_remove("GRAIL_OVERWRITE")
-        .env_remove("GRAIL_LOG")
+        .env_remove("GRAIL_LOG_LEVEL")
         .output()
         .unwrap()
 }

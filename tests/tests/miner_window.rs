@@ -1,9 +1,9 @@
-//! One window mined end to end: start `grail-beacon` and run
-//! `grail-miner mine --window W --problems 2` on the tiny model with a fresh wallet and a temp
-//! storage folder; then decode the uploaded file and recompute everything a validator can
-//! without a forward pass: signatures, the mining beacon, block hash, seeds, problems and
-//! prompt tokens, rewards, advantages, Merkle roots, model_id and fingerprint.
-//! Needs the binaries: `cargo build -p grail-miner -p grail-challenges --bins`.
+//! One window mined end to end: start `grail-beacon` and run `grail-miner mine --from-window W
+//! --until-window W --problems 2` on the tiny model with a fresh wallet and a temp storage
+//! folder; then decode the uploaded file and recompute everything a validator can without a
+//! forward pass: signatures, the mining beacon, block hash, seeds, problems and prompt tokens,
+//! rewards, advantages, Merkle roots, model_id and fingerprint.
+//! Needs the binaries: `cargo build --workspace --bins`.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -14,10 +14,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use grail_challenges::chain::local_block_hash;
-use grail_challenges::drand::{local, verify_beacon, Beacon};
+use grail_chain::local_block_hash;
 use grail_challenges::env::{environment_by_id, grpo_advantages};
 use grail_challenges::prompt::PromptRenderer;
+use grail_drand::{dev, verify_beacon, Beacon};
 use grail_fingerprint::ModelConfig;
 use grail_protocol::codec::{decode, Limits};
 use grail_protocol::keys::Hotkey;
@@ -80,11 +80,12 @@ fn a_mined_window_file_recomputes_exactly() {
         .args(["--beacon.chain", "local", "--beacon.relay", url])
         .args(["--chain.genesis", &genesis_s, "--chain.block-time", "1"])
         .args(["--window.blocks", &BLOCKS.to_string()])
-        .args(["--window", &WINDOW.to_string(), "--problems", &PROBLEMS.to_string()])
+        .args(["--from-window", &WINDOW.to_string(), "--until-window", &WINDOW.to_string()])
+        .args(["--problems", &PROBLEMS.to_string()])
         .args(["--max-new-tokens", &MAX_NEW_TOKENS.to_string(), "--threads", "1"])
         .arg("--storage.path")
         .arg(&storage)
-        .env("GRAIL_LOG", "info")
+        .env("GRAIL_LOG_LEVEL", "info")
         .output()
         .unwrap();
     let report = json_line(&mined);
@@ -103,7 +104,7 @@ fn a_mined_window_file_recomputes_exactly() {
 
     // The mining beacon: the round at the window's start, verified against the local key.
     let start = genesis + WINDOW * BLOCKS;
-    let chain = local::dev_chain_info(genesis, 1).unwrap();
+    let chain = dev::dev_chain_info(genesis, 1).unwrap();
     assert_eq!(h.beacon.round, chain.round_at(start).unwrap());
     let beacon = Beacon {
         round: h.beacon.round,
@@ -111,7 +112,7 @@ fn a_mined_window_file_recomputes_exactly() {
         previous_signature: None,
         randomness: Some(h.beacon.randomness),
     };
-    let verified = verify_beacon(&local::dev_chain_key(), &beacon).unwrap();
+    let verified = verify_beacon(&dev::dev_chain_key(), &beacon).unwrap();
     assert_eq!(verified.randomness(), &h.beacon.randomness);
     assert_eq!(h.first_block_hash, local_block_hash(genesis, WINDOW * BLOCKS));
     assert_eq!(h.fingerprint, grail_fingerprint::fingerprint(&onnx, &h.beacon.randomness).unwrap());
@@ -180,10 +181,10 @@ fn an_unreachable_beacon_is_one_clear_error() {
         .arg("--model")
         .arg(fixture("models/tiny"))
         .args(["--beacon.chain", "local", "--beacon.relay", "http://127.0.0.1:9"])
-        .args(["--window", "1", "--problems", "1"])
+        .args(["--from-window", "1", "--until-window", "1", "--problems", "1"])
         .arg("--storage.path")
         .arg(tmp.path().join("storage"))
-        .env("GRAIL_LOG", "off")
+        .env("GRAIL_LOG_LEVEL", "off")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -218,7 +219,7 @@ fn the_continuous_loop_fills_windows_until_their_deadlines() {
         .args(["--window.margin", "1", "--max-new-tokens", "16", "--threads", "1"])
         .arg("--storage.path")
         .arg(tmp.path().join("storage"))
-        .env("GRAIL_LOG", "warn")
+        .env("GRAIL_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -28,12 +28,20 @@ fn run_with_config(text: &str) -> (bool, String) {
 fn a_config_without_a_model_is_refused_with_the_fix() {
     let (ok, stderr) = run_with_config("metagraph = \"metagraph.json\"\n[window]\nblocks = 4\n");
     assert!(!ok, "{stderr}");
-    assert!(stderr.contains("no model") && stderr.contains("--model"), "{stderr}");
+    assert!(stderr.contains("required") && stderr.contains("--model <DIR>"), "{stderr}");
 }
 
 #[test]
 fn an_unknown_key_is_refused_naming_the_file_and_the_key() {
     let (ok, stderr) = run_with_config("model = \"m\"\n[window]\nblok = 4\n");
     assert!(!ok, "{stderr}");
-    assert!(stderr.contains("parsing config FILE") && stderr.contains("blok"), "{stderr}");
+    assert!(stderr.contains("config file FILE: unknown key `window.blok`"), "{stderr}");
+    assert!(stderr.contains("window.blocks"), "the known keys are listed: {stderr}");
+}
+
+#[test]
+fn a_bad_value_is_refused_with_the_flags_complaint() {
+    let (ok, stderr) = run_with_config("model = \"m\"\n[weights]\nburn_bps = \"most\"\n");
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("key `weights.burn_bps`") && stderr.contains("most"), "{stderr}");
 }

@@ -4,8 +4,9 @@
 //! Local beacon (1 s rounds), 4-block windows of 1 s blocks; three one-shot miners per window
 //! on the tiny model, miner 3 forging a token in the first window (so it fails there and is
 //! excluded in the second: the exclusion must survive the crash). Validator A runs both
-//! windows; validator B (another data folder, same inputs) stalls before each commit and is
-//! killed while stalling in the second window, then restarted.
+//! windows; validator B (another data folder, same inputs; the test build
+//! `grail-validator-stalling`) stalls before each commit and is killed while stalling in the
+//! second window, then restarted as the real `grail-validator`.
 //! Needs the binaries: `cargo build --workspace --bins`.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
@@ -45,10 +46,19 @@ fn keygen(dir: &Path, i: u32) -> String {
     v["ss58"].as_str().unwrap().to_owned()
 }
 
+/// Miner `i` of `window`: honest, or (`tamper`) the adversary forging a token in every rollout.
 fn miner(dir: &Path, url: &str, genesis: u64, i: u32, window: u64, tamper: bool) -> KillOnDrop {
-    let mut cmd = Command::new(bin("grail-miner"));
-    cmd.arg("mine")
-        .arg("--model")
+    let w = window.to_string();
+    let mut cmd = if tamper {
+        let mut cmd = Command::new(bin("grail-audit"));
+        cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
+        cmd
+    } else {
+        let mut cmd = Command::new(bin("grail-miner"));
+        cmd.args(["mine", "--from-window", &w, "--until-window", &w]);
+        cmd
+    };
+    cmd.arg("--model")
         .arg(fixture("models/tiny"))
         .arg("--wallet.path")
         .arg(dir.join("wallets"))
@@ -56,21 +66,25 @@ fn miner(dir: &Path, url: &str, genesis: u64, i: u32, window: u64, tamper: bool)
         .args(["--beacon.chain", "local", "--beacon.relay", url])
         .args(timing(genesis))
         .args(["--max-new-tokens", "16", "--threads", "1", "--problems", "1"])
-        .args(["--window", &window.to_string()])
         .arg("--storage.path")
         .arg(dir.join("storage"))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if tamper {
-        cmd.args(["--test.tamper", "token"]);
-    }
     KillOnDrop(cmd.spawn().unwrap())
 }
 
+/// The validator, or (`stall`) its test build that pauses 3 s before each commit.
 fn validator(dir: &Path, data: &str, url: &str, genesis: u64, w: u64, stall: bool) -> Command {
-    let mut cmd = Command::new(bin("grail-validator"));
-    cmd.arg("run")
-        .arg("--model")
+    let mut cmd = if stall {
+        let mut cmd = Command::new(bin("grail-validator-stalling"));
+        cmd.args(["--stall-before-commit-ms", "3000"]);
+        cmd
+    } else {
+        let mut cmd = Command::new(bin("grail-validator"));
+        cmd.arg("run");
+        cmd
+    };
+    cmd.arg("--model")
         .arg(fixture("models/tiny"))
         .arg("--data")
         .arg(dir.join(data))
@@ -84,9 +98,6 @@ fn validator(dir: &Path, data: &str, url: &str, genesis: u64, w: u64, stall: boo
         .arg("--storage.path")
         .arg(dir.join("storage"))
         .args(["--log.level", "info"]);
-    if stall {
-        cmd.args(["--test.stall-before-commit-ms", "3000"]);
-    }
     cmd
 }
 

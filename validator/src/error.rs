@@ -34,6 +34,9 @@ pub enum ValidatorError {
         #[source]
         source: std::io::Error,
     },
+    /// A weights file or transcript could not be written durably.
+    #[error(transparent)]
+    Durable(Box<grail_storage::durable::DurableWriteError>),
     /// The verification pipeline could not run (its own inputs or machinery, not a miner).
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
@@ -78,7 +81,7 @@ pub enum PipelineError {
     #[error("window files: {source}")]
     Store {
         #[source]
-        source: grail_challenges::store::StoreError,
+        source: grail_storage::StoreError,
     },
     /// The validator's configuration cannot verify this window (unknown environment, a
     /// `model_id` other than the loaded model's, a bad parameter).

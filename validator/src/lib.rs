@@ -1,12 +1,14 @@
-//! grail-validator library.
+//! grail-validator: the verification pipeline, its state, scoring, weights, the live loop,
+//! transcripts and replay, and the validator's command line.
 
-pub mod calibrate;
+pub mod cli;
 pub mod error;
 pub mod http;
 pub mod live;
 pub mod metagraph;
 pub mod metrics;
 pub mod pipeline;
+pub mod scoring;
 pub mod sink;
 pub mod state;
 pub mod transcript;

@@ -10,24 +10,26 @@
 //! gets them at the next start ([`Validator::emit_pending_weights`]). The transcript is written
 //! before the commit, so every committed window has one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use grail_challenges::chain::ChainSource;
-use grail_challenges::drand::{unix_now, DrandClient};
-use grail_challenges::store::WindowStore;
+use grail_chain::ChainSource;
+use grail_drand::{unix_now, DrandClient};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
 use grail_protocol::verify_params::VerifyParams;
-use grail_protocol::window::first_block_of_window;
-use grail_weights::{compute_weights, MinerRecord, Weights, WeightsConfig, WindowRecord};
+use grail_storage::WindowStore;
+use grail_weights::{compute_weights, Weights, WeightsConfig};
 use serde::Serialize;
 
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
 use crate::metagraph::Metagraph;
-use crate::pipeline::{fetch_window, verify_window, window_times, ModelVerifier, WindowInputs};
+use crate::pipeline::{
+    fetch_window, upload_deadline, verify_window, window_schedule, ModelVerifier, WindowInputs,
+};
+use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
 use crate::state::{State, Verdict, VerdictResult};
 use crate::transcript::{Transcript, TranscriptParts};
@@ -51,9 +53,25 @@ pub struct LiveConfig {
     pub until_window: Option<u64>,
     /// How long to keep asking relays for a beacon once its round is due, per attempt.
     pub beacon_timeout: Duration,
-    /// Test only: sleep this long after verifying and before committing, so a test can kill
-    /// the validator in the middle of a window.
-    pub stall_before_commit: Option<Duration>,
+}
+
+/// What the loop tells its caller as it goes: each processed window's line, and the moment a
+/// verified window is about to be committed (everything before it is undone by a crash,
+/// nothing after it is).
+pub trait LoopObserver: Send {
+    /// A window was committed and its weights emitted.
+    fn window_done(&mut self, line: &WindowLine);
+
+    /// `window` is verified, its transcript written, and its commit comes next.
+    fn before_commit(&mut self, window: u64) {
+        let _ = window;
+    }
+}
+
+impl<F: FnMut(&WindowLine) + Send> LoopObserver for F {
+    fn window_done(&mut self, line: &WindowLine) {
+        self(line);
+    }
 }
 
 /// What the loop prints for each window: one JSON line on stdout.
@@ -77,45 +95,11 @@ pub struct Validator<C: ChainSource> {
     pub live: LiveStatus,
 }
 
-/// The window record a verdict adds to a miner's span (as [`State::miner_records`] maps it):
-/// a pass counts its estimated unique completions, a failure is hard, an unchecked file is
-/// active, and an absent file adds nothing.
-pub fn verdict_record(window: u64, v: &Verdict) -> Option<WindowRecord> {
-    let (unique, hard_failure, checked) = match v.result {
-        VerdictResult::Pass => (v.unique_estimated, false, true),
-        VerdictResult::Fail => (0, true, true),
-        VerdictResult::Unchecked => (0, false, false),
-        VerdictResult::Absent => return None,
-    };
-    Some(WindowRecord { window, unique, hard_failure, checked })
-}
-
-/// The weights computed at `window`: `prior` (every miner's records for the span's earlier
-/// windows) plus this window's `verdicts`, through [`compute_weights`]. The live loop and
-/// replay both call this; the loop checks its records against the committed state.
-pub fn window_weights(
-    config: &WeightsConfig,
-    window: u64,
-    prior: &[MinerRecord],
-    verdicts: &[Verdict],
-) -> Result<(Vec<MinerRecord>, Weights)> {
-    let by_hotkey: BTreeMap<String, &Verdict> =
-        verdicts.iter().map(|v| (v.hotkey.to_ss58(), v)).collect();
-    let mut records = prior.to_vec();
-    for m in &mut records {
-        if let Some(r) = by_hotkey.get(&m.hotkey).and_then(|v| verdict_record(window, v)) {
-            m.windows.push(r);
-        }
-    }
-    let weights = compute_weights(config, window, &records)?;
-    Ok((records, weights))
-}
-
 impl<C: ChainSource> Validator<C> {
     /// Processes windows from where the state stopped until `until_window` (or forever),
-    /// handing each window's line to `on_window`. A beacon, chain or store failure is retried
+    /// telling `observer` about each window. A beacon, chain or store failure is retried
     /// with backoff (never replaced by anything); any other error ends the loop.
-    pub async fn run(&mut self, mut on_window: impl FnMut(&WindowLine)) -> Result<()> {
+    pub async fn run(&mut self, observer: &mut impl LoopObserver) -> Result<()> {
         self.live.restore(&self.state)?;
         self.emit_pending_weights()?;
         let mut next = self.first_window()?;
@@ -127,9 +111,9 @@ impl<C: ChainSource> Validator<C> {
             if let Some(current) = self.current_window().await {
                 self.live.set_current_window(current);
             }
-            match self.process_window(next).await {
+            match self.process_window(next, observer).await {
                 Ok(line) => {
-                    on_window(&line);
+                    observer.window_done(&line);
                     next += 1;
                     backoff = Duration::from_secs(1);
                 }
@@ -197,11 +181,15 @@ impl<C: ChainSource> Validator<C> {
     }
 
     /// Verifies, commits, scores and emits one window.
-    pub async fn process_window(&mut self, window: u64) -> Result<WindowLine> {
+    pub async fn process_window(
+        &mut self,
+        window: u64,
+        observer: &mut impl LoopObserver,
+    ) -> Result<WindowLine> {
         let cfg = &self.config;
         let drand = self.drand.chain().clone();
         let clock = self.chain.clock();
-        let times = window_times(window, &cfg.network, &cfg.verify, &clock, &drand)?;
+        let times = window_schedule(window, &cfg.network, &clock, &drand)?;
         let beacon_err = |which: &'static str, e: &dyn std::fmt::Display| PipelineError::Beacon {
             which,
             window,
@@ -224,16 +212,15 @@ impl<C: ChainSource> Validator<C> {
             .fetch_round(times.mining_round)
             .await
             .map_err(|e| beacon_err("mining", &e))?;
-        let first_block = first_block_of_window(window, cfg.network.blocks_per_window)
-            .map_err(|e| PipelineError::Chain { reason: e.to_string() })?;
+        let first_block = times.first_block;
         let first_block_hash = self.chain.block_hash(first_block).await.map_err(|e| {
             PipelineError::Chain { reason: format!("hash of block {first_block}: {e}") }
         })?;
         let metagraph = Metagraph::load(&cfg.metagraph)?;
         let miners = metagraph.miners();
+        let deadline = upload_deadline(&times, &cfg.verify);
         let objects =
-            fetch_window(&self.store, window, times.deadline_unix, cfg.verify.max_file_bytes)
-                .await?;
+            fetch_window(&self.store, window, deadline, cfg.verify.max_file_bytes).await?;
         let mut excluded = BTreeSet::<Hotkey>::new();
         for hotkey in miners.keys() {
             if self.state.excluded(hotkey, window)?.is_some() {
@@ -244,16 +231,14 @@ impl<C: ChainSource> Validator<C> {
         tracing::info!(window, files = objects.len(), miners = miners.len(), "verifying window");
         let started = Instant::now();
         let model_id = self.verifier.model_id().to_vec();
-        let (mining_beacon, challenge_beacon) =
-            (mining.beacon().clone(), challenge.beacon().clone());
         let inputs = WindowInputs {
             window,
             network: &cfg.network,
             verify: &cfg.verify,
             clock,
             drand: &drand,
-            mining_beacon: &mining_beacon,
-            challenge_beacon: &challenge_beacon,
+            mining_beacon: &mining,
+            challenge_beacon: &challenge,
             first_block_hash,
             model_id: &model_id,
             miners: &miners,
@@ -282,10 +267,7 @@ impl<C: ChainSource> Validator<C> {
             let path = Transcript::new(&inputs, parts)?.write_to(&cfg.data_dir)?;
             tracing::debug!(window, path = %path.display(), "transcript written");
         }
-        if let Some(stall) = cfg.stall_before_commit {
-            tracing::info!(window, stall_ms = stall.as_millis() as u64, "stalling before commit");
-            tokio::time::sleep(stall).await;
-        }
+        tokio::task::block_in_place(|| observer.before_commit(window));
         self.state.record_window(&report.outcome)?;
         // Replay recomputes weights from the transcript's records; they must be the state's.
         let committed = self.state.miner_records(window, weights_config.span_windows, &by_uid)?;
@@ -339,7 +321,7 @@ fn retryable(e: &ValidatorError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Stage, WindowOutcome};
+    use crate::state::Stage;
     use grail_protocol::keys::HotkeyPair;
 
     fn hk(i: u8) -> Hotkey {
@@ -360,55 +342,12 @@ mod tests {
         }
     }
 
-    /// The records replay derives (prior + this window's verdicts) are the state's own, over
-    /// several windows and every verdict result.
-    #[test]
-    fn window_weights_records_equal_the_states() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut state = State::open(dir.path()).expect("state");
-        let metagraph: BTreeMap<u16, Hotkey> = (1..=4).map(|i| (u16::from(i), hk(i))).collect();
-        let config = WeightsConfig { span_windows: 3, ..WeightsConfig::default() };
-        let windows = [
-            vec![
-                verdict(1, VerdictResult::Pass, 10),
-                verdict(2, VerdictResult::Unchecked, 0),
-                verdict(3, VerdictResult::Absent, 0),
-                verdict(4, VerdictResult::Pass, 4),
-            ],
-            vec![
-                verdict(1, VerdictResult::Pass, 12),
-                verdict(2, VerdictResult::Pass, 7),
-                verdict(3, VerdictResult::Fail, 0),
-                verdict(4, VerdictResult::Absent, 0),
-            ],
-            vec![verdict(1, VerdictResult::Pass, 3), verdict(2, VerdictResult::Pass, 9)],
-            vec![verdict(1, VerdictResult::Unchecked, 0), verdict(4, VerdictResult::Pass, 1)],
-        ];
-        for (w, verdicts) in (10u64..).zip(windows) {
-            let prior = state.miner_records(w, config.span_windows, &metagraph).expect("prior");
-            let (records, weights) = window_weights(&config, w, &prior, &verdicts).expect("w");
-            let outcome = WindowOutcome {
-                window: w,
-                beacon_round: 1,
-                randomness: [0; 32],
-                processed_at_unix: 0,
-                files: 0,
-                verdicts,
-                exclusions: vec![],
-            };
-            state.record_window(&outcome).expect("record");
-            let committed = state.miner_records(w, config.span_windows, &metagraph).expect("now");
-            assert_eq!(records, committed, "window {w}");
-            assert_eq!(weights, compute_weights(&config, w, &committed).expect("weights"));
-        }
-    }
-
     /// A crash between a window's commit and its weights' emission: the next start emits them
     /// and, with nothing left before `until_window`, processes no window again.
     #[tokio::test]
     async fn a_committed_window_without_weights_gets_them_at_start() {
-        use grail_challenges::chain::LocalClockChain;
-        use grail_challenges::drand::{local, ClientOptions};
+        use grail_chain::LocalClockChain;
+        use grail_drand::{dev, ClientOptions};
         let dir = tempfile::tempdir().expect("tempdir");
         let metagraph = Metagraph {
             netuid: Some(9),
@@ -443,10 +382,9 @@ mod tests {
             from_window: None,
             until_window: Some(5),
             beacon_timeout: Duration::from_secs(1),
-            stall_before_commit: None,
         };
         let drand = DrandClient::new(
-            local::dev_chain_info(0, 1).expect("chain"),
+            dev::dev_chain_info(0, 1).expect("chain"),
             vec!["http://127.0.0.1:9".into()],
             ClientOptions::default(),
         )
@@ -462,7 +400,7 @@ mod tests {
             live: LiveStatus::new(Some(9)),
         };
         let mut lines = 0;
-        v.run(|_| lines += 1).await.expect("run");
+        v.run(&mut |_: &WindowLine| lines += 1).await.expect("run");
         assert_eq!(lines, 0);
         let (window, weights) = v.state.latest_weights().expect("read").expect("emitted");
         assert_eq!(window, 5);

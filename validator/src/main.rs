@@ -3,24 +3,8 @@
 //! Machine-readable results are one JSON line on stdout; logs go to stderr; a failure is one
 //! line `error: ...` on stderr and a non-zero exit status.
 
-mod cli;
+use grail_validator::cli::{run, Cli};
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    if let Err(e) = cli::init_tracing(&args.log_level) {
-        eprintln!("error: {e:#}");
-        return ExitCode::from(2);
-    }
-    match cli::run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    grail_cli::run_main(|c: &Cli| &c.log, run)
 }

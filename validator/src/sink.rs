@@ -1,5 +1,5 @@
-//! Where emitted weights go. [`FileSink`] writes one JSON file per window; submitting to
-//! subtensor is a later sink behind the same [`WeightsSink`] trait.
+//! Where emitted weights go. [`FileSink`] writes one JSON file per window; a sink that submits
+//! to subtensor fits behind the same [`WeightsSink`] trait.
 //!
 //! The file format (also the body of `GET /weights`) is the arguments of the chain's
 //! `set_weights` call plus the window they were computed for:
@@ -14,13 +14,14 @@
 //!   largest is 65535, zero weights left out (the chain's `dests` and `weights`);
 //! - `version_key` (u64): the chain's weights version key.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use grail_weights::Weights;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{io, Result, ValidatorError};
+use grail_storage::durable::{self, Access};
+
+use crate::error::{Result, ValidatorError};
 
 /// Folder under the data folder that [`FileSink`] writes to.
 pub const WEIGHTS_DIR: &str = "weights";
@@ -56,8 +57,9 @@ impl ChainWeights {
     }
 }
 
-/// Writes `{data}/weights/{window}.json` atomically: a reader sees the old file or the whole
-/// new one, never a partial write, even if the validator is killed mid-write.
+/// Writes `{data}/weights/{window}.json` durably ([`grail_storage::durable`]): a reader sees
+/// the old file or the whole new one, never a partial write, even if the validator is killed
+/// mid-write.
 #[derive(Debug, Clone)]
 pub struct FileSink {
     dir: PathBuf,
@@ -82,24 +84,9 @@ impl WeightsSink for FileSink {
         let mut bytes = serde_json::to_vec(&chain)
             .map_err(|source| ValidatorError::Json { what: "chain weights", source })?;
         bytes.push(b'\n');
-        std::fs::create_dir_all(&self.dir).map_err(io("create weights folder", &self.dir))?;
-        write_atomic(&self.dir, &self.path(window), &bytes)
+        durable::write_file(&self.path(window), &bytes, Access::Default)
+            .map_err(|e| ValidatorError::Durable(Box::new(e)))
     }
-}
-
-/// Writes a temporary file in `dir`, syncs it, renames it over `path`, then syncs `dir` so
-/// the rename itself survives a crash.
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    file.write_all(bytes).map_err(io("write", &tmp))?;
-    file.sync_all().map_err(io("sync", &tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    #[cfg(unix)]
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync folder", dir))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use grail_challenges::drand::{local, Beacon, ChainInfo};
+use grail_drand::{dev, verify_beacon, Beacon, ChainInfo};
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
@@ -39,10 +39,12 @@ use grail_weights::{MinerRecord, Weights, WeightsConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use grail_storage::durable::{self, Access};
+
 use crate::error::{io, Result, ValidatorError};
-use crate::live::window_weights;
 use crate::metagraph::Metagraph;
 use crate::pipeline::{verify_window, FetchedObject, ModelVerifier, WindowInputs, WindowReport};
+use crate::scoring::window_weights;
 use crate::state::{Exclusion, Verdict, WindowOutcome};
 
 /// The `format` tag of this version.
@@ -152,8 +154,8 @@ impl Transcript {
             verify: *inputs.verify,
             clock: inputs.clock,
             drand: inputs.drand.to_json(),
-            mining_beacon: inputs.mining_beacon.clone(),
-            challenge_beacon: inputs.challenge_beacon.clone(),
+            mining_beacon: inputs.mining_beacon.beacon().clone(),
+            challenge_beacon: inputs.challenge_beacon.beacon().clone(),
             first_block_hash: hex::encode(inputs.first_block_hash),
             model_id,
             metagraph: parts.metagraph.clone(),
@@ -183,17 +185,15 @@ impl Transcript {
         data_dir.join(TRANSCRIPTS_DIR).join(format!("{window}.json"))
     }
 
-    /// Writes `data_dir/transcripts/{window}.json` atomically (temporary file, then rename).
+    /// Writes `data_dir/transcripts/{window}.json` durably ([`grail_storage::durable`]): a
+    /// crash leaves the old file or the whole new one, and a returned write is on disk.
     pub fn write_to(&self, data_dir: &Path) -> Result<PathBuf> {
-        let dir = data_dir.join(TRANSCRIPTS_DIR);
-        std::fs::create_dir_all(&dir).map_err(io("create transcripts folder", &dir))?;
         let path = Transcript::path_in(data_dir, self.window);
         let mut bytes = serde_json::to_vec_pretty(self)
             .map_err(|source| ValidatorError::Json { what: "transcript", source })?;
         bytes.push(b'\n');
-        let tmp = dir.join(format!(".{}.json.tmp", self.window));
-        std::fs::write(&tmp, &bytes).map_err(io("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename into place", &path))?;
+        durable::write_file(&path, &bytes, Access::Default)
+            .map_err(|e| ValidatorError::Durable(Box::new(e)))?;
         Ok(path)
     }
 
@@ -204,7 +204,7 @@ impl Transcript {
         let named = [
             ("quicknet", ChainInfo::quicknet().key()),
             ("mainnet", ChainInfo::mainnet().key()),
-            ("local-dev", local::dev_chain_key()),
+            ("local-dev", dev::dev_chain_key()),
         ];
         Ok(named
             .into_iter()
@@ -248,6 +248,12 @@ impl Transcript {
     /// field; exclusions; beacon round; files), and the weights.
     pub fn replay(&self, verifier: &mut ModelVerifier) -> Result<Replay> {
         let drand = self.chain_info()?;
+        let key = drand.key();
+        let verified = |field: &str, b: &Beacon| {
+            verify_beacon(&key, b).map_err(|e| bad(field, format!("does not verify: {e}")))
+        };
+        let mining_beacon = verified("mining_beacon", &self.mining_beacon)?;
+        let challenge_beacon = verified("challenge_beacon", &self.challenge_beacon)?;
         let first_block_hash = hash32(&self.first_block_hash, "first_block_hash")?;
         let model_id = cid::Cid::try_from(self.model_id.as_str())
             .map_err(|e| bad("model_id", e.to_string()))?
@@ -274,8 +280,8 @@ impl Transcript {
             verify: &self.verify,
             clock: self.clock,
             drand: &drand,
-            mining_beacon: &self.mining_beacon,
-            challenge_beacon: &self.challenge_beacon,
+            mining_beacon: &mining_beacon,
+            challenge_beacon: &challenge_beacon,
             first_block_hash,
             model_id: &model_id,
             miners: &miners,

@@ -8,27 +8,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use grail_challenges::chain::LocalClockChain;
-use grail_challenges::drand::local::LocalBeacon;
-use grail_challenges::drand::{verify_beacon, VerifiedBeacon};
-use grail_challenges::env::{environment_by_id, grpo_advantages, Environment};
+use grail_beacon::LocalBeacon;
+use grail_chain::LocalClockChain;
+use grail_challenges::assembly::{reseal, seal, window_header, HeaderFields, Scorer};
+use grail_challenges::env::{environment_by_id, Environment};
 use grail_challenges::prompt::PromptRenderer;
-use grail_challenges::store::WindowStore;
+use grail_drand::{verify_beacon, VerifiedBeacon};
 use grail_fingerprint::{Device, Engine, EngineOptions, GroupRequest};
 use grail_protocol::codec::encode;
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::hash::Hash32;
 use grail_protocol::keys::{Hotkey, HotkeyPair};
-use grail_protocol::params::{NetworkParams, GROUP_SIZE, PROTOCOL_VERSION};
-use grail_protocol::seeds::{problem_seed, sample_stream, window_seed};
-use grail_protocol::signing::sign_window_file;
+use grail_protocol::params::{EnvironmentSpec, NetworkParams};
+use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
 use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window::ChainClock;
-use grail_protocol::window_file::{
-    window_file_key, BeaconRecord, Rollout, WindowFile, WindowHeader,
-};
+use grail_protocol::window_file::{window_file_key, BeaconRecord, WindowFile};
+use grail_storage::WindowStore;
 use grail_validator::pipeline::{
-    fetch_window, verify_window, window_times, ModelVerifier, WindowInputs,
+    fetch_window, upload_deadline, verify_window, window_schedule, ModelVerifier, WindowInputs,
 };
 use grail_validator::state::{Stage, State, VerdictResult};
 
@@ -58,9 +56,11 @@ struct Miner<'a> {
 }
 
 impl Miner<'_> {
+    /// The honest file of `problems` problems, made the way the miner makes it.
     fn file(&mut self, pair: &HotkeyPair, problems: u32) -> WindowFile {
         let hotkey = pair.hotkey();
         let stop_ids = self.engine.config().stop_token_ids.clone();
+        let scorer = Scorer { env: self.env, renderer: self.renderer, stop_ids: &stop_ids };
         let mut rollouts = Vec::new();
         for j in 0..problems {
             let problem = self.env.generate(problem_seed(&self.seed, &hotkey, j));
@@ -69,40 +69,16 @@ impl Miner<'_> {
                 .engine
                 .generate_group(&GroupRequest {
                     prompt: &prompt,
-                    streams: (0..GROUP_SIZE)
-                        .map(|r| sample_stream(&self.seed, &hotkey, j, r))
-                        .collect(),
+                    streams: group_streams(&self.seed, &hotkey, j),
                     temperature: self.network.generation.temperature,
                     max_new_tokens: MAX_NEW_TOKENS as usize,
                     stop_ids: &stop_ids,
                     commitment: Some(&self.key),
                 })
                 .unwrap();
-            let mut group = Vec::new();
-            for (r, g) in (0u32..).zip(generated) {
-                let text = self.renderer.decode_completion(&g.tokens, &stop_ids).unwrap();
-                let scored = self.env.score(&problem, &text).unwrap();
-                let mut rollout = Rollout {
-                    problem_index: j,
-                    rollout_index: r,
-                    prompt_tokens: prompt.clone(),
-                    completion_tokens: g.tokens,
-                    logprobs: g.logprobs,
-                    commitments: g.commitments,
-                    merkle_root: [0; 32],
-                    reward: scored.reward,
-                    success: scored.success,
-                    advantage: 0.0,
-                    signature: [0; 64],
-                };
-                rollout.merkle_root = rollout.compute_merkle_root().unwrap();
-                group.push(rollout);
-            }
-            set_advantages(&mut group);
-            rollouts.extend(group);
+            rollouts.extend(scorer.assemble_group(j, &prompt, &problem, generated).unwrap());
         }
-        let header = WindowHeader {
-            protocol_version: PROTOCOL_VERSION,
+        let header = window_header(HeaderFields {
             window: WINDOW,
             hotkey,
             model_id: self.model_id.clone(),
@@ -113,32 +89,11 @@ impl Miner<'_> {
             },
             first_block_hash: self.first_block_hash,
             fingerprint: self.fingerprint,
-            environment: self.network.environment.clone(),
+            environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },
             generation: self.network.generation,
-            signature: [0; 64],
-        };
-        let mut file = WindowFile { header, rollouts };
-        sign_window_file(pair, &mut file).unwrap();
-        file
+        });
+        seal(pair, header, rollouts).unwrap().0
     }
-}
-
-fn set_advantages(group: &mut [Rollout]) {
-    let rewards: Vec<f32> = group.iter().map(|r| r.reward).collect();
-    for (r, a) in group.iter_mut().zip(grpo_advantages(&rewards).unwrap()) {
-        r.advantage = a;
-    }
-}
-
-/// Recomputes Merkle roots and advantages and signs again: a tamperer covering its tracks.
-fn reseal(pair: &HotkeyPair, file: &mut WindowFile) {
-    for r in &mut file.rollouts {
-        r.merkle_root = r.compute_merkle_root().unwrap();
-    }
-    for group in file.rollouts.chunks_mut(GROUP_SIZE as usize) {
-        set_advantages(group);
-    }
-    sign_window_file(pair, file).unwrap();
 }
 
 /// Another token that is not a stop token.
@@ -160,10 +115,10 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
     let verify = VerifyParams { rollouts_checked: 8, ..Default::default() };
     let beacon = LocalBeacon::new(genesis, 3).unwrap();
     let drand = beacon.info().clone();
-    let times = window_times(WINDOW, &network, &verify, &clock, &drand).unwrap();
-    let mining_beacon = beacon.beacon_if_due(times.mining_round, u64::MAX).unwrap();
-    let challenge_beacon = beacon.beacon_if_due(times.challenge_round, u64::MAX).unwrap();
-    let mining = verify_beacon(&drand.key(), &mining_beacon).unwrap();
+    let times = window_schedule(WINDOW, &network, &clock, &drand).unwrap();
+    let due = |round| beacon.beacon_if_due(round, u64::MAX).unwrap();
+    let mining = verify_beacon(&drand.key(), &due(times.mining_round)).unwrap();
+    let challenge = verify_beacon(&drand.key(), &due(times.challenge_round)).unwrap();
     let first_block_hash = LocalClockChain::new(genesis, 12).unwrap().hash_of(0);
 
     let mut verifier = ModelVerifier::load(&tiny(), &options()).unwrap();
@@ -205,22 +160,22 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
     for r in &mut f.rollouts {
         r.completion_tokens[0] = flipped(r.completion_tokens[0], &stop_ids);
     }
-    reseal(&pairs[3], &mut f);
+    reseal(&pairs[3], &mut f).unwrap();
     files.push((3, f));
     // 4: zeroed commitments.
     let mut f = miner.file(&pairs[4], 1);
     f.rollouts.iter_mut().for_each(|r| r.commitments.iter_mut().for_each(|c| *c = 0));
-    reseal(&pairs[4], &mut f);
+    reseal(&pairs[4], &mut f).unwrap();
     files.push((4, f));
     // 5: a forged reward (advantages recomputed so the structure is consistent).
     let mut f = miner.file(&pairs[5], 1);
     f.rollouts[9].reward += 0.5;
-    reseal(&pairs[5], &mut f);
+    reseal(&pairs[5], &mut f).unwrap();
     files.push((5, f));
     // 6: a NaN logprob.
     let mut f = miner.file(&pairs[6], 1);
     f.rollouts[2].logprobs[1] = f32::NAN;
-    reseal(&pairs[6], &mut f);
+    reseal(&pairs[6], &mut f).unwrap();
     files.push((6, f));
     // 7: registered, no file. 8: excluded, with an honest file.
     files.push((8, miner.file(&pairs[8], 1)));
@@ -234,7 +189,12 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
     }
     rt.block_on(store.put("windows/0/stray.txt", b"hello".to_vec())).unwrap();
     let objects = rt
-        .block_on(fetch_window(&store, WINDOW, times.deadline_unix, verify.max_file_bytes))
+        .block_on(fetch_window(
+            &store,
+            WINDOW,
+            upload_deadline(&times, &verify),
+            verify.max_file_bytes,
+        ))
         .unwrap();
     assert_eq!(objects.len(), files.len() + 1);
 
@@ -247,8 +207,8 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
         verify: &verify,
         clock,
         drand: &drand,
-        mining_beacon: &mining_beacon,
-        challenge_beacon: &challenge_beacon,
+        mining_beacon: &mining,
+        challenge_beacon: &challenge,
         first_block_hash,
         model_id: &model_id,
         miners: &miners,
@@ -309,9 +269,10 @@ fn a_wrong_beacon_is_the_validators_error_not_a_verdict() {
     let verify = VerifyParams::default();
     let beacon = LocalBeacon::new(genesis, 3).unwrap();
     let drand = beacon.info().clone();
-    let times = window_times(WINDOW, &network, &verify, &clock, &drand).unwrap();
-    let mining = beacon.beacon_if_due(times.mining_round, u64::MAX).unwrap();
-    let wrong = beacon.beacon_if_due(times.challenge_round + 1, u64::MAX).unwrap();
+    let times = window_schedule(WINDOW, &network, &clock, &drand).unwrap();
+    let due = |round| verify_beacon(&drand.key(), &beacon.beacon_if_due(round, u64::MAX).unwrap());
+    let mining = due(times.mining_round).unwrap();
+    let wrong = due(times.challenge_round + 1).unwrap();
     let mut verifier = ModelVerifier::load(&tiny(), &options()).unwrap();
     let model_id = verifier.model_id().to_vec();
     let (miners, excluded) = (BTreeMap::new(), BTreeSet::new());
@@ -332,16 +293,16 @@ fn a_wrong_beacon_is_the_validators_error_not_a_verdict() {
     };
     let err = verify_window(&mut verifier, &inputs).unwrap_err();
     assert!(err.to_string().contains("challenge beacon"), "{err}");
-    // The right round with a forged signature.
-    let mut forged = beacon.beacon_if_due(times.challenge_round, u64::MAX).unwrap();
-    forged.signature[5] ^= 1;
-    forged.randomness = None;
-    inputs.challenge_beacon = &forged;
-    assert!(verify_window(&mut verifier, &inputs).is_err());
+    assert!(err.to_string().contains(&format!("needs round {}", times.challenge_round)), "{err}");
+    // The mining beacon of another round.
+    let right = due(times.challenge_round).unwrap();
+    inputs.challenge_beacon = &right;
+    inputs.mining_beacon = &wrong;
+    let err = verify_window(&mut verifier, &inputs).unwrap_err();
+    assert!(err.to_string().contains("mining beacon"), "{err}");
+    inputs.mining_beacon = &mining;
     // Another model than the loaded one.
     let other = grail_protocol::cid::cid_of_bytes(b"other").to_bytes();
-    let right = beacon.beacon_if_due(times.challenge_round, u64::MAX).unwrap();
-    inputs.challenge_beacon = &right;
     inputs.model_id = &other;
     let err = verify_window(&mut verifier, &inputs).unwrap_err();
     assert!(err.to_string().contains("model_id"), "{err}");

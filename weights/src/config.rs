@@ -11,6 +11,17 @@ pub const U16_MAX_WEIGHT: u16 = u16::MAX;
 /// The most miners a subnet can hold (u16 uids), which bounds the sums.
 pub(crate) const MAX_MINERS: u128 = 1 << 16;
 
+/// Default windows in the rolling span.
+pub const DEFAULT_SPAN_WINDOWS: u64 = 12;
+/// Default unique completions that count per window.
+pub const DEFAULT_CAP_PER_WINDOW: u64 = 5000;
+/// Default superlinear exponent.
+pub const DEFAULT_EXPONENT: u32 = 4;
+/// Default burned fraction, in basis points (90 %).
+pub const DEFAULT_BURN_BPS: u32 = 9000;
+/// Default weights version key.
+pub const DEFAULT_VERSION_KEY: u64 = 1;
+
 /// Parameters of scoring and weights (DESIGN.md 3.9).
 ///
 /// Defaults follow the reference subnet (grail-notes section 5): a 12-window span, a cap of
@@ -36,12 +47,12 @@ pub struct WeightsConfig {
 impl Default for WeightsConfig {
     fn default() -> Self {
         Self {
-            span_windows: 12,
-            cap_per_window: 5000,
-            exponent: 4,
+            span_windows: DEFAULT_SPAN_WINDOWS,
+            cap_per_window: DEFAULT_CAP_PER_WINDOW,
+            exponent: DEFAULT_EXPONENT,
             burn_uid: 0,
-            burn_bps: 9000,
-            version_key: 1,
+            burn_bps: DEFAULT_BURN_BPS,
+            version_key: DEFAULT_VERSION_KEY,
         }
     }
 }

@@ -13,7 +13,10 @@ pub mod score;
 #[cfg(test)]
 mod tests;
 
-pub use config::WeightsConfig;
+pub use config::{
+    WeightsConfig, DEFAULT_BURN_BPS, DEFAULT_CAP_PER_WINDOW, DEFAULT_EXPONENT,
+    DEFAULT_SPAN_WINDOWS, DEFAULT_VERSION_KEY,
+};
 pub use normalize::{compute_weights, MinerScore, Weights};
 pub use score::{MinerRecord, MinerStatus, WindowRecord};
 

@@ -6,30 +6,36 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use grail_challenges::env::ChatMessage;
-
-use grail_fingerprint::cli::ModelArgs;
-use grail_fingerprint::Device;
+use grail_challenges::prompt::PromptRenderer;
+use grail_cli::model::ModelArgs;
 use serde_json::json;
 
+/// `generate`'s flags.
 #[derive(Debug, Args)]
-pub(crate) struct GenerateArgs {
+pub struct GenerateArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// The user message.
-    #[arg(long, env = "GRAIL_PROMPT")]
+    #[arg(id = "prompt", long = "prompt", env = "GRAIL_PROMPT", help_heading = "Generation")]
     prompt: String,
     /// Length cap of the answer, in tokens.
-    #[arg(long, env = "GRAIL_MAX_NEW_TOKENS", default_value_t = 64)]
+    #[arg(
+        id = "max_new_tokens",
+        long = "max-new-tokens",
+        env = "GRAIL_MAX_NEW_TOKENS",
+        default_value_t = 64,
+        help_heading = "Generation"
+    )]
     max_new_tokens: usize,
 }
 
-/// Parses `cpu`, `cuda` (device 0) or `cuda:N`.
-pub(crate) fn parse_device(s: &str) -> Result<Device, String> {
-    s.parse()
-}
-
-pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<()> {
-    let (mut engine, renderer) = super::load_model(&args.model)?;
+/// Runs `generate`.
+pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
+    let dir = args.model.dir.display();
+    let mut engine =
+        args.model.load().with_context(|| format!("while loading the model folder {dir}"))?;
+    let renderer = PromptRenderer::from_model_dir(&args.model.dir)
+        .with_context(|| format!("while loading the chat template of {dir}"))?;
     let prompt = renderer
         .prompt_tokens(&[ChatMessage::new("user", args.prompt.as_str())])
         .context("while rendering the prompt")?;
@@ -50,18 +56,4 @@ pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn devices_parse() {
-        assert_eq!(parse_device("cpu"), Ok(Device::Cpu));
-        assert_eq!(parse_device("cuda"), Ok(Device::Cuda { device_id: 0 }));
-        assert_eq!(parse_device("cuda:2"), Ok(Device::Cuda { device_id: 2 }));
-        assert!(parse_device("gpu").unwrap_err().contains("cpu, cuda or cuda:N"));
-        assert!(parse_device("cuda:x").is_err());
-    }
 }

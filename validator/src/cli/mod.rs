@@ -1,23 +1,21 @@
-//! Command-line structure: one subcommand group per concern: `beacon`, `model`, `run`,
-//! `replay`, `bench`, `calibrate`.
+//! The validator's command line, one subcommand group per concern: `beacon`, `model`, `run`,
+//! `replay`. The flag groups come from `grail-cli`; `run`'s own are in [`run`].
 
-mod beacon;
-mod bench;
-mod calibrate;
-mod model;
-mod replay;
-mod run;
-mod run_config;
+pub mod beacon;
+pub mod model;
+pub mod replay;
+pub mod run;
 
 use clap::{Parser, Subcommand};
+use grail_cli::log::LogArgs;
 
 /// The grail-rs validator.
 #[derive(Debug, Parser)]
 #[command(name = "grail-validator", version, about)]
-pub(crate) struct Cli {
-    /// Log filter (tracing syntax, e.g. `info` or `grail_challenges=debug`), to stderr.
-    #[arg(long = "log.level", env = "GRAIL_LOG", default_value = "warn", global = true)]
-    pub(crate) log_level: String,
+pub struct Cli {
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,26 +32,14 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Recompute a window's verdicts and weights from its transcript; non-zero on a difference.
     Replay(replay::ReplayArgs),
-    /// Time verification against generation on one model: the miner's fixed workload
-    /// generated, then verified with every check; prints one JSON line of figures.
-    Bench(bench::BenchArgs),
-    /// The proof audit: honest drift sources and forgers through every forward check, and
-    /// the analytic forgery bound; prints one JSON object.
-    Calibrate(Box<calibrate::CalibrateArgs>),
 }
 
-/// Logs to stderr, so stdout carries only results.
-pub(crate) fn init_tracing(filter: &str) -> anyhow::Result<()> {
-    Ok(grail_challenges::logging::init_stderr_logging(filter)?)
-}
-
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Beacon(cmd) => beacon::run(cmd).await,
+        Command::Beacon(cmd) => beacon::run(cmd),
         Command::Model(cmd) => model::run(cmd),
-        Command::Run(args) => run::run(*args).await,
+        Command::Run(args) => run::run(*args, &mut run::PrintLines),
         Command::Replay(args) => replay::run(&args),
-        Command::Bench(args) => bench::run(&args),
-        Command::Calibrate(args) => calibrate::run(&args),
     }
 }

@@ -8,26 +8,31 @@ use clap::{Args, Subcommand};
 use grail_fingerprint::{fingerprint_of, model_id_of, read_weights, runtime, ModelSession};
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum ModelCommand {
+pub enum ModelCommand {
     /// Print `model_id` (and the BN254 fingerprint for a beacon), then load the model through
     /// ONNX Runtime and print its dimensions.
     Identity(IdentityArgs),
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct IdentityArgs {
+pub struct IdentityArgs {
     /// A model folder holding `model.onnx`, or the `.onnx` file itself.
-    #[arg(long, env = "GRAIL_MODEL")]
+    #[arg(id = "model", long = "model", env = "GRAIL_MODEL", help_heading = "Model")]
     model: PathBuf,
     /// Beacon randomness (64 hex characters) that keys the fingerprint; omitted: no fingerprint.
-    #[arg(long = "beacon-randomness")]
+    #[arg(
+        id = "beacon_randomness",
+        long = "beacon-randomness",
+        env = "GRAIL_BEACON_RANDOMNESS",
+        help_heading = "Model"
+    )]
     beacon_randomness: Option<String>,
     /// Skip loading the model through ONNX Runtime (identity only).
-    #[arg(long = "no-load")]
+    #[arg(id = "no_load", long = "no-load", env = "GRAIL_NO_LOAD", help_heading = "Model")]
     no_load: bool,
 }
 
-pub(crate) fn run(cmd: ModelCommand) -> anyhow::Result<()> {
+pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
     match cmd {
         ModelCommand::Identity(args) => identity(&args),
     }

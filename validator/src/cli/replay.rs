@@ -8,15 +8,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use grail_fingerprint::cli::ModelArgs;
-use grail_validator::pipeline::ModelVerifier;
-use grail_validator::transcript::Transcript;
+use grail_cli::model::ModelArgs;
+
+use crate::pipeline::ModelVerifier;
+use crate::transcript::Transcript;
 use serde::Serialize;
 
 /// Recompute a window's verdicts and weights from its transcript.
 #[derive(Debug, Args)]
-pub(crate) struct ReplayArgs {
+pub struct ReplayArgs {
     /// The transcript (JSON, format grail-transcript/1).
+    #[arg(id = "transcript", value_name = "TRANSCRIPT")]
     transcript: PathBuf,
     /// The model (its model_id must be the transcript's), device and threads.
     #[command(flatten)]
@@ -36,7 +38,7 @@ struct ReplayLine<'a> {
     matched: bool,
 }
 
-pub(crate) fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let transcript = Transcript::read(&args.transcript)
         .with_context(|| format!("reading {}", args.transcript.display()))?;
     let mut verifier = ModelVerifier::load(&args.model.dir, &args.model.engine_options())

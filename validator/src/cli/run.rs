@@ -1,51 +1,269 @@
-//! `grail-validator run`: the live validator loop (see `grail_validator::live`). One JSON line
-//! per window on stdout (`{"window", "verdicts", "weights"}`), a log line per window on stderr
-//! (at `--log.level info`), `/weights`, `/status` and `/metrics` on `--http.listen`. Settings
-//! (flags, variables, `--config FILE`) are resolved in `run_config`.
+//! `grail-validator run`: the live validator loop (see [`crate::live`]). One JSON line per
+//! window on stdout (`{"window", "verdicts", "weights"}`), a log line per window on stderr (at
+//! `--log.level info`), `/weights`, `/status` and `/metrics` on `--http.listen`. Every setting
+//! is a flag (with its `GRAIL_*` variable) or a key of the `--config` file; the example file
+//! is `docs/config/validator.toml`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use grail_challenges::chain::LocalClockChain;
-use grail_challenges::drand::ClientOptions;
-use grail_challenges::store::WindowStore;
-use grail_fingerprint::{Device, EngineOptions};
-use grail_validator::http::{router, LiveStatus};
-use grail_validator::live::{Validator, WindowLine};
-use grail_validator::metagraph::Metagraph;
-use grail_validator::pipeline::ModelVerifier;
-use grail_validator::sink::FileSink;
-use grail_validator::state::State;
+use clap::Args;
+use grail_cli::beacon::BeaconArgs;
+use grail_cli::chain::ChainArgs;
+use grail_cli::config::ConfigArgs;
+use grail_cli::http::HttpArgs;
+use grail_cli::model::ModelArgs;
+use grail_cli::network::NetworkArgs;
+use grail_cli::storage::StorageArgs;
+use grail_cli::windows::WindowRangeArgs;
+use grail_protocol::verify_params::{
+    VerifyParams, DEFAULT_EXCLUSION_WINDOWS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MINERS_CHECKED,
+    DEFAULT_ROLLOUTS_CHECKED,
+};
+use grail_weights::{
+    WeightsConfig, DEFAULT_BURN_BPS, DEFAULT_CAP_PER_WINDOW, DEFAULT_EXPONENT,
+    DEFAULT_SPAN_WINDOWS, DEFAULT_VERSION_KEY,
+};
 
-pub(crate) use super::run_config::RunArgs;
+use crate::http::{router, LiveStatus};
+use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
+use crate::metagraph::Metagraph;
+use crate::pipeline::ModelVerifier;
+use crate::sink::FileSink;
+use crate::state::State;
 
-pub(crate) fn parse_device(s: &str) -> anyhow::Result<Device> {
-    s.parse().map_err(|e: String| anyhow::anyhow!("--device: {e}"))
+/// `run`'s flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub validator: ValidatorArgs,
+    #[command(flatten)]
+    pub beacon: BeaconArgs,
+    /// Seconds to keep asking relays for a due beacon before retrying the window.
+    #[arg(
+        id = "beacon.timeout",
+        long = "beacon.timeout",
+        env = "GRAIL_BEACON_TIMEOUT",
+        default_value_t = 60,
+        help_heading = "Beacon"
+    )]
+    pub beacon_timeout: u64,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub windows: WindowRangeArgs,
 }
 
-pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let s = args.settings()?;
-    let device = parse_device(&s.device)?;
-    let chain = LocalClockChain::new(s.chain_genesis, s.live.network.block_time_s)
-        .context("--chain.block-time")?;
+/// The validator's own files.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Validator")]
+pub struct ValidatorArgs {
+    /// Data folder: validator.sqlite, weights/, transcripts/.
+    #[arg(id = "data", long = "data", env = "GRAIL_DATA", default_value = "grail-validator-data")]
+    pub data: PathBuf,
+    /// Metagraph JSON: {"netuid", "burn_uid", "neurons": [{"uid", "hotkey"}]}; read per window.
+    #[arg(id = "metagraph", long = "metagraph", env = "GRAIL_METAGRAPH", value_name = "FILE")]
+    pub metagraph: PathBuf,
+    /// Write one transcript per window into DATA/transcripts/ (a bare flag means true).
+    #[arg(
+        id = "transcripts",
+        long = "transcripts",
+        env = "GRAIL_TRANSCRIPTS",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub transcripts: bool,
+}
+
+/// How much each window is checked.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Verification")]
+pub struct VerifyArgs {
+    /// Rollouts per file whose forward pass is checked.
+    #[arg(
+        id = "verify.rollouts",
+        long = "verify.rollouts",
+        env = "GRAIL_VERIFY_ROLLOUTS",
+        default_value_t = DEFAULT_ROLLOUTS_CHECKED
+    )]
+    pub rollouts: u32,
+    /// Miners fully checked per window.
+    #[arg(
+        id = "verify.miners",
+        long = "verify.miners",
+        env = "GRAIL_VERIFY_MINERS",
+        default_value_t = DEFAULT_MINERS_CHECKED
+    )]
+    pub miners: u32,
+    /// Windows a failing miner is excluded for.
+    #[arg(
+        id = "verify.exclusion_windows",
+        long = "verify.exclusion-windows",
+        env = "GRAIL_VERIFY_EXCLUSION_WINDOWS",
+        default_value_t = DEFAULT_EXCLUSION_WINDOWS
+    )]
+    pub exclusion_windows: u64,
+    /// Largest window file, in bytes.
+    #[arg(
+        id = "verify.max_file_bytes",
+        long = "verify.max-file-bytes",
+        env = "GRAIL_VERIFY_MAX_FILE_BYTES",
+        default_value_t = DEFAULT_MAX_FILE_BYTES
+    )]
+    pub max_file_bytes: u64,
+}
+
+impl VerifyArgs {
+    /// The verification parameters, validated.
+    pub fn params(&self) -> anyhow::Result<VerifyParams> {
+        let params = VerifyParams {
+            rollouts_checked: self.rollouts,
+            miners_checked: self.miners,
+            exclusion_windows: self.exclusion_windows,
+            max_file_bytes: self.max_file_bytes,
+            ..VerifyParams::default()
+        };
+        params.validate().context("verification parameters")?;
+        Ok(params)
+    }
+}
+
+/// How the span is scored.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Weights")]
+pub struct WeightsArgs {
+    /// Windows in the scoring span.
+    #[arg(
+        id = "weights.span",
+        long = "weights.span",
+        env = "GRAIL_WEIGHTS_SPAN",
+        default_value_t = DEFAULT_SPAN_WINDOWS
+    )]
+    pub span: u64,
+    /// Unique completions that count per window.
+    #[arg(
+        id = "weights.cap",
+        long = "weights.cap",
+        env = "GRAIL_WEIGHTS_CAP",
+        default_value_t = DEFAULT_CAP_PER_WINDOW
+    )]
+    pub cap: u64,
+    /// Superlinear exponent of the span score.
+    #[arg(
+        id = "weights.exponent",
+        long = "weights.exponent",
+        env = "GRAIL_WEIGHTS_EXPONENT",
+        default_value_t = DEFAULT_EXPONENT
+    )]
+    pub exponent: u32,
+    /// Burned fraction in basis points (9000 = 90 %).
+    #[arg(
+        id = "weights.burn_bps",
+        long = "weights.burn-bps",
+        env = "GRAIL_WEIGHTS_BURN_BPS",
+        default_value_t = DEFAULT_BURN_BPS
+    )]
+    pub burn_bps: u32,
+    /// The chain's weights version key.
+    #[arg(
+        id = "weights.version_key",
+        long = "weights.version-key",
+        env = "GRAIL_WEIGHTS_VERSION_KEY",
+        default_value_t = DEFAULT_VERSION_KEY
+    )]
+    pub version_key: u64,
+}
+
+impl WeightsArgs {
+    /// The weights configuration, validated (its burn uid is the metagraph's, set per window).
+    pub fn config(&self) -> anyhow::Result<WeightsConfig> {
+        let config = WeightsConfig {
+            span_windows: self.span,
+            cap_per_window: self.cap,
+            exponent: self.exponent,
+            burn_bps: self.burn_bps,
+            version_key: self.version_key,
+            ..WeightsConfig::default()
+        };
+        config.validate().context("weights configuration")?;
+        Ok(config)
+    }
+}
+
+impl RunArgs {
+    /// The loop's configuration.
+    pub fn live_config(&self) -> anyhow::Result<LiveConfig> {
+        Ok(LiveConfig {
+            network: self.network.params(self.chain.block_time)?,
+            verify: self.verify.params()?,
+            weights: self.weights.config()?,
+            data_dir: self.validator.data.clone(),
+            metagraph: self.validator.metagraph.clone(),
+            transcripts: self.validator.transcripts,
+            from_window: self.windows.from_window,
+            until_window: self.windows.until_window,
+            beacon_timeout: Duration::from_secs(self.beacon_timeout),
+        })
+    }
+}
+
+/// The binary's observer: one JSON line per window on stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct PrintLines;
+
+impl LoopObserver for PrintLines {
+    fn window_done(&mut self, line: &WindowLine) {
+        match serde_json::to_string(line) {
+            Ok(text) => println!("{text}"),
+            Err(e) => tracing::error!(error = %e, "cannot print the window line"),
+        }
+    }
+}
+
+/// Runs `run` with `observer` told of each window.
+pub fn run(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(args, observer))
+}
+
+async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()> {
+    let config = args.live_config()?;
+    let chain = args.chain.local_chain().context("--chain.block-time")?;
     // Checked once here so a bad file fails at start; the loop reads it again per window.
-    let metagraph = Metagraph::load(&s.live.metagraph)
-        .with_context(|| format!("--metagraph {}", s.live.metagraph.display()))?;
-    let store = WindowStore::open(&s.storage).context("opening the storage")?;
-    let opts =
-        ClientOptions { request_timeout: Duration::from_secs(5), ..ClientOptions::default() };
-    let drand =
-        s.beacon_chain.connect(s.beacon_relays, opts).await.with_context(|| {
-            format!("connecting to the {} drand beacon's relays", s.beacon_chain)
-        })?;
-    let options = EngineOptions { device, intra_threads: s.threads, ..EngineOptions::default() };
-    let verifier = tokio::task::block_in_place(|| ModelVerifier::load(&s.model, &options))
-        .with_context(|| format!("loading the model {}", s.model.display()))?;
-    let data = &s.live.data_dir;
+    let metagraph = Metagraph::load(&config.metagraph)
+        .with_context(|| format!("--metagraph {}", config.metagraph.display()))?;
+    let store = args.storage.open().context("opening the storage")?;
+    let drand = args.beacon.connect().await?;
+    let dir = &args.model.dir;
+    let options = args.model.engine_options();
+    let verifier = tokio::task::block_in_place(|| ModelVerifier::load(dir, &options))
+        .with_context(|| format!("loading the model {}", dir.display()))?;
+    let data = &config.data_dir;
     let state =
         State::open(data).with_context(|| format!("opening the state in {}", data.display()))?;
     let live = LiveStatus::new(metagraph.netuid);
-    if let Some(addr) = &s.http_listen {
+    if let Some(addr) = &args.http.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("--http.listen {addr}"))?;
@@ -59,21 +277,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         });
     }
     tracing::info!(
-        model = %s.model.display(),
+        model = %dir.display(),
         store = store.description(),
         beacon = %drand.chain().label(),
         data = %data.display(),
         "validator ready"
     );
     let sink = FileSink::new(data, metagraph.netuid);
-    let mut validator =
-        Validator { config: s.live, verifier, drand, chain, store, state, sink, live };
-    validator.run(print_line).await.context("validator loop")
-}
-
-fn print_line(line: &WindowLine) {
-    match serde_json::to_string(line) {
-        Ok(text) => println!("{text}"),
-        Err(e) => tracing::error!(error = %e, "cannot print the window line"),
-    }
+    let mut validator = Validator { config, verifier, drand, chain, store, state, sink, live };
+    validator.run(observer).await.context("validator loop")
 }

@@ -6,11 +6,11 @@
 //! size limit. After a download the object is looked at again: a miner that replaced its file
 //! after the deadline gets the later upload time, and so a late verdict.
 
-use grail_challenges::store::{ObjectInfo, StoreError, WindowStore};
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec::{decode_from, Limits, FILE_EXTENSION};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::window_file::WindowFile;
+use grail_storage::{ObjectInfo, StoreError, WindowStore};
 
 use super::{Failure, StageResult};
 use crate::error::PipelineError;

@@ -240,8 +240,8 @@ pub fn check_commitments(
             return Ok(Err(Failure::new(
                 Stage::Commitments,
                 format!(
-                    "rollout {i} position {t}: commitment off by {:.3e} of rms(h), more than \
-                     the tolerance {}",
+                    "rollout {i} position {t}: commitment {claimed:016x} off by {:.3e} of \
+                     rms(h), more than the tolerance {}",
                     check.worst_distance, ctx.params.commit_tolerance
                 ),
             )));

@@ -38,7 +38,7 @@ use crate::state::Stage;
 pub use fetch::{fetch_window, FetchedObject, ParsedFile};
 pub use verifier::ModelVerifier;
 pub use window::{
-    verify_window, window_times, IgnoredObject, WindowInputs, WindowReport, WindowTimes,
+    upload_deadline, verify_window, window_schedule, IgnoredObject, WindowInputs, WindowReport,
 };
 
 /// A miner's hard failure: the stage and a reason naming the field and the limit.

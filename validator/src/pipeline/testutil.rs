@@ -7,21 +7,20 @@
 
 use std::path::{Path, PathBuf};
 
-use grail_challenges::drand::local::LocalBeacon;
-use grail_challenges::drand::{verify_beacon, ChainInfo, ChainKey, VerifiedBeacon};
+use grail_beacon::LocalBeacon;
+use grail_challenges::assembly::{reseal, Scorer};
 use grail_challenges::env::sat::format_bits;
-use grail_challenges::env::{environment_by_id, grpo_advantages, AnswerKey, Environment};
+use grail_challenges::env::{environment_by_id, AnswerKey, Environment};
 use grail_challenges::prompt::PromptRenderer;
+use grail_drand::{verify_beacon, VerifiedBeacon};
 use grail_protocol::hash::Hash32;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{NetworkParams, GROUP_SIZE, PROTOCOL_VERSION};
 use grail_protocol::seeds::window_seed;
-use grail_protocol::signing::sign_window_file;
 use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 
 use super::header::HeaderExpectations;
 use super::structure::{derive_problem, StructureContext};
-use grail_challenges::assembly::Scorer;
 
 const STOP_IDS: [u32; 2] = [0, 2];
 const VOCAB: usize = 512;
@@ -45,7 +44,6 @@ pub(crate) struct Fixture {
     pub(crate) pair: HotkeyPair,
     pub(crate) window: u64,
     pub(crate) seed: Hash32,
-    pub(crate) chain: ChainInfo,
     pub(crate) mining: VerifiedBeacon,
     pub(crate) network: NetworkParams,
     pub(crate) first_block_hash: Hash32,
@@ -71,7 +69,6 @@ impl Fixture {
             pair: pair(key_seed),
             window,
             seed: window_seed(window, mining.randomness(), &first_block_hash),
-            chain,
             mining,
             env: environment_by_id(&network.environment.id).unwrap(),
             network,
@@ -82,12 +79,11 @@ impl Fixture {
         }
     }
 
-    pub(crate) fn expectations<'a>(&'a self, key: &'a ChainKey) -> HeaderExpectations<'a> {
+    pub(crate) fn expectations(&self) -> HeaderExpectations<'_> {
         HeaderExpectations {
             window: self.window,
             model_id: &self.model_id,
             mining_beacon: &self.mining,
-            chain_key: key,
             first_block_hash: &self.first_block_hash,
             network: &self.network,
         }
@@ -158,7 +154,7 @@ impl Fixture {
                 let text = self.renderer.decode_completion(&tokens, &STOP_IDS).unwrap();
                 let scored = self.env.score(&problem, &text).unwrap();
                 let n = tokens.len();
-                let mut rollout = Rollout {
+                let rollout = Rollout {
                     problem_index: j,
                     rollout_index: r,
                     prompt_tokens: prompt.clone(),
@@ -171,17 +167,12 @@ impl Fixture {
                     advantage: 0.0,
                     signature: [0; 64],
                 };
-                rollout.merkle_root = rollout.compute_merkle_root().unwrap();
                 group.push(rollout);
-            }
-            let rewards: Vec<f32> = group.iter().map(|r| r.reward).collect();
-            for (rollout, a) in group.iter_mut().zip(grpo_advantages(&rewards).unwrap()) {
-                rollout.advantage = a;
             }
             rollouts.extend(group);
         }
         let mut file = WindowFile { header: self.header(), rollouts };
-        sign_window_file(&self.pair, &mut file).unwrap();
+        reseal(&self.pair, &mut file).unwrap();
         file
     }
 }

@@ -8,22 +8,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use grail_challenges::drand::{verify_beacon, Beacon, ChainInfo, VerifiedBeacon};
+use grail_challenges::assembly::Scorer;
 use grail_challenges::env::{environment_by_id, Environment};
+use grail_drand::{ChainInfo, VerifiedBeacon};
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::hash::Hash32;
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
 use grail_protocol::seeds::window_seed;
 use grail_protocol::verify_params::VerifyParams;
-use grail_protocol::window::ChainClock;
+use grail_protocol::window::{ChainClock, WindowSchedule};
 
 use super::duplicates::{completion_hash, unique_estimated, unique_verified, Candidate};
 use super::fetch::{check_file, hotkey_of_key, FetchedObject, ParsedFile};
 use super::forward::{verify_forward, ForwardContext, ForwardStats};
 use super::header::{check_header, HeaderExpectations};
-use grail_challenges::assembly::Scorer;
-
 use super::reward::check_rewards;
 use super::select::{miners_to_check, rollouts_to_check};
 use super::signatures::check_signatures;
@@ -46,10 +45,10 @@ pub struct WindowInputs<'a> {
     pub clock: ChainClock,
     /// The drand chain (its key and round clock).
     pub drand: &'a ChainInfo,
-    /// The beacon of the round at the window's start, as fetched (verified here).
-    pub mining_beacon: &'a Beacon,
-    /// The beacon of the round at the challenge time, as fetched (verified here).
-    pub challenge_beacon: &'a Beacon,
+    /// The beacon of the round at the window's start, verified under `drand`'s key.
+    pub mining_beacon: &'a VerifiedBeacon,
+    /// The beacon of the round at the challenge time, verified under `drand`'s key.
+    pub challenge_beacon: &'a VerifiedBeacon,
     /// Hash of the window's first block, from the chain source.
     pub first_block_hash: Hash32,
     /// The network's `model_id` for this window (binary CID); must be the loaded model's.
@@ -84,65 +83,46 @@ pub struct WindowReport {
     pub ignored: Vec<IgnoredObject>,
 }
 
-/// Deadline, mining round and challenge round of a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowTimes {
-    /// Start of the window, unix seconds.
-    pub start_unix: u64,
-    /// Last upload second that counts (network deadline plus `upload_grace_s`).
-    pub deadline_unix: u64,
-    /// drand round at the window's start.
-    pub mining_round: u64,
-    /// drand round at the challenge time.
-    pub challenge_round: u64,
-}
-
-/// The times and rounds of `window` (what the live loop fetches, and when).
-pub fn window_times(
+/// The protocol's schedule of `window` on these clocks (what the live loop fetches, and when).
+pub fn window_schedule(
     window: u64,
     network: &NetworkParams,
-    verify: &VerifyParams,
     clock: &ChainClock,
     drand: &ChainInfo,
-) -> Result<WindowTimes, ValidatorError> {
-    let setup = |e: &dyn std::fmt::Display| PipelineError::Setup {
-        reason: format!("times of window {window}: {e}"),
-    };
-    let l = network.blocks_per_window;
-    let start_unix = clock.window_start(window, l).map_err(|e| setup(&e))?;
-    let deadline =
-        clock.upload_deadline(window, l, network.grace_period_s).map_err(|e| setup(&e))?;
-    let challenge = clock
-        .challenge_time(window, l, network.grace_period_s, network.challenge_buffer_s)
-        .map_err(|e| setup(&e))?;
-    Ok(WindowTimes {
-        start_unix,
-        deadline_unix: deadline.saturating_add(verify.upload_grace_s),
-        mining_round: drand.round_at(start_unix).map_err(|e| setup(&e))?,
-        challenge_round: drand.round_at(challenge).map_err(|e| setup(&e))?,
+) -> Result<WindowSchedule, ValidatorError> {
+    WindowSchedule::of(window, network, clock, &drand.round_clock()).map_err(|e| {
+        PipelineError::Setup { reason: format!("schedule of window {window}: {e}") }.into()
     })
 }
 
-fn own_beacon(
+/// The last upload second that counts: the network's deadline plus the validator's slack.
+pub fn upload_deadline(schedule: &WindowSchedule, verify: &VerifyParams) -> u64 {
+    schedule.deadline_unix.saturating_add(verify.upload_grace_s)
+}
+
+/// A beacon given for `window` must be of the round its schedule names.
+fn check_round(
     which: &'static str,
     window: u64,
-    drand: &ChainInfo,
-    beacon: &Beacon,
+    beacon: &VerifiedBeacon,
     round: u64,
-) -> Result<VerifiedBeacon, PipelineError> {
-    let err = |reason: String| PipelineError::Beacon { which, window, reason };
-    if beacon.round != round {
-        return Err(err(format!("round {} given, the window needs round {round}", beacon.round)));
+) -> Result<(), PipelineError> {
+    if beacon.round() == round {
+        return Ok(());
     }
-    verify_beacon(&drand.key(), beacon).map_err(|e| err(e.to_string()))
+    Err(PipelineError::Beacon {
+        which,
+        window,
+        reason: format!("round {} given, the window needs round {round}", beacon.round()),
+    })
 }
 
 /// The window's setup shared by every miner.
 struct Shared<'a> {
     inputs: &'a WindowInputs<'a>,
     env: Box<dyn Environment>,
-    mining: VerifiedBeacon,
-    challenge: VerifiedBeacon,
+    mining: &'a VerifiedBeacon,
+    challenge: &'a VerifiedBeacon,
     seed: Hash32,
     key: CommitmentKey,
     stop_ids: Vec<u32>,
@@ -290,10 +270,10 @@ fn prepare<'a>(
         ))
         .into());
     }
-    let times = window_times(w, inputs.network, inputs.verify, &inputs.clock, inputs.drand)?;
-    let mining = own_beacon("mining", w, inputs.drand, inputs.mining_beacon, times.mining_round)?;
-    let challenge =
-        own_beacon("challenge", w, inputs.drand, inputs.challenge_beacon, times.challenge_round)?;
+    let times = window_schedule(w, inputs.network, &inputs.clock, inputs.drand)?;
+    let (mining, challenge) = (inputs.mining_beacon, inputs.challenge_beacon);
+    check_round("mining", w, mining, times.mining_round)?;
+    check_round("challenge", w, challenge, times.challenge_round)?;
     let seed = window_seed(w, mining.randomness(), &inputs.first_block_hash);
     let key = CommitmentKey::derive(&seed, verifier.hidden_size())
         .map_err(|e| setup(format!("commitment key: {e}")))?;
@@ -305,7 +285,7 @@ fn prepare<'a>(
         seed,
         key,
         stop_ids: verifier.stop_ids().to_vec(),
-        deadline_unix: times.deadline_unix,
+        deadline_unix: upload_deadline(&times, inputs.verify),
     })
 }
 
@@ -317,12 +297,10 @@ fn check_miner(
 ) -> Result<Result<(Candidate, ForwardStats), Failure>, ValidatorError> {
     let inputs = shared.inputs;
     let file = &parsed.file;
-    let chain_key = inputs.drand.key();
     let expected = HeaderExpectations {
         window: inputs.window,
         model_id: inputs.model_id,
-        mining_beacon: &shared.mining,
-        chain_key: &chain_key,
+        mining_beacon: shared.mining,
         first_block_hash: &inputs.first_block_hash,
         network: inputs.network,
     };

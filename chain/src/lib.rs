@@ -1,0 +1,178 @@
+//! Where block numbers and block hashes come from (DESIGN.md 3.1).
+//!
+//! [`ChainSource`] is what the miner and the validator ask: the block in progress, the hash of
+//! a block (the window seed takes the hash of the window's first block), and the clock that
+//! maps block numbers onto unix time (window starts and upload deadlines).
+//!
+//! The embedded default, [`LocalClockChain`], is a stand-in for a real chain: blocks follow a
+//! fixed clock from a genesis time, and the hash of block `n` is
+//! `H("grail/v1/local-block", u64 genesis_unix, u64 n)`, so every role computes the same hash
+//! with no node at all. It is predictable, so it adds no unpredictability to the window seed;
+//! the drand beacon provides that. A source that reads block numbers and hashes from a
+//! Bittensor subtensor node over JSON-RPC belongs behind the same trait.
+//!
+//! Nothing here reads the clock: the current time is passed in by the caller (the binaries
+//! read it at their edge).
+
+use std::future::Future;
+
+use grail_protocol::hash::{DomainHasher, Hash32};
+use grail_protocol::window::ChainClock;
+
+/// Domain of a local-clock block hash.
+pub const DOMAIN_LOCAL_BLOCK: &str = "grail/v1/local-block";
+
+/// Errors of a chain source.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The chain's block time is zero.
+    #[error("block_time_s of the chain is 0")]
+    ZeroBlockTime,
+    /// The block has not been produced yet (a real chain cannot hash it; wait and retry).
+    #[error("block {block} has not been produced yet (latest {latest:?})")]
+    NotYetProduced {
+        /// The block asked for.
+        block: u64,
+        /// The latest block the source knows, if any.
+        latest: Option<u64>,
+    },
+    /// The chain could not be reached or answered nonsense.
+    #[error("chain source {source_name}: {detail}")]
+    Unavailable {
+        /// Which source (an URL, or `local`).
+        source_name: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// A source of block numbers and hashes.
+///
+/// The methods return futures so that a source backed by a node (JSON-RPC) fits the same
+/// trait; the local clock answers at once.
+pub trait ChainSource: Send + Sync + std::fmt::Debug {
+    /// The clock mapping this chain's block numbers to unix seconds.
+    fn clock(&self) -> ChainClock;
+
+    /// The block in progress at unix time `now_unix`; `None` before genesis. A source backed by
+    /// a node asks the node and ignores `now_unix`.
+    fn current_block(
+        &self,
+        now_unix: u64,
+    ) -> impl Future<Output = Result<Option<u64>, ChainError>> + Send;
+
+    /// The hash of block `block`. [`ChainError::NotYetProduced`] when a node does not have it
+    /// yet.
+    fn block_hash(&self, block: u64) -> impl Future<Output = Result<Hash32, ChainError>> + Send;
+}
+
+/// The embedded local chain: block `n` starts at `genesis_unix + n·block_time_s`; its hash is
+/// `H("grail/v1/local-block", genesis_unix, n)`. A development stand-in for subtensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalClockChain {
+    /// Unix time (s) at which block 0 starts.
+    pub genesis_unix: u64,
+    /// Seconds per block (> 0).
+    pub block_time_s: u64,
+}
+
+impl LocalClockChain {
+    /// A local chain; a zero block time is an error.
+    pub fn new(genesis_unix: u64, block_time_s: u64) -> Result<Self, ChainError> {
+        if block_time_s == 0 {
+            return Err(ChainError::ZeroBlockTime);
+        }
+        Ok(Self { genesis_unix, block_time_s })
+    }
+
+    /// The block in progress at `now_unix` (synchronous form of [`ChainSource::current_block`]).
+    pub fn block_at(&self, now_unix: u64) -> Result<Option<u64>, ChainError> {
+        self.clock().block_at(now_unix).map_err(|_| ChainError::ZeroBlockTime)
+    }
+
+    /// `H("grail/v1/local-block", u64 genesis_unix, u64 block)`.
+    pub fn hash_of(&self, block: u64) -> Hash32 {
+        local_block_hash(self.genesis_unix, block)
+    }
+}
+
+/// The block hash of the local clock chain with this genesis.
+pub fn local_block_hash(genesis_unix: u64, block: u64) -> Hash32 {
+    DomainHasher::new(DOMAIN_LOCAL_BLOCK).u64(genesis_unix).u64(block).finish()
+}
+
+impl ChainSource for LocalClockChain {
+    fn clock(&self) -> ChainClock {
+        ChainClock { genesis_unix: self.genesis_unix, block_time_s: self.block_time_s }
+    }
+
+    fn current_block(
+        &self,
+        now_unix: u64,
+    ) -> impl Future<Output = Result<Option<u64>, ChainError>> + Send {
+        std::future::ready(self.block_at(now_unix))
+    }
+
+    fn block_hash(&self, block: u64) -> impl Future<Output = Result<Hash32, ChainError>> + Send {
+        std::future::ready(Ok(self.hash_of(block)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    const VECTORS: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/local_chain.json"));
+
+    #[derive(Deserialize)]
+    struct Vectors {
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize)]
+    struct Case {
+        genesis_unix: u64,
+        block_time_s: u64,
+        block: u64,
+        hash: String,
+        block_start: u64,
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn golden_vectors() {
+        let v: Vectors = serde_json::from_str(VECTORS).unwrap();
+        assert!(v.cases.len() >= 3);
+        for c in v.cases {
+            let chain = LocalClockChain::new(c.genesis_unix, c.block_time_s).unwrap();
+            assert_eq!(hex::encode(block_on(chain.block_hash(c.block)).unwrap()), c.hash);
+            assert_eq!(chain.clock().block_start(c.block).unwrap(), c.block_start);
+            let at_start = block_on(chain.current_block(c.block_start)).unwrap();
+            assert_eq!(at_start, Some(c.block));
+        }
+    }
+
+    #[test]
+    fn hashes_depend_on_genesis_and_block() {
+        let a = LocalClockChain::new(1_700_000_000, 12).unwrap();
+        let b = LocalClockChain::new(1_700_000_001, 12).unwrap();
+        assert_ne!(a.hash_of(5), a.hash_of(6));
+        assert_ne!(a.hash_of(5), b.hash_of(5));
+    }
+
+    #[test]
+    fn time_is_passed_in() {
+        let c = LocalClockChain::new(1000, 12).unwrap();
+        assert_eq!(c.block_at(999).unwrap(), None);
+        assert_eq!(c.block_at(1000).unwrap(), Some(0));
+        assert_eq!(c.block_at(1000 + 12 * 7 + 11).unwrap(), Some(7));
+        assert_eq!(LocalClockChain::new(1000, 0), Err(ChainError::ZeroBlockTime));
+    }
+}

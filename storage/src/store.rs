@@ -1,0 +1,308 @@
+//! The object store window files live in (DESIGN.md 3.7): a local folder by default, any
+//! S3-compatible store (S3, R2, MinIO) when `storage.url` is `s3://bucket[/prefix]`.
+//!
+//! A file's upload time is the store's last-modified time of its object ([`ObjectInfo`]),
+//! which is what the validator compares with the upload deadline. Keys are the protocol's
+//! (`windows/{w}/{hotkey}.grail`, see [`grail_protocol::window_file::window_file_key`]).
+//!
+//! [`StorageConfig`] says where (the `--storage.*` flags of `grail-cli` fill it). For S3 the
+//! standard `AWS_*` variables are read first, so the configured values override them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
+
+/// Default local folder for window files.
+pub const DEFAULT_STORAGE_PATH: &str = "grail-storage";
+
+/// Errors of the object store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage configuration is unusable.
+    #[error("storage configuration: {field}: {reason}")]
+    Config {
+        /// The setting at fault (`storage.url`, ...).
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The local storage folder could not be created.
+    #[error("cannot create the storage folder {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A key is not a valid object path.
+    #[error("invalid object key {key:?}: {reason}")]
+    BadKey {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// An object is larger than the reader accepts.
+    #[error("object {key} is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The key.
+        key: String,
+        /// Its size as far as it was read or as the store reports it.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The store failed (not found, network, permissions).
+    #[error("{op} {key} on {store}: {source}")]
+    Store {
+        /// The operation (`put`, `head`, `get`, `list`).
+        op: &'static str,
+        /// The key or prefix.
+        key: String,
+        /// The store's description.
+        store: String,
+        /// The store's error (boxed: it is large).
+        source: Box<object_store::Error>,
+    },
+}
+
+/// Where window files go.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// `s3://bucket[/prefix]` for an S3-compatible store; unset: the local folder `path`.
+    pub url: Option<String>,
+    /// Local folder (created if missing); default `grail-storage`.
+    pub path: Option<PathBuf>,
+    /// S3 endpoint URL (R2, MinIO, a local server); unset: AWS.
+    pub endpoint: Option<String>,
+    /// S3 region; default `us-east-1`.
+    pub region: Option<String>,
+    /// S3 access key id.
+    pub access_key_id: Option<String>,
+    /// S3 secret access key.
+    pub secret_access_key: Option<String>,
+    /// Allow plain-HTTP endpoints (local servers only).
+    pub allow_http: Option<bool>,
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("url", &self.url)
+            .field("path", &self.path)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+/// Size and upload time of a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's last-modified time: the upload time.
+    pub last_modified: SystemTime,
+}
+
+impl ObjectInfo {
+    fn from_meta(meta: &ObjectMeta) -> Self {
+        Self {
+            key: meta.location.to_string(),
+            size: meta.size,
+            last_modified: meta.last_modified.into(),
+        }
+    }
+
+    /// Upload time as unix seconds (0 for a time before 1970).
+    pub fn last_modified_unix(&self) -> u64 {
+        self.last_modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+}
+
+/// An opened object store with a description for logs and errors.
+#[derive(Debug, Clone)]
+pub struct WindowStore {
+    store: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl WindowStore {
+    /// Opens the store the configuration names: S3 when `url` is set, else the local folder
+    /// (created if missing).
+    pub fn open(cfg: &StorageConfig) -> Result<Self, StoreError> {
+        match cfg.url.as_deref() {
+            None => {
+                Self::open_local(&cfg.path.clone().unwrap_or_else(|| DEFAULT_STORAGE_PATH.into()))
+            }
+            Some(url) => match url.strip_prefix("s3://") {
+                Some(rest) => Self::open_s3(cfg, rest),
+                None => match url.strip_prefix("file://") {
+                    Some(path) => Self::open_local(&PathBuf::from(path)),
+                    None => Err(StoreError::Config {
+                        field: "storage.url",
+                        reason: format!("{url:?} is neither s3://bucket[/prefix] nor file:///path"),
+                    }),
+                },
+            },
+        }
+    }
+
+    /// A local folder, created if missing.
+    pub fn open_local(path: &std::path::Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(path)
+            .map_err(|source| StoreError::CreateDir { path: path.to_owned(), source })?;
+        let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| StoreError::Config {
+            field: "storage.path",
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        Ok(Self { store: Arc::new(fs), description: format!("local folder {}", shown.display()) })
+    }
+
+    fn open_s3(cfg: &StorageConfig, rest: &str) -> Result<Self, StoreError> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        if bucket.is_empty() {
+            return Err(StoreError::Config {
+                field: "storage.url",
+                reason: "no bucket in s3:// URL".into(),
+            });
+        }
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        b = b.with_region(cfg.region.as_deref().unwrap_or("us-east-1"));
+        if let Some(e) = &cfg.endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(k) = &cfg.access_key_id {
+            b = b.with_access_key_id(k);
+        }
+        if let Some(s) = &cfg.secret_access_key {
+            b = b.with_secret_access_key(s);
+        }
+        if let Some(h) = cfg.allow_http {
+            b = b.with_allow_http(h);
+        }
+        let s3 = b.build().map_err(|e| StoreError::Config {
+            field: "storage.url",
+            reason: format!("s3://{rest}: {e}"),
+        })?;
+        let at = cfg.endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default();
+        let description = format!("s3://{rest}{at}");
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            let p = parse_key(prefix)?;
+            Arc::new(PrefixStore::new(s3, p))
+        };
+        Ok(Self { store, description })
+    }
+
+    /// Wraps any `object_store` (tests, in-memory stores).
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, description: impl Into<String>) -> Self {
+        Self { store, description: description.into() }
+    }
+
+    /// What this store is, for logs.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Writes `bytes` under `key` (replacing any object there) and returns its size and
+    /// last-modified time as the store records them.
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<ObjectInfo, StoreError> {
+        let path = parse_key(key)?;
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|source| self.err("put", key, source))?;
+        self.head(key).await?.ok_or_else(|| {
+            self.err(
+                "head",
+                key,
+                object_store::Error::NotFound {
+                    path: key.to_owned(),
+                    source: "the object just written is missing".into(),
+                },
+            )
+        })
+    }
+
+    /// Size and last-modified time of `key`; `None` when there is no such object.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        match self.store.head(&parse_key(key)?).await {
+            Ok(meta) => Ok(Some(ObjectInfo::from_meta(&meta))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(self.err("head", key, source)),
+        }
+    }
+
+    /// The objects directly under the folder `prefix` (e.g. `windows/17`), sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let p = parse_key(prefix)?;
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&p))
+            .await
+            .map_err(|source| self.err("list", prefix, source))?;
+        let mut out: Vec<ObjectInfo> = listed.objects.iter().map(ObjectInfo::from_meta).collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The bytes of `key`, refusing an object over `limit` bytes without reading it whole.
+    pub async fn get_bounded(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let got = self
+            .store
+            .get(&parse_key(key)?)
+            .await
+            .map_err(|source| self.err("get", key, source))?;
+        let too_large = |size| StoreError::TooLarge { key: key.to_owned(), size, limit };
+        if got.meta.size > limit {
+            return Err(too_large(got.meta.size));
+        }
+        let mut out = Vec::with_capacity(usize::try_from(got.meta.size).unwrap_or(0));
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| self.err("get", key, source))?;
+            out.extend_from_slice(&chunk);
+            // The reported size could be wrong; stop reading as soon as the limit is passed.
+            if out.len() as u64 > limit {
+                return Err(too_large(out.len() as u64));
+            }
+        }
+        Ok(out)
+    }
+
+    fn err(&self, op: &'static str, key: &str, source: object_store::Error) -> StoreError {
+        StoreError::Store {
+            op,
+            key: key.to_owned(),
+            store: self.description.clone(),
+            source: Box::new(source),
+        }
+    }
+}
+
+fn parse_key(key: &str) -> Result<StorePath, StoreError> {
+    StorePath::parse(key)
+        .map_err(|e| StoreError::BadKey { key: key.to_owned(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,124 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, SystemTime};
+
+use super::*;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Put, head, list and bounded get against any store.
+async fn exercise(store: &WindowStore) {
+    let before = SystemTime::now() - Duration::from_secs(2);
+    let key = "windows/7/5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY.grail";
+    let info = store.put(key, b"hello window".to_vec()).await.unwrap();
+    assert_eq!(info.key, key);
+    assert_eq!(info.size, 12);
+    assert!(info.last_modified >= before, "{info:?}");
+    assert!(info.last_modified <= SystemTime::now() + Duration::from_secs(2), "{info:?}");
+    assert_eq!(store.head(key).await.unwrap(), Some(info.clone()));
+    assert_eq!(store.head("windows/7/missing.grail").await.unwrap(), None);
+
+    store.put("windows/7/a.grail", vec![1; 3]).await.unwrap();
+    store.put("windows/8/b.grail", vec![2; 5]).await.unwrap();
+    let listed: Vec<(String, u64)> =
+        store.list("windows/7").await.unwrap().into_iter().map(|o| (o.key, o.size)).collect();
+    assert_eq!(listed, vec![(key.to_owned(), 12), ("windows/7/a.grail".to_owned(), 3)]);
+    assert!(store.list("windows/9").await.unwrap().is_empty());
+
+    assert_eq!(store.get_bounded(key, 12).await.unwrap(), b"hello window");
+    match store.get_bounded(key, 11).await {
+        Err(StoreError::TooLarge { size: 12, limit: 11, .. }) => {}
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(matches!(
+        store.get_bounded("windows/7/missing.grail", 100).await,
+        Err(StoreError::Store { op: "get", .. })
+    ));
+    // Replacing an object replaces its size.
+    let again = store.put(key, vec![0; 4]).await.unwrap();
+    assert_eq!(again.size, 4);
+}
+
+#[test]
+fn local_folder_is_created_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("nested/storage");
+    let store =
+        WindowStore::open(&StorageConfig { path: Some(root.clone()), ..Default::default() })
+            .unwrap();
+    assert!(root.is_dir());
+    assert!(store.description().starts_with("local folder "), "{}", store.description());
+    rt().block_on(exercise(&store));
+    // Objects are plain files under the folder, at their keys.
+    assert_eq!(std::fs::read(root.join("windows/7/a.grail")).unwrap(), vec![1; 3]);
+}
+
+#[test]
+fn file_url_opens_a_local_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().join("s").display());
+    let store = WindowStore::open(&StorageConfig { url: Some(url), ..Default::default() }).unwrap();
+    rt().block_on(async {
+        store.put("windows/1/x.grail", vec![9]).await.unwrap();
+    });
+    assert!(dir.path().join("s/windows/1/x.grail").is_file());
+}
+
+#[test]
+fn bad_configuration_is_one_clear_error() {
+    let err =
+        WindowStore::open(&StorageConfig { url: Some("gs://bucket".into()), ..Default::default() })
+            .unwrap_err();
+    assert!(err.to_string().contains("storage.url"), "{err}");
+    let err = WindowStore::open(&StorageConfig { url: Some("s3://".into()), ..Default::default() })
+        .unwrap_err();
+    assert!(err.to_string().contains("no bucket"), "{err}");
+    // A file where the folder should be.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let err =
+        WindowStore::open(&StorageConfig { path: Some(file), ..Default::default() }).unwrap_err();
+    assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
+}
+
+#[test]
+fn bad_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = WindowStore::open_local(dir.path()).unwrap();
+    let err = rt().block_on(store.put("windows/../x", vec![1])).unwrap_err();
+    assert!(matches!(err, StoreError::BadKey { .. }), "{err}");
+}
+
+#[test]
+fn the_secret_key_is_not_shown() {
+    let shown = format!(
+        "{:?}",
+        StorageConfig { secret_access_key: Some("hunter2".into()), ..Default::default() }
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+/// Against a real S3-compatible server: scripts/test-s3.sh starts `moto_server`, sets
+/// GRAIL_TEST_S3_ENDPOINT and GRAIL_TEST_S3_BUCKET (an existing bucket) and runs the ignored
+/// tests of this crate.
+#[test]
+#[ignore = "needs an S3-compatible server: scripts/test-s3.sh runs it"]
+fn s3_compatible_server() {
+    let endpoint = std::env::var("GRAIL_TEST_S3_ENDPOINT").expect("GRAIL_TEST_S3_ENDPOINT");
+    let bucket = std::env::var("GRAIL_TEST_S3_BUCKET").expect("GRAIL_TEST_S3_BUCKET");
+    let cfg = StorageConfig {
+        url: Some(format!("s3://{bucket}/grail-test")),
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        allow_http: Some(true),
+        ..Default::default()
+    };
+    let store = WindowStore::open(&cfg).unwrap();
+    rt().block_on(exercise(&store));
+    eprintln!("exercised {}", store.description());
+}

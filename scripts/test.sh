@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (ONNX Runtime from its pip
-# wheel, into .ort/), checks formatting and lints, builds every binary, runs every test.
+# wheel into .ort/, the Python reference's pinned packages into .venv-reference/), checks
+# formatting and lints, builds every binary, recomputes the golden vectors with the independent
+# Python reference, runs every test (cargo-nextest's `ci` profile, .config/nextest.toml, when
+# cargo-nextest is installed; `cargo test` otherwise), and the object store against a real
+# S3-compatible server. Extra arguments go to the test runner.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,8 +30,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build binaries"
 cargo build --workspace --bins --locked
 
+step "golden vectors, recomputed by the Python reference (reference/)"
+scripts/check-vectors.sh
+
 step "tests"
-cargo test --workspace --locked "$@"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci "$@"
+  cargo test --workspace --locked --doc
+else
+  echo "test.sh: cargo-nextest is not installed; running cargo test" >&2
+  cargo test --workspace --locked "$@"
+fi
 
 step "object store against a real S3-compatible server (moto, pip)"
 scripts/test-s3.sh --locked

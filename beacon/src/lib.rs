@@ -19,6 +19,7 @@ use grail_drand::dev::dev_chain_info;
 use grail_drand::{randomness_of, Beacon, ChainInfo, DrandError};
 use sha2::{Digest, Sha256, Sha512};
 
+pub mod cli;
 pub mod server;
 
 pub use server::{router, router_with_clock, serve};

@@ -316,6 +316,7 @@ pub fn example_toml(root: &Command, command: &Command, title: &str) -> String {
     for (section, args) in sections {
         out.push_str(&format!("\n[{section}]\n"));
         for arg in args {
+            out.push('\n');
             let id = arg.get_id().as_str();
             entry(&mut out, arg, id.split_once('.').map_or(id, |(_, k)| k));
         }

@@ -25,7 +25,7 @@ use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::seeds::{problem_seed, window_seed};
 use grail_protocol::signing::verify_window_file;
 use grail_protocol::window_file::window_file_key;
-use grail_tests::{bin, fixture, KillOnDrop, LocalBeacon};
+use grail_tests::{bin, ci_scale, fixture, KillOnDrop, LocalBeacon};
 use serde_json::Value;
 
 const WINDOW: u64 = 2;
@@ -195,7 +195,8 @@ fn an_unreachable_beacon_is_one_clear_error() {
 
 #[test]
 fn the_continuous_loop_fills_windows_until_their_deadlines() {
-    const BLOCKS: &str = "4"; // 4 s windows with 1 s blocks
+    // 4 s windows with 1 s blocks (8 s under CI=true).
+    let blocks = 4 * ci_scale();
     const GRACE: u64 = 2;
     let beacon = LocalBeacon::start(1);
     let started = &beacon.info;
@@ -215,7 +216,7 @@ fn the_continuous_loop_fills_windows_until_their_deadlines() {
         .arg(fixture("models/tiny"))
         .args(["--beacon.chain", "local", "--beacon.relay", &url])
         .args(["--chain.genesis", &genesis.to_string(), "--chain.block-time", "1"])
-        .args(["--window.blocks", BLOCKS, "--window.grace", &GRACE.to_string()])
+        .args(["--window.blocks", &blocks.to_string(), "--window.grace", &GRACE.to_string()])
         .args(["--window.margin", "1", "--max-new-tokens", "16", "--threads", "1"])
         .arg("--storage.path")
         .arg(tmp.path().join("storage"))
@@ -247,7 +248,7 @@ fn the_continuous_loop_fills_windows_until_their_deadlines() {
     for r in &reports {
         println!("{r}");
         let w = r["window"].as_u64().unwrap();
-        let deadline = genesis + (w + 1) * 4 + GRACE;
+        let deadline = genesis + (w + 1) * blocks + GRACE;
         assert_eq!(r["deadline_unix"], deadline);
         assert!(r["uploaded_unix"].as_u64().unwrap() <= deadline, "{r}");
         assert!(r["problems"].as_u64().unwrap() >= 1, "{r}");

@@ -18,18 +18,20 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use grail_tests::{bin, fixture, KillOnDrop, LocalBeacon};
+use grail_tests::{bin, ci_scale, fixture, KillOnDrop, LocalBeacon};
 use grail_validator::state::{Stage, State, VerdictResult};
 use serde_json::Value;
 
-const BLOCKS: u64 = 4;
+/// 4-block windows of 1 s blocks (doubled under `CI=true`).
+fn blocks() -> u64 {
+    4 * ci_scale()
+}
 
 fn timing(genesis: u64) -> Vec<String> {
-    let g = genesis.to_string();
-    ["--chain.genesis", &g, "--chain.block-time", "1", "--window.blocks", "4", "--window.grace"]
+    let (g, b) = (genesis.to_string(), blocks().to_string());
+    ["--chain.genesis", &g, "--chain.block-time", "1", "--window.blocks", &b, "--window.grace", "2"]
         .iter()
         .map(|s| (*s).to_owned())
-        .chain(["2".to_owned()])
         .collect()
 }
 
@@ -120,7 +122,7 @@ fn a_validator_killed_mid_window_resumes_to_the_same_weights() {
     std::fs::write(dir.join("metagraph.json"), metagraph.to_string()).unwrap();
 
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let w = now.saturating_sub(genesis) / BLOCKS + 2;
+    let w = now.saturating_sub(genesis) / blocks() + 2;
     let mut miners = Vec::new();
     for window in [w, w + 1] {
         for i in 1..=3 {

@@ -40,7 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(&cli.beacon))
+    let Cli { beacon, .. } = cli;
+    runtime.block_on(serve(&beacon))
 }
 
 async fn serve(args: &BeaconServerArgs) -> anyhow::Result<()> {

@@ -622,19 +622,7 @@ mod tests {
     use super::*;
 
     fn rollout(tokens: &[u32]) -> Rollout {
-        Rollout {
-            problem_index: 0,
-            rollout_index: 0,
-            prompt_tokens: vec![1],
-            completion_tokens: tokens.to_vec(),
-            logprobs: vec![-0.5; tokens.len()],
-            commitments: vec![0; tokens.len()],
-            merkle_root: [0; 32],
-            reward: 0.0,
-            success: false,
-            advantage: 0.0,
-            signature: [0; 64],
-        }
+        crate::calibrate::test_rollout(tokens, &vec![0; tokens.len()])
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! here, by checking the signature against a chain key, so holding one means it was verified.
 
 use drand_verify::{G1Pubkey, G2PubkeyRfc, Pubkey};
+use grail_protocol::window_file::BeaconRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -124,6 +125,15 @@ impl VerifiedBeacon {
     /// The beacon, with `randomness` filled in, for recording (anyone can re-verify it).
     pub fn beacon(&self) -> &Beacon {
         &self.beacon
+    }
+
+    /// The beacon as a window file's header records it: round, randomness, signature.
+    pub fn record(&self) -> BeaconRecord {
+        BeaconRecord {
+            round: self.round(),
+            randomness: self.randomness,
+            signature: self.beacon.signature.clone(),
+        }
     }
 }
 

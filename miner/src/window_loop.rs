@@ -25,7 +25,7 @@ use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{EnvironmentSpec, NetworkParams, GROUP_SIZE};
 use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
 use grail_protocol::window::WindowSchedule;
-use grail_protocol::window_file::{window_file_key, BeaconRecord, Rollout};
+use grail_protocol::window_file::{window_file_key, Rollout};
 use grail_storage::WindowStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -193,11 +193,7 @@ impl<C: ChainSource> Miner<C> {
             window,
             hotkey: self.pair.hotkey(),
             model_id: self.model_id.clone(),
-            beacon: BeaconRecord {
-                round: prepared.beacon.round(),
-                randomness: *prepared.beacon.randomness(),
-                signature: prepared.beacon.signature().to_vec(),
-            },
+            beacon: prepared.beacon.record(),
             first_block_hash: prepared.block_hash,
             fingerprint: prepared.fingerprint,
             environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },

@@ -1,4 +1,5 @@
 use super::*;
+use grail_protocol::window_file::BeaconRecord;
 
 #[test]
 fn a_group_starts_only_if_it_ends_before_the_margin() {

@@ -321,26 +321,7 @@ fn retryable(e: &ValidatorError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Stage;
-    use grail_protocol::keys::HotkeyPair;
-
-    fn hk(i: u8) -> Hotkey {
-        HotkeyPair::from_mini_secret(&[i; 32]).expect("key").hotkey()
-    }
-
-    fn verdict(i: u8, result: VerdictResult, unique: u64) -> Verdict {
-        Verdict {
-            hotkey: hk(i),
-            uid: u16::from(i),
-            stage: Stage::Duplicates,
-            result,
-            reason: None,
-            rollouts_in_file: 16,
-            rollouts_checked: if result == VerdictResult::Pass { 16 } else { 0 },
-            unique_verified: unique,
-            unique_estimated: unique,
-        }
-    }
+    use crate::scoring::tests::{hk, verdict};
 
     /// A crash between a window's commit and its weights' emission: the next start emits them
     /// and, with nothing left before `until_window`, processes no window again.

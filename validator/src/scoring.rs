@@ -43,17 +43,17 @@ pub fn window_weights(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use grail_protocol::keys::{Hotkey, HotkeyPair};
 
     use super::*;
     use crate::state::{Stage, State, WindowOutcome};
 
-    fn hk(i: u8) -> Hotkey {
+    pub(crate) fn hk(i: u8) -> Hotkey {
         HotkeyPair::from_mini_secret(&[i; 32]).expect("key").hotkey()
     }
 
-    fn verdict(i: u8, result: VerdictResult, unique: u64) -> Verdict {
+    pub(crate) fn verdict(i: u8, result: VerdictResult, unique: u64) -> Verdict {
         Verdict {
             hotkey: hk(i),
             uid: u16::from(i),

@@ -23,7 +23,7 @@ use grail_protocol::params::{EnvironmentSpec, NetworkParams};
 use grail_protocol::seeds::{group_streams, problem_seed, window_seed};
 use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window::ChainClock;
-use grail_protocol::window_file::{window_file_key, BeaconRecord, WindowFile};
+use grail_protocol::window_file::{window_file_key, WindowFile};
 use grail_storage::WindowStore;
 use grail_validator::pipeline::{
     fetch_window, upload_deadline, verify_window, window_schedule, ModelVerifier, WindowInputs,
@@ -82,11 +82,7 @@ impl Miner<'_> {
             window: WINDOW,
             hotkey,
             model_id: self.model_id.clone(),
-            beacon: BeaconRecord {
-                round: self.mining.round(),
-                randomness: *self.mining.randomness(),
-                signature: self.mining.signature().to_vec(),
-            },
+            beacon: self.mining.record(),
             first_block_hash: self.first_block_hash,
             fingerprint: self.fingerprint,
             environment: EnvironmentSpec { id: self.env.id().into(), version: self.env.version() },

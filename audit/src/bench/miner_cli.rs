@@ -7,11 +7,11 @@
 //! tokens instead (then the counts follow the samples).
 
 use crate::bench::miner::run_miner_bench;
-use crate::workload::{Workload, WorkloadArgs};
+use crate::workload::WorkloadArgs;
 use anyhow::Context;
 use clap::Args;
 use grail_cli::model::ModelArgs;
-use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
+use grail_fingerprint::engine::bench::load_average;
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -27,18 +27,8 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let load_start = load_average();
-    let (mut engine, renderer) = super::load_model(&args.model)?;
-    let model_file = args.model.model_file();
-    let model_id = grail_fingerprint::model_id(&model_file)
-        .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
-    let work = Workload::new(
-        &renderer,
-        engine.spec().hidden_size,
-        engine.config().stop_token_ids.clone(),
-        args.work.groups,
-        args.work.new_tokens,
-        args.stop,
-    )?;
+    let super::Loaded { mut engine, renderer, model_id, work } =
+        super::load(&args.model, &args.work, args.stop)?;
     eprintln!(
         "bench: {} groups x 16 rollouts x {} tokens on {} ({} threads), prompts of {} tokens",
         args.work.groups,
@@ -50,24 +40,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let figures = run_miner_bench(&mut engine, &renderer, &work, &model_id.to_bytes(), |line| {
         eprintln!("bench: {line}");
     })?;
-    let mut line = serde_json::to_value(&figures).context("serializing the figures")?;
-    let extra = json!({
-        "peak_rss_mb": peak_rss_mb(),
-        "model": {
-            "folder": args.model.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "model_id": model_id.to_string(),
-        },
-        "device": args.model.device.to_string(),
-        "threads": args.model.threads,
-        "groups": args.work.groups,
-        "group_size": grail_protocol::params::GROUP_SIZE,
-        "new_tokens": args.work.new_tokens,
-        "stop_tokens": args.stop,
-        "load_average": { "start": load_start, "end": load_average() },
-    });
-    if let (Some(line), Some(extra)) = (line.as_object_mut(), extra.as_object()) {
-        line.extend(extra.clone());
-    }
+    let line = serde_json::to_value(&figures).context("serializing the figures")?;
+    let line =
+        super::merged(line, super::run_context(&args.model, &args.work, &model_id, load_start));
+    let line = super::merged(line, json!({ "stop_tokens": args.stop }));
     println!("{line}");
     Ok(())
 }

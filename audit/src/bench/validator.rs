@@ -37,7 +37,7 @@ use clap::Args;
 use grail_challenges::assembly::seal;
 use grail_challenges::prompt::PromptRenderer;
 use grail_cli::model::ModelArgs;
-use grail_fingerprint::engine::bench::{load_average, peak_rss_mb};
+use grail_fingerprint::engine::bench::load_average;
 use grail_fingerprint::Engine;
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec;
@@ -231,18 +231,9 @@ fn bare_prefill(
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let load_start = load_average();
-    let (mut engine, renderer) = super::load_model(&args.model)?;
+    let super::Loaded { mut engine, renderer, model_id, work } =
+        super::load(&args.model, &args.work, true)?;
     let model_file = args.model.model_file();
-    let model_id = grail_fingerprint::model_id(&model_file)
-        .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
-    let work = Workload::new(
-        &renderer,
-        engine.spec().hidden_size,
-        engine.config().stop_token_ids.clone(),
-        args.work.groups,
-        args.work.new_tokens,
-        true,
-    )?;
     let network = work.network();
     let progress = |line: String| eprintln!("bench: {line}");
     progress(format!(
@@ -352,18 +343,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "prefill_tokens_run": prefill_tokens_run,
         "file_bytes": bytes.len(),
         "prefill_batch": batch,
-        "peak_rss_mb": peak_rss_mb(),
-        "model": {
-            "folder": args.model.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "model_id": model_id.to_string(),
-        },
-        "device": args.model.device.to_string(),
-        "threads": args.model.threads,
-        "groups": args.work.groups,
-        "group_size": grail_protocol::params::GROUP_SIZE,
-        "new_tokens": args.work.new_tokens,
-        "load_average": { "start": load_start, "end": load_average() },
     });
+    let line =
+        super::merged(line, super::run_context(&args.model, &args.work, &model_id, load_start));
     println!("{line}");
     Ok(())
 }

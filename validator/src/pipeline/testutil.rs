@@ -17,7 +17,7 @@ use grail_protocol::hash::Hash32;
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::{NetworkParams, GROUP_SIZE, PROTOCOL_VERSION};
 use grail_protocol::seeds::window_seed;
-use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
+use grail_protocol::window_file::{Rollout, WindowFile, WindowHeader};
 
 use super::header::HeaderExpectations;
 use super::structure::{derive_problem, StructureContext};
@@ -95,11 +95,7 @@ impl Fixture {
             window: self.window,
             hotkey: self.pair.hotkey(),
             model_id: self.model_id.clone(),
-            beacon: BeaconRecord {
-                round: self.mining.round(),
-                randomness: *self.mining.randomness(),
-                signature: self.mining.signature().to_vec(),
-            },
+            beacon: self.mining.record(),
             first_block_hash: self.first_block_hash,
             fingerprint: self.fingerprint,
             environment: self.network.environment.clone(),

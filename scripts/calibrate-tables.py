@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Renders the JSON of `grail-validator calibrate` as the Markdown tables of docs/SECURITY.md.
+"""Renders the JSON of `grail-audit calibrate` as the Markdown tables of docs/SECURITY.md.
 
-    grail-validator calibrate ... > cal.json
+    grail-audit calibrate ... > cal.json
     scripts/calibrate-tables.py cal.json
 """
 import json

@@ -1,5 +1,5 @@
-//! The fixed benchmark workload shared by `grail-miner bench`, `grail-validator bench` and
-//! `grail-validator calibrate`: window [`BENCH_WINDOW`] with a fixed mining-beacon randomness
+//! The fixed benchmark workload shared by `grail-audit bench miner`, `grail-audit bench validator`
+//! and `grail-audit calibrate`: window [`BENCH_WINDOW`] with a fixed mining-beacon randomness
 //! and first-block hash (so a fixed window seed `S_w`), a fixed hotkey, problems `0..groups`
 //! of the network's default environment rendered with the model's chat template, and the
 //! group streams of DESIGN.md 3.4. Nothing depends on the clock or the network, so two runs on

@@ -5,7 +5,7 @@
 //! window's key, `p_k = (Σ_i s_k[i]·h_i) / √D`, summed in f64 in index order. For a hidden
 //! state with root-mean-square `rms(h)`, each `p_k/rms(h)` is about standard normal, so a
 //! relative tolerance `τ` on every projection leaves a forger without `h` a per-projection pass
-//! probability of about `2τ/√(2π)` (the bound itself is measured by `grail-validator calibrate`).
+//! probability of about `2τ/√(2π)` (the bound itself is measured by `grail-audit calibrate`).
 //!
 //! The sign vectors come from `ChaCha20(H("grail/v1/commit-key", S_w, D))`: one `next_u64` per
 //! 64 coordinates, bit `i mod 64` (least significant first) set meaning −1, projection `k`'s
@@ -21,7 +21,7 @@ use crate::hash::{DomainHasher, Hash32};
 pub const PROJECTIONS: usize = 4;
 
 /// Default relative tolerance: a projection passes when `|claimed − own| ≤ τ·rms(h)`.
-/// Calibrated (`grail-validator calibrate`, docs/SECURITY.md): the worst honest distance on the
+/// Calibrated (`grail-audit calibrate`, docs/SECURITY.md): the worst honest distance on the
 /// CPU is about 1e-3 (the claim's half-float rounding), so 0.01 keeps 10× headroom, while a
 /// model with 1% weight noise or an int8 copy lands beyond it at nearly every position.
 pub const DEFAULT_COMMIT_TOLERANCE: f64 = 0.01;

@@ -47,31 +47,37 @@ pub const DEFAULT_UPLOAD_GRACE_S: u64 = 0;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifyParams {
-    /// Rollouts per file whose forward pass is checked. Default 16.
+    /// Rollouts per file whose forward pass is checked. Default [`DEFAULT_ROLLOUTS_CHECKED`].
     pub rollouts_checked: u32,
-    /// Miners fully checked per window. Default 256.
+    /// Miners fully checked per window. Default [`DEFAULT_MINERS_CHECKED`].
     pub miners_checked: u32,
-    /// `K`: positions per checked rollout whose commitments are checked. Default 32.
+    /// `K`: positions per checked rollout whose commitments are checked. Default
+    /// [`CHALLENGE_POSITIONS`].
     pub challenge_positions: u32,
-    /// Probability mass by which a token's CDF interval is widened. Default 1e-4.
+    /// Probability mass by which a token's CDF interval is widened. Default
+    /// [`DEFAULT_SAMPLING_TOLERANCE`].
     pub sampling_tolerance: f64,
-    /// Misses allowed per rollout. Default 1.
+    /// Misses allowed per rollout. Default [`DEFAULT_MAX_SAMPLING_MISSES`].
     pub max_sampling_misses: u32,
-    /// Largest distance of a tolerated miss from its interval. Default 1e-3.
+    /// Largest distance of a tolerated miss from its interval. Default
+    /// [`DEFAULT_MAX_MISS_DISTANCE`].
     pub max_miss_distance: f64,
-    /// Bound on the median `|claimed − recomputed|` logprob. Default 1e-3.
+    /// Bound on the median `|claimed − recomputed|` logprob. Default
+    /// [`DEFAULT_LOGPROB_MEDIAN_MAX`].
     pub logprob_median_max: f64,
-    /// Quantile (in `(0, 1]`) bounded by `logprob_quantile_max`. Default 0.95.
+    /// Quantile (in `(0, 1]`) bounded by `logprob_quantile_max`. Default
+    /// [`DEFAULT_LOGPROB_QUANTILE`].
     pub logprob_quantile: f64,
-    /// Bound on that quantile. Default 1e-2.
+    /// Bound on that quantile. Default [`DEFAULT_LOGPROB_QUANTILE_MAX`].
     pub logprob_quantile_max: f64,
-    /// Relative commitment tolerance `τ` (see `commitment`). Default 0.05.
+    /// Relative commitment tolerance `τ` (see `commitment`). Default
+    /// [`DEFAULT_COMMIT_TOLERANCE`].
     pub commit_tolerance: f64,
-    /// Windows a failing miner is excluded for. Default 12.
+    /// Windows a failing miner is excluded for. Default [`DEFAULT_EXCLUSION_WINDOWS`].
     pub exclusion_windows: u64,
-    /// Largest window file. Default 64 MiB.
+    /// Largest window file. Default [`DEFAULT_MAX_FILE_BYTES`].
     pub max_file_bytes: u64,
-    /// Slack after the upload deadline, in seconds. Default 0.
+    /// Slack after the upload deadline, in seconds. Default [`DEFAULT_UPLOAD_GRACE_S`].
     pub upload_grace_s: u64,
 }
 

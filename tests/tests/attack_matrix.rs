@@ -213,7 +213,7 @@ fn every_attack_fails_at_its_stage_and_honest_miners_keep_their_score() {
     let full = validator(dir, &net, "full", "metagraph.json", w);
     let honest_only = validator(dir, &net, "honest-only", "honest-only.json", w);
 
-    let attack = finished(attack, "grail-adversary");
+    let attack = finished(attack, "grail-audit adversary");
     let uploads = json_lines(&attack);
     assert_eq!(uploads.len(), ATTACKS.len(), "one upload per attack: {uploads:?}");
     let last = uploads.iter().filter_map(|u| u["at_unix"].as_f64()).fold(0.0, f64::max);

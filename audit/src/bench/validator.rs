@@ -1,4 +1,4 @@
-//! `bench`: what verifying costs against generating, on one model, in one process. Prints one
+//! `bench validator`: what verifying costs against generating, on one model, in one process. Prints one
 //! JSON line; progress goes to stderr.
 //!
 //! 1. The fixed workload ([`crate::workload::Workload`], stop tokens on, as an
@@ -15,7 +15,7 @@
 //! 4. The file as a validator checks it at the default sampling rates
 //!    (`VerifyParams::rollouts_checked` of the file's rollouts, every cheap check on all of
 //!    them): `file_cost_ratio` = those seconds over the miner's seconds for the file.
-//! 5. `window_cost_ratio`, the figure: validator seconds per window over the miner's
+//! 5. `window_cost_ratio`, the design's figure: validator seconds per window over the miner's
 //!    generation seconds for that window, for a miner that generates through a whole default
 //!    window (`blocks_per_window × block_time_s`) at the measured generation rate
 //!    (`full_window_rollouts`), the validator forward-checking `rollouts_checked` of them and

@@ -1,7 +1,7 @@
-//! The plain decoding loop the engine is measured against (issue 3's baseline): the prompt is
-//! run for every row of the group, the KV cache makes a round trip through ndarray each step
-//! (ONNX Runtime's grown `present.*` copied out, then copied back in as `past_key_values.*`),
-//! and the logits of every input position are copied out. Finished rows stay in the batch.
+//! The plain decoding loop the engine is measured against (the miner bench's baseline): the
+//! prompt is run for every row of the group, the KV cache makes a round trip through ndarray
+//! each step (ONNX Runtime's grown `present.*` copied out, then copied back in as
+//! `past_key_values.*`), and the logits of every input position are copied out. Finished rows stay in the batch.
 //! Sampling, stopping and commitments are the engine's own, so both produce the same tokens.
 
 use super::rollout::{

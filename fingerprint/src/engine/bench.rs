@@ -1,4 +1,4 @@
-//! Timing the decoding loops on the same requests, for `grail-miner bench` and
+//! Timing the decoding loops on the same requests, for `grail-audit bench miner` and
 //! `cargo bench -p grail-fingerprint --bench engine`, and the process readings (peak RSS, load)
 //! every bench reports beside its figures.
 

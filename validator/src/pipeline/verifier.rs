@@ -13,7 +13,7 @@ use crate::ValidatorError;
 
 /// Completions per shared-prompt prefill call (each group's prompt runs once per call). ONNX
 /// Runtime holds `batch × completion length × V` logits per call. On SmolLM2-135M, 2 cores,
-/// `grail-validator bench` peaks at 1.38 GB at 2 and at 8, 1.78 GB at 16; 8 verifies about
+/// `grail-audit bench validator` peaks at 1.38 GB at 2 and at 8, 1.78 GB at 16; 8 verifies about
 /// 1.6× faster than 2 there (a prompt shared by more completions) and as fast as 16.
 pub const DEFAULT_PREFILL_BATCH: usize = 8;
 

@@ -21,7 +21,7 @@ from grail_ref.cid import cid_bytes, cid_string  # noqa: E402
 from grail_ref.errors import ProtocolError  # noqa: E402
 from grail_ref.hashing import H, Stream  # noqa: E402
 from grail_ref.jsonfmt import dumps, lines  # noqa: E402
-from grail_ref.window import Network  # noqa: E402
+from grail_ref.window import Network, schedule  # noqa: E402
 
 # The seeds layout lists this many draws of each stream (the count is not an input).
 SEED_STREAM_DRAWS = 3
@@ -62,6 +62,15 @@ def window(i):
         "upload_deadline": net.upload_deadline(w),
         "challenge_time": net.challenge_time(w),
     }
+
+
+def window_schedule(i):
+    net = Network(i["blocks_per_window"], i["block_time_s"], i["grace_period_s"],
+                  i["challenge_buffer_s"], i["genesis_unix"])
+    try:
+        return schedule(net, i["window"], i["drand_genesis"], i["drand_period"])
+    except ProtocolError:
+        return {"error": True}
 
 
 # --- seeds.json -----------------------------------------------------------------------------
@@ -225,7 +234,7 @@ def commitment_case(i):
 # file name -> {kind: handler}; commitment.json has no kinds (its cases are name/input/output).
 FILES = {
     "hash.json": {"domain_hash": domain_hash, "stream": stream},
-    "window.json": {"window": window},
+    "window.json": {"window": window, "schedule": window_schedule},
     "seeds.json": {"seeds": seeds_case},
     "challenge.json": {"challenge_rollouts": challenge_rollouts,
                        "challenge_positions": challenge_positions,

@@ -61,14 +61,25 @@ fn window_cases() -> File {
                    "challenge_buffer_s": 30, "block": block, "window": window, "time": time}),
         )
     };
+    let schedule = |name, genesis: u64, window: u64, drand_genesis: u64, period: u64| {
+        case(
+            name,
+            "schedule",
+            json!({"genesis_unix": genesis, "block_time_s": 12, "blocks_per_window": 30, "grace_period_s": 30,
+                   "challenge_buffer_s": 30, "window": window, "drand_genesis": drand_genesis, "drand_period": period}),
+        )
+    };
     (
         "window.json",
-        "window arithmetic; times in unix seconds; block_at_time/window_at_time are null before genesis",
+        "window arithmetic and the window schedule; times in unix seconds; block_at_time/window_at_time are null before genesis",
         vec![
             c("origin", 0, 0, 0, 0),
             c("mid window", 1_700_000_000, 59, 2, 1_700_000_719),
             c("window boundary", 1_700_000_000, 60, 100_000, 1_700_000_720),
             c("before genesis", 1_700_000_000, 6_000_000, 200_000, 1_699_999_999),
+            schedule("schedule", 1_700_000_000, 3, 1_700_000_000 - 7, 3),
+            schedule("schedule of a later window", 1_700_000_000, 4_730_000, 1_692_000_000, 30),
+            schedule("mining before drand's genesis", 1_700_000_000, 3, 1_700_000_000 + 2_000, 3),
         ],
     )
 }

@@ -59,3 +59,24 @@ class Network:
 
     def challenge_time(self, w: int) -> int:
         return _add(self.upload_deadline(w), self.challenge_buffer_s)
+
+
+def round_at(genesis_time: int, period: int, t: int) -> int:
+    """drand's round clock: floor((t - genesis_time) / period) + 1; an error before genesis."""
+    if t < genesis_time:
+        raise ProtocolError("before the drand genesis")
+    return _add(_div(t - genesis_time, period), 1)
+
+
+def schedule(net: "Network", w: int, drand_genesis: int, drand_period: int) -> dict:
+    """WindowSchedule::of(w): the times of window w and its mining and challenge rounds."""
+    start = net.window_start(w)
+    challenge = net.challenge_time(w)
+    return {
+        "first_block": net.first_block_of_window(w),
+        "start_unix": start,
+        "deadline_unix": net.upload_deadline(w),
+        "challenge_unix": challenge,
+        "mining_round": round_at(drand_genesis, drand_period, start),
+        "challenge_round": round_at(drand_genesis, drand_period, challenge),
+    }

@@ -6,11 +6,14 @@ use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::hash::{domain_hash, uniform_below, uniform_f64, DomainHasher};
 use grail_protocol::keys::{ss58_decode, Hotkey, HotkeyPair};
 use grail_protocol::merkle::{leaf_hash, MerkleTree};
+use grail_protocol::params::NetworkParams;
 use grail_protocol::params::{EnvironmentSpec, GenerationParams};
 use grail_protocol::sampler::{argmax, check_sample, eos_probability, sample};
 use grail_protocol::seeds::{problem_stream, sample_stream, window_seed};
 use grail_protocol::signing::{header_digest, rollout_digest, verify_window_file};
-use grail_protocol::window::{first_block_of_window, window_of_block, ChainClock};
+use grail_protocol::window::{
+    first_block_of_window, window_of_block, ChainClock, RoundClock, WindowSchedule,
+};
 use grail_protocol::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -91,6 +94,7 @@ pub(crate) fn compute(kind: &str, i: &Value) -> Value {
             json!({ "next_u64": next, "uniform_f64": unif, "uniform_below": below })
         }
         "window" => window(i),
+        "schedule" => schedule(i),
         "seeds" => seeds(i),
         "challenge_rollouts" => {
             let (r, cid) = (arr32(&i["randomness"]), hex_of(&i["cid"]));
@@ -197,6 +201,35 @@ fn window(i: &Value) -> Value {
         "block_at_time": clock.block_at(t).expect("block time > 0"),
         "window_at_time": clock.window_at(t, l).expect("valid"),
     })
+}
+
+fn schedule(i: &Value) -> Value {
+    let clock = ChainClock {
+        genesis_unix: u64_of(&i["genesis_unix"]),
+        block_time_s: u64_of(&i["block_time_s"]),
+    };
+    let network = NetworkParams {
+        blocks_per_window: u64_of(&i["blocks_per_window"]),
+        block_time_s: clock.block_time_s,
+        grace_period_s: u64_of(&i["grace_period_s"]),
+        challenge_buffer_s: u64_of(&i["challenge_buffer_s"]),
+        ..NetworkParams::default()
+    };
+    let rounds = RoundClock {
+        genesis_time: u64_of(&i["drand_genesis"]),
+        period: u64_of(&i["drand_period"]),
+    };
+    match WindowSchedule::of(u64_of(&i["window"]), &network, &clock, &rounds) {
+        Ok(s) => json!({
+            "first_block": s.first_block,
+            "start_unix": s.start_unix,
+            "deadline_unix": s.deadline_unix,
+            "challenge_unix": s.challenge_unix,
+            "mining_round": s.mining_round,
+            "challenge_round": s.challenge_round,
+        }),
+        Err(_) => json!({ "error": true }),
+    }
 }
 
 fn seeds(i: &Value) -> Value {

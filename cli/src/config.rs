@@ -191,6 +191,10 @@ fn apply_file(command: Command, path: &[String], file: &Path) -> Result<Command,
 /// Runs `values` through the argument's value parser, as if given on the command line (clap
 /// would otherwise only check them as defaults, which debug builds treat as a bug).
 fn check_values(arg: &Arg, values: &[String]) -> Result<(), String> {
+    let list = matches!(arg.get_action(), clap::ArgAction::Append);
+    if !list && values.len() != 1 {
+        return Err(format!("takes one value, the file gives a list of {}", values.len()));
+    }
     let long = arg.get_long().unwrap_or("value");
     let probe =
         Arg::new("value").long(long.to_owned()).value_parser(arg.get_value_parser().clone());

@@ -92,6 +92,7 @@ fn unknown_keys_and_bad_values_name_the_file_and_the_key() {
         ("metagraph = \"g\"\n[window]\nblocks = \"four\"\n", "window.blocks", "four"),
         ("metagraph = \"g\"\n[window]\nblocks = -1\n", "window.blocks", "-1"),
         ("metagraph = \"g\"\nconfig = \"other.toml\"\n", "config", "metagraph"),
+        ("metagraph = \"g\"\n[window]\nblocks = [4, 5]\n", "window.blocks", "one value"),
     ] {
         let file = write(dir.path(), text);
         let err = run(&["run", "--config", file.to_str().unwrap()]).unwrap_err().to_string();

@@ -64,14 +64,26 @@ def ss58_encode(public: bytes, prefix: int = HOTKEY_PREFIX) -> str:
 
 
 def ss58_decode(address: str):
-    """Returns (prefix, public key); checks the length (1 + 32 + 2 bytes) and the checksum."""
+    """Returns (prefix, public key): a one-byte prefix (first byte < 64) or Substrate's two-byte
+    form (first byte 64..127, 14 bits over both bytes), 32 key bytes, 2 checksum bytes."""
     raw = b58decode(address)
-    if len(raw) != 35:
+    if not raw:
+        raise ProtocolError("empty SS58 address")
+    if raw[0] < 64:
+        prefix, n = raw[0], 1
+    elif raw[0] < 128:
+        if len(raw) < 2:
+            raise ProtocolError("SS58 address too short")
+        lower = ((raw[0] << 2) | (raw[1] >> 6)) & 0xFF
+        prefix, n = lower | ((raw[1] & 0x3F) << 8), 2
+    else:
+        raise ProtocolError("reserved SS58 prefix byte")
+    if len(raw) != n + 32 + 2:
         raise ProtocolError(f"SS58 address of {len(raw)} bytes")
-    payload, check = raw[:33], raw[33:]
+    payload, check = raw[: n + 32], raw[n + 32:]
     if _checksum(payload) != check:
         raise ProtocolError("SS58 checksum mismatch")
-    return payload[0], payload[1:]
+    return prefix, payload[n:]
 
 
 def parse_hotkey(address: str) -> bytes:

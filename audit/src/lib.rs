@@ -3,7 +3,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`calibrate`] | the proof audit: honest drift sources, forgers, the analytic forgery bound |
-//! | [`bench`] | the miner's and the validator's throughput on one fixed workload |
+//! | [`bench`](mod@bench) | the miner's and the validator's throughput on one fixed workload |
 //! | [`workload`] | that workload: a fixed window seed, hotkey and problems |
 //! | [`adversary`] | the attacking miner of the attack matrix and the demo |
 //! | [`cli`] | the `grail-audit` command line |

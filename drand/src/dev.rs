@@ -4,7 +4,7 @@
 //! the signer), so anyone can sign any round of the "local" chain. It exists for local runs and
 //! tests only; never trust it on a network.
 //!
-//! - public key: [`DEV_PUBLIC_KEY`], 96 bytes compressed on G2 (quicknet's scheme,
+//! - public key: [`DEV_PUBLIC_KEY_HEX`], 96 bytes compressed on G2 (quicknet's scheme,
 //!   `bls-unchained-g1-rfc9380`);
 //! - chain info: genesis and period as given, beacon id [`LOCAL_BEACON_ID`], group hash
 //!   `sha256("grail-rs/local-beacon/group" ‖ public key)`, chain hash as drand computes it

@@ -5,13 +5,14 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | [`tally`] | one rollout through every check, tallied per check |
-//! | [`rows`] | the validator's shared-prompt prefill of a set, or a full right- or left-padded one, each rollout evaluated |
-//! | [`honest`] | the drift sources |
-//! | [`forgers`] | the forgers |
-//! | [`bound`] | the analytic forgery bound from the honest projections |
-//! | [`progress`] | a progress bar per long phase |
-//! | [`error`] | [`CalibrateError`], what failed and where |
+//! | `tally` | one rollout through every check, tallied per check |
+//! | `rows` | the validator's shared-prompt prefill of a set, or a full right- or left-padded one, each rollout evaluated |
+//! | `honest` | the drift sources |
+//! | `forgers` | the forgers |
+//! | `bound` | the analytic forgery bound from the honest projections |
+//! | `progress` | a progress bar per long phase |
+//! | `error` | [`CalibrateError`], what failed and where |
+//! | [`cli`] | the `calibrate` subcommand's flags |
 //!
 //! Errors are [`CalibrateError`]s: each names the model folder, group, rollout, forger or
 //! option that failed.

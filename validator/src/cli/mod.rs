@@ -1,5 +1,5 @@
 //! The validator's command line, one subcommand group per concern: `beacon`, `model`, `run`,
-//! `replay`. The flag groups come from `grail-cli`; `run`'s own are in [`run`].
+//! `replay`. The flag groups come from `grail-cli`; `run`'s own are in [`run`](mod@run).
 
 pub mod beacon;
 pub mod model;

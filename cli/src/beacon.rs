@@ -184,13 +184,17 @@ impl BeaconArgs {
     /// A client for the trusted chain: a pinned chain's info is checked against the relays'
     /// `/info`; the local beacon's genesis and period are read from it.
     pub async fn connect(&self) -> Result<DrandClient, BeaconArgsError> {
-        let trusted = self.trusted()?;
+        self.connect_to(&self.trusted()?).await
+    }
+
+    /// [`BeaconArgs::connect`] for a chain already resolved by [`BeaconArgs::trusted`].
+    pub async fn connect_to(&self, trusted: &Trusted) -> Result<DrandClient, BeaconArgsError> {
         let connect_err = |source| BeaconArgsError::Connect {
             chain: trusted.name().to_owned(),
             source: Box::new(source),
         };
         let (relays, opts) = (self.relays(), self.client_options());
-        match &trusted {
+        match trusted {
             Trusted::Chain { info, .. } => {
                 let client = DrandClient::new(info.clone(), relays, opts).map_err(connect_err)?;
                 client.check_info().await.map_err(connect_err)?;

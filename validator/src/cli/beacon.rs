@@ -77,15 +77,15 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
 }
 
 async fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
-    let name = args.beacon.trusted()?.name().to_owned();
-    let client = args.beacon.connect().await?;
+    let trusted = args.beacon.trusted()?;
+    let client = args.beacon.connect_to(&trusted).await?;
     let round = match args.round {
         Some(r) => r,
         None => client.chain().round_at(unix_now()).context("finding the current round")?,
     };
     let verified =
         client.fetch_round(round).await.with_context(|| format!("fetching round {round}"))?;
-    println!("{}", fetched_line(&name, client.chain(), &verified));
+    println!("{}", fetched_line(trusted.name(), client.chain(), &verified));
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use grail_storage::{StorageConfig, StoreError, WindowStore, DEFAULT_STORAGE_PATH};
+use grail_storage::{
+    StorageConfig, StoreError, WindowStore, DEFAULT_STORAGE_PATH, DEFAULT_STORE_TIMEOUT_S,
+};
 
 /// The object store's settings. For S3 the standard `AWS_*` variables are read first, so these
 /// override them.
@@ -60,6 +62,17 @@ pub struct StorageArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub allow_http: bool,
+    /// Seconds one store operation (a read, a listing, an upload's check) may take before it
+    /// counts as failed.
+    #[arg(
+        id = "storage.timeout",
+        long = "storage.timeout",
+        env = "GRAIL_STORAGE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_STORE_TIMEOUT_S,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
 }
 
 impl fmt::Debug for StorageArgs {
@@ -86,8 +99,9 @@ impl StorageArgs {
         }
     }
 
-    /// Opens the store.
+    /// Opens the store, with the timeout.
     pub fn open(&self) -> Result<WindowStore, StoreError> {
-        WindowStore::open(&self.config())
+        Ok(WindowStore::open(&self.config())?
+            .with_timeout(std::time::Duration::from_secs(self.timeout)))
     }
 }

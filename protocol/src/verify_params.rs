@@ -43,6 +43,17 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
 /// upload latency, and any slack here must be the same on every validator.
 pub const DEFAULT_UPLOAD_GRACE_S: u64 = 0;
 
+/// Largest accepted [`VerifyParams::sampling_tolerance`].
+pub const MAX_SAMPLING_TOLERANCE: f64 = 10.0 * DEFAULT_SAMPLING_TOLERANCE;
+/// Largest accepted [`VerifyParams::max_miss_distance`].
+pub const MAX_MISS_DISTANCE_LIMIT: f64 = 10.0 * DEFAULT_MAX_MISS_DISTANCE;
+/// Largest accepted [`VerifyParams::logprob_median_max`].
+pub const MAX_LOGPROB_MEDIAN: f64 = 10.0 * DEFAULT_LOGPROB_MEDIAN_MAX;
+/// Largest accepted [`VerifyParams::logprob_quantile_max`].
+pub const MAX_LOGPROB_QUANTILE: f64 = 10.0 * DEFAULT_LOGPROB_QUANTILE_MAX;
+/// Largest accepted [`VerifyParams::commit_tolerance`].
+pub const MAX_COMMIT_TOLERANCE: f64 = 10.0 * DEFAULT_COMMIT_TOLERANCE;
+
 /// How a validator verifies a window (serde with defaults; see each field).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,6 +141,32 @@ impl VerifyParams {
                 return Err(bad(name, format!("{v} is not a finite non-negative number")));
             }
         }
+        // Ten times each calibrated default: beyond it a tolerance stops separating the true
+        // model from a cheaper one (docs/SECURITY.md measures both sides).
+        for (name, v, max) in [
+            ("sampling_tolerance", self.sampling_tolerance, MAX_SAMPLING_TOLERANCE),
+            ("max_miss_distance", self.max_miss_distance, MAX_MISS_DISTANCE_LIMIT),
+            ("logprob_median_max", self.logprob_median_max, MAX_LOGPROB_MEDIAN),
+            ("logprob_quantile_max", self.logprob_quantile_max, MAX_LOGPROB_QUANTILE),
+            ("commit_tolerance", self.commit_tolerance, MAX_COMMIT_TOLERANCE),
+        ] {
+            if v > max {
+                return Err(bad(
+                    name,
+                    format!("{v} is above the safe limit {max} (ten times the calibrated default)"),
+                ));
+            }
+        }
+        if u64::from(self.challenge_positions) > CHALLENGE_POSITIONS as u64 * 64 {
+            return Err(bad(
+                "challenge_positions",
+                format!(
+                    "{} is above the limit {}",
+                    self.challenge_positions,
+                    CHALLENGE_POSITIONS as u64 * 64
+                ),
+            ));
+        }
         if !(self.logprob_quantile > 0.0 && self.logprob_quantile <= 1.0) {
             return Err(bad(
                 "logprob_quantile",
@@ -171,8 +208,14 @@ mod tests {
             VerifyParams { logprob_quantile: 0.0, ..d },
             VerifyParams { logprob_quantile: 1.5, ..d },
             VerifyParams { exclusion_windows: 0, ..d },
+            VerifyParams { sampling_tolerance: 0.5, ..d },
+            VerifyParams { commit_tolerance: 1.0, ..d },
+            VerifyParams { logprob_median_max: 1.0, ..d },
         ] {
             assert!(p.validate().is_err(), "{p:?}");
         }
+        let err = VerifyParams { sampling_tolerance: 0.5, ..d }.validate().unwrap_err();
+        assert!(err.to_string().contains("sampling_tolerance"), "{err}");
+        assert!(err.to_string().contains("0.0001"), "{err}");
     }
 }

@@ -173,11 +173,73 @@ impl WindowSchedule {
     }
 }
 
+/// Checks that the challenge round of every window is published strictly after the last
+/// on-time instant, so no upload that counts can be chosen knowing the challenge: the round
+/// holding `challenge_unix` is published after `challenge_unix − period`, hence after the end
+/// of the last on-time second (`deadline + upload_grace_s + 1`, the validator's cutoff) when
+/// `challenge_buffer_s ≥ period + 1 + upload_grace_s`. Also refuses a zero grace period (the
+/// upload of a window would have to land inside its own last block).
+pub fn check_timing(
+    network: &NetworkParams,
+    drand_period_s: u64,
+    upload_grace_s: u64,
+) -> Result<(), ProtocolError> {
+    network.validate()?;
+    if network.grace_period_s == 0 {
+        return Err(ProtocolError::InvalidValue {
+            field: "grace_period_s".into(),
+            reason: "must be at least 1 s: uploads land after the window's last block".into(),
+        });
+    }
+    let min = drand_period_s.saturating_add(1).saturating_add(upload_grace_s);
+    if network.challenge_buffer_s < min {
+        return Err(ProtocolError::InvalidValue {
+            field: "challenge_buffer_s".into(),
+            reason: format!(
+                "{} s is below the minimum {min} s (the beacon period {drand_period_s} s + 1 s + \
+                 the validator's upload grace {upload_grace_s} s): the challenge round could be \
+                 published while uploads still count",
+                network.challenge_buffer_s
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const CLOCK: ChainClock = ChainClock { genesis_unix: 1_700_000_000, block_time_s: 12 };
+
+    #[test]
+    fn the_challenge_round_is_published_after_the_last_on_time_second() {
+        let net = |buffer| NetworkParams { challenge_buffer_s: buffer, ..Default::default() };
+        let err = check_timing(&net(0), 3, 0).unwrap_err().to_string();
+        assert!(err.contains("challenge_buffer_s") && err.contains("minimum 4 s"), "{err}");
+        assert!(check_timing(&net(3), 3, 0).is_err());
+        check_timing(&net(4), 3, 0).unwrap();
+        assert!(check_timing(&net(4), 3, 1).is_err(), "the upload grace counts too");
+        let zero_grace = NetworkParams { grace_period_s: 0, ..Default::default() };
+        assert!(check_timing(&zero_grace, 3, 0).unwrap_err().to_string().contains("grace"));
+        // For every window start and drand genesis: the round is published after the cutoff.
+        for genesis in 0..7u64 {
+            for start in 100..130u64 {
+                let (period, grace) = (3u64, 2u64);
+                let n = NetworkParams {
+                    challenge_buffer_s: period + 1 + grace,
+                    grace_period_s: 1,
+                    ..Default::default()
+                };
+                let deadline = start + n.grace_period_s;
+                let challenge = deadline + n.challenge_buffer_s;
+                let rounds = RoundClock { genesis_time: genesis, period };
+                let round = rounds.round_at(challenge).unwrap();
+                let published = genesis + (round - 1) * period;
+                assert!(published > deadline + grace + 1, "start {start} genesis {genesis}");
+            }
+        }
+    }
 
     #[test]
     fn windows_partition_blocks() {

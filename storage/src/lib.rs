@@ -3,6 +3,10 @@
 //! crash must not tear.
 
 pub mod durable;
+mod local_read;
 mod store;
 
-pub use store::{ObjectInfo, StorageConfig, StoreError, WindowStore, DEFAULT_STORAGE_PATH};
+pub use store::{
+    ObjectInfo, StorageConfig, StoreError, WindowStore, DEFAULT_STORAGE_PATH,
+    DEFAULT_STORE_TIMEOUT_S,
+};

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -20,8 +20,12 @@ use object_store::path::Path as StorePath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectMeta, ObjectStore, PutPayload};
 
+use crate::local_read::{self, LocalError};
+
 /// Default local folder for window files.
 pub const DEFAULT_STORAGE_PATH: &str = "grail-storage";
+/// Default limit on one store operation, in seconds.
+pub const DEFAULT_STORE_TIMEOUT_S: u64 = 30;
 
 /// Errors of the object store.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,38 @@ pub enum StoreError {
         size: u64,
         /// The limit.
         limit: u64,
+    },
+    /// The object, or a folder on its path, is not a regular file or folder.
+    #[error("object {key} is {kind}, not a regular file; not read")]
+    NotRegular {
+        /// The key.
+        key: String,
+        /// What it is (`a symbolic link`, `a FIFO`, ...).
+        kind: &'static str,
+    },
+    /// An operation did not finish within the store's timeout.
+    #[error("{op} {key} on {store}: no answer within {seconds} s")]
+    Timeout {
+        /// The operation.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// The store's description.
+        store: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// A local read failed.
+    #[error("{op} {key} on {store}: {source}")]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// The store's description.
+        store: String,
+        /// The OS error.
+        source: std::io::Error,
     },
     /// The store failed (not found, network, permissions).
     #[error("{op} {key} on {store}: {source}")]
@@ -115,8 +151,11 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
-    /// The store's last-modified time: the upload time.
+    /// The store's last-modified time (set by whoever wrote the object: a claim, not a fact).
     pub last_modified: SystemTime,
+    /// The store's version tag (S3: the ETag; local: device, inode, mtime and size), when it
+    /// has one: a changed tag means changed bytes.
+    pub version: Option<String>,
 }
 
 impl ObjectInfo {
@@ -125,6 +164,7 @@ impl ObjectInfo {
             key: meta.location.to_string(),
             size: meta.size,
             last_modified: meta.last_modified.into(),
+            version: meta.e_tag.clone(),
         }
     }
 
@@ -139,6 +179,9 @@ impl ObjectInfo {
 pub struct WindowStore {
     store: Arc<dyn ObjectStore>,
     description: String,
+    /// The folder of a local store, read through [`local_read`] (no links, regular files).
+    local_root: Option<PathBuf>,
+    timeout: Duration,
 }
 
 impl WindowStore {
@@ -171,7 +214,12 @@ impl WindowStore {
             reason: format!("{}: {e}", path.display()),
         })?;
         let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        Ok(Self { store: Arc::new(fs), description: format!("local folder {}", shown.display()) })
+        Ok(Self {
+            store: Arc::new(fs),
+            description: format!("local folder {}", shown.display()),
+            local_root: Some(path.to_owned()),
+            timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+        })
     }
 
     fn open_s3(cfg: &StorageConfig, rest: &str) -> Result<Self, StoreError> {
@@ -209,12 +257,29 @@ impl WindowStore {
             let p = parse_key(prefix)?;
             Arc::new(PrefixStore::new(s3, p))
         };
-        Ok(Self { store, description })
+        Ok(Self {
+            store,
+            description,
+            local_root: None,
+            timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+        })
     }
 
     /// Wraps any `object_store` (tests, in-memory stores).
     pub fn from_object_store(store: Arc<dyn ObjectStore>, description: impl Into<String>) -> Self {
-        Self { store, description: description.into() }
+        Self {
+            store,
+            description: description.into(),
+            local_root: None,
+            timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+        }
+    }
+
+    /// The same store with every [`probe`](Self::probe) and [`read`](Self::read) bounded by
+    /// `timeout` (default [`DEFAULT_STORE_TIMEOUT_S`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// What this store is, for logs.
@@ -286,6 +351,99 @@ impl WindowStore {
             }
         }
         Ok(out)
+    }
+
+    /// Size, time and version of the object at `key`; `None` when there is none. On a local
+    /// folder no link is followed and anything but a regular file is
+    /// [`StoreError::NotRegular`]; every store answers within the timeout or
+    /// [`StoreError::Timeout`].
+    pub async fn probe(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let path = parse_key(key)?;
+        match &self.local_root {
+            Some(root) => {
+                let (root, owned) = (root.clone(), key.to_owned());
+                self.local("probe", key, move || local_read::probe(&root, &owned)).await
+            }
+            None => match self.timed("head", key, self.store.head(&path)).await? {
+                Ok(meta) => Ok(Some(ObjectInfo::from_meta(&meta))),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(source) => Err(self.err("head", key, source)),
+            },
+        }
+    }
+
+    /// The object at `key` and its bytes, at most `limit` of them ([`StoreError::TooLarge`]
+    /// past that, without reading on); `None` when there is none. The same guarantees as
+    /// [`probe`](Self::probe); the whole read is bounded by the timeout.
+    pub async fn read(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<(ObjectInfo, Vec<u8>)>, StoreError> {
+        let path = parse_key(key)?;
+        match &self.local_root {
+            Some(root) => {
+                let (root, owned) = (root.clone(), key.to_owned());
+                self.local("get", key, move || local_read::read(&root, &owned, limit)).await
+            }
+            None => {
+                let info = match self.timed("head", key, self.store.head(&path)).await? {
+                    Ok(meta) => ObjectInfo::from_meta(&meta),
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(source) => return Err(self.err("head", key, source)),
+                };
+                match self.timed("get", key, self.get_bounded(key, limit)).await? {
+                    Ok(bytes) => Ok(Some((ObjectInfo { size: bytes.len() as u64, ..info }, bytes))),
+                    Err(StoreError::Store { source, .. })
+                        if matches!(*source, object_store::Error::NotFound { .. }) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, work).await.map_err(|_| StoreError::Timeout {
+            op,
+            key: key.to_owned(),
+            store: self.description.clone(),
+            seconds: self.timeout.as_secs(),
+        })
+    }
+
+    /// Runs a blocking local read on tokio's blocking pool under the timeout (a read that
+    /// hangs past it is abandoned, not waited for).
+    async fn local<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        key: &str,
+        work: impl FnOnce() -> Result<T, LocalError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let joined = self.timed(op, key, tokio::task::spawn_blocking(work)).await?;
+        let io = |source| StoreError::Io {
+            op,
+            key: key.to_owned(),
+            store: self.description.clone(),
+            source,
+        };
+        match joined.map_err(|e| io(std::io::Error::other(e.to_string())))? {
+            Ok(v) => Ok(v),
+            Err(LocalError::NotRegular(kind)) => {
+                Err(StoreError::NotRegular { key: key.to_owned(), kind })
+            }
+            Err(LocalError::TooLarge(size, limit)) => {
+                Err(StoreError::TooLarge { key: key.to_owned(), size, limit })
+            }
+            Err(LocalError::Io(source)) => Err(io(source)),
+        }
     }
 
     fn err(&self, op: &'static str, key: &str, source: object_store::Error) -> StoreError {

@@ -36,9 +36,82 @@ async fn exercise(store: &WindowStore) {
         store.get_bounded("windows/7/missing.grail", 100).await,
         Err(StoreError::Store { op: "get", .. })
     ));
-    // Replacing an object replaces its size.
+    let (read, bytes) = store.read(key, 12).await.unwrap().unwrap();
+    assert_eq!((read.size, &bytes[..]), (12, &b"hello window"[..]));
+    assert!(matches!(store.read(key, 11).await, Err(StoreError::TooLarge { limit: 11, .. })));
+    assert!(store.read("windows/7/missing.grail", 100).await.unwrap().is_none());
+    assert!(store.probe("windows/7/missing.grail").await.unwrap().is_none());
+    assert!(store.probe("windows/70/missing.grail").await.unwrap().is_none());
+    let probed = store.probe(key).await.unwrap().unwrap();
+    assert_eq!(probed.size, 12);
+    assert!(probed.version.is_some(), "{probed:?}");
+    // Replacing an object replaces its size and version.
     let again = store.put(key, vec![0; 4]).await.unwrap();
     assert_eq!(again.size, 4);
+    let replaced = store.probe(key).await.unwrap().unwrap();
+    assert_eq!(replaced.size, 4);
+    assert_ne!(replaced.version, probed.version);
+}
+
+/// A local store reads regular files only: a link to a file or to a folder, a FIFO and a
+/// socket are refused without being followed or opened for reading (a FIFO would block).
+#[test]
+fn local_reads_follow_no_link_and_open_no_special_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), b"outside the store").unwrap();
+    std::fs::create_dir_all(outside.path().join("w")).unwrap();
+    std::fs::write(outside.path().join("w/x.grail"), b"outside").unwrap();
+    let store = WindowStore::open_local(dir.path()).unwrap();
+    let root = dir.path().join("windows");
+    std::fs::create_dir_all(root.join("1")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), root.join("1/link.grail")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("w"), root.join("2")).unwrap();
+    let fifo = root.join("1/fifo.grail");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("1/socket.grail")).unwrap();
+    std::fs::create_dir_all(root.join("1/folder.grail")).unwrap();
+    let rt = rt();
+    for (key, kind) in [
+        ("windows/1/link.grail", "a symbolic link"),
+        ("windows/2/x.grail", "a symbolic link"),
+        ("windows/1/fifo.grail", "a FIFO"),
+        ("windows/1/socket.grail", "a socket"),
+        ("windows/1/folder.grail", "a folder"),
+    ] {
+        for got in [
+            rt.block_on(store.read(key, 1 << 20)).map(|o| o.map(|(i, _)| i)),
+            rt.block_on(store.probe(key)),
+        ] {
+            match got {
+                Err(StoreError::NotRegular { kind: k, .. }) => assert_eq!(k, kind, "{key}"),
+                other => panic!("{key}: expected NotRegular, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// An operation that does not answer within the store's timeout is an error, not a hang.
+#[test]
+fn a_store_that_does_not_answer_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        WindowStore::open_local(dir.path()).unwrap().with_timeout(Duration::from_millis(1));
+    let rt = rt();
+    // A slow local read: a big file under a 1 ms budget on the blocking pool.
+    rt.block_on(store.put("windows/1/big.grail", vec![7; 64 << 20])).unwrap();
+    let mut timed_out = false;
+    for _ in 0..20 {
+        if let Err(StoreError::Timeout { op, seconds: 0, .. }) =
+            rt.block_on(store.read("windows/1/big.grail", 128 << 20))
+        {
+            assert_eq!(op, "get");
+            timed_out = true;
+            break;
+        }
+    }
+    assert!(timed_out, "a 64 MiB read never exceeded 1 ms");
 }
 
 #[test]

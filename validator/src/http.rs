@@ -36,6 +36,23 @@ struct Live {
     verdicts: Vec<Verdict>,
     weights: Option<(ChainWeights, Weights)>,
     metrics: Metrics,
+    ignored: Vec<IgnoredRead>,
+}
+
+/// Most recent ignored reads kept for `GET /status`.
+const IGNORED_KEPT: usize = 64;
+
+/// A read of a registered miner's key that was not taken as its file (garbage, another
+/// window's file, a link, an unreadable object, a read after the cutoff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredRead {
+    pub window: u64,
+    /// SS58 address of the miner whose key it was.
+    pub hotkey: String,
+    /// `not_attributable`, `unreadable`, `after_cutoff` or `read_budget`.
+    pub reason: String,
+    /// The specific cause.
+    pub detail: String,
 }
 
 /// The body of `GET /status`.
@@ -51,6 +68,9 @@ pub struct StatusReport {
     pub burn_share: Option<f64>,
     /// One row per miner with a verdict or a score, ascending by uid then hotkey.
     pub miners: Vec<MinerStatus>,
+    /// The latest reads not taken as a miner's file, oldest first (at most 64).
+    #[serde(default)]
+    pub ignored_reads: Vec<IgnoredRead>,
 }
 
 /// One miner's row in [`StatusReport`].
@@ -70,6 +90,16 @@ impl LiveStatus {
     pub fn new(netuid: Option<u16>) -> LiveStatus {
         let live = Live { netuid, ..Live::default() };
         LiveStatus { inner: Arc::new(RwLock::new(live)) }
+    }
+
+    /// Records a read not taken as a miner's file, in the metrics and the status.
+    pub fn read_ignored(&self, read: IgnoredRead, reason: &'static str) {
+        let mut live = self.write();
+        live.metrics.observe_ignored(reason);
+        if live.ignored.len() == IGNORED_KEPT {
+            live.ignored.remove(0);
+        }
+        live.ignored.push(read);
     }
 
     /// Refills the snapshot after a restart: the last processed window's verdicts and the
@@ -148,6 +178,7 @@ impl LiveStatus {
             weights_window: live.weights.as_ref().map(|(c, _)| c.window),
             burn_share: live.weights.as_ref().map(|(_, w)| w.burn_share),
             miners,
+            ignored_reads: live.ignored.clone(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod intake;
 pub mod live;
 pub mod metagraph;
 pub mod metrics;

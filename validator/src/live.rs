@@ -25,10 +25,9 @@ use serde::Serialize;
 
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
+use crate::intake::{cutoff_ms, Progress, Spool, Watcher};
 use crate::metagraph::Metagraph;
-use crate::pipeline::{
-    fetch_window, upload_deadline, verify_window, window_schedule, ModelVerifier, WindowInputs,
-};
+use crate::pipeline::{verify_window, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
 use crate::state::{State, Verdict, VerdictResult};
@@ -53,6 +52,8 @@ pub struct LiveConfig {
     pub until_window: Option<u64>,
     /// How long to keep asking relays for a beacon once its round is due, per attempt.
     pub beacon_timeout: Duration,
+    /// Pause between the store watcher's polling rounds.
+    pub poll_interval: Duration,
 }
 
 /// What the loop tells its caller as it goes: each processed window's line, and the moment a
@@ -103,6 +104,21 @@ impl<C: ChainSource> Validator<C> {
         self.live.restore(&self.state)?;
         self.emit_pending_weights()?;
         let mut next = self.first_window()?;
+        let spool = Spool::new(&self.config.data_dir);
+        spool.remove_before(next)?;
+        let watcher = Watcher {
+            store: self.store.clone(),
+            spool: spool.clone(),
+            metagraph: self.config.metagraph.clone(),
+            network: self.config.network.clone(),
+            verify: self.config.verify,
+            clock: self.chain.clock(),
+            first_window: next,
+            interval: self.config.poll_interval,
+            live: self.live.clone(),
+        };
+        let (mut progress, handle) = watcher.spawn();
+        let _stop = AbortOnDrop(handle);
         let mut backoff = Duration::from_secs(1);
         loop {
             if self.config.until_window.is_some_and(|u| next > u) {
@@ -111,10 +127,11 @@ impl<C: ChainSource> Validator<C> {
             if let Some(current) = self.current_window().await {
                 self.live.set_current_window(current);
             }
-            match self.process_window(next, observer).await {
+            match self.process_window(next, &spool, &mut progress, observer).await {
                 Ok(line) => {
                     observer.window_done(&line);
                     next += 1;
+                    spool.remove_before(next)?;
                     backoff = Duration::from_secs(1);
                 }
                 Err(e) if retryable(&e) => {
@@ -184,6 +201,8 @@ impl<C: ChainSource> Validator<C> {
     pub async fn process_window(
         &mut self,
         window: u64,
+        spool: &Spool,
+        progress: &mut Progress,
         observer: &mut impl LoopObserver,
     ) -> Result<WindowLine> {
         let cfg = &self.config;
@@ -218,9 +237,18 @@ impl<C: ChainSource> Validator<C> {
         })?;
         let metagraph = Metagraph::load(&cfg.metagraph)?;
         let miners = metagraph.miners();
-        let deadline = upload_deadline(&times, &cfg.verify);
-        let objects =
-            fetch_window(&self.store, window, deadline, cfg.verify.max_file_bytes).await?;
+        let cutoff = cutoff_ms(window, &cfg.network, &cfg.verify, &clock)?;
+        progress.wait_past(cutoff).await?;
+        if progress.started_ms > times.start_unix.saturating_mul(1000) {
+            tracing::warn!(
+                window,
+                watched_from_ms = progress.started_ms,
+                window_start_unix = times.start_unix,
+                "the store was not watched for this whole window: files uploaded before the \
+                 watcher started count from when it first read them, none after the cutoff"
+            );
+        }
+        let objects = spool.load(window, &miners)?;
         let mut excluded = BTreeSet::<Hotkey>::new();
         for hotkey in miners.keys() {
             if self.state.excluded(hotkey, window)?.is_some() {
@@ -285,6 +313,15 @@ impl<C: ChainSource> Validator<C> {
     }
 }
 
+/// Aborts the watcher task when the loop ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn log_window(window: u64, verdicts: &[Verdict], weights: &Weights, seconds: f64) {
     let count = |r: VerdictResult| verdicts.iter().filter(|v| v.result == r).count();
     let failed: Vec<String> = verdicts
@@ -306,7 +343,8 @@ fn log_window(window: u64, verdicts: &[Verdict], weights: &Weights, seconds: f64
     );
 }
 
-/// Failures of the validator's sources, which may heal: beacons, the chain, the store.
+/// Failures that may heal: the validator's sources (beacons, the chain, the store), its own
+/// file I/O (out of file handles, a full disk) and a metagraph file being rewritten.
 fn retryable(e: &ValidatorError) -> bool {
     matches!(
         e,
@@ -314,7 +352,10 @@ fn retryable(e: &ValidatorError) -> bool {
             PipelineError::Beacon { .. }
                 | PipelineError::Chain { .. }
                 | PipelineError::Store { .. }
-        )
+        ) | ValidatorError::Io { .. }
+            | ValidatorError::Durable(_)
+            | ValidatorError::Metagraph { .. }
+            | ValidatorError::Json { what: "metagraph", .. }
     )
 }
 
@@ -363,6 +404,7 @@ mod tests {
             from_window: None,
             until_window: Some(5),
             beacon_timeout: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(200),
         };
         let drand = DrandClient::new(
             dev::dev_chain_info(0, 1).expect("chain"),
@@ -397,5 +439,8 @@ mod tests {
         assert!(retryable(&PipelineError::Chain { reason: "x".into() }.into()));
         assert!(!retryable(&PipelineError::Setup { reason: "x".into() }.into()));
         assert!(!retryable(&ValidatorError::WindowAlreadyRecorded { window: 3 }));
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let io = ValidatorError::Io { op: "read metagraph", path: "m.json".into(), source: emfile };
+        assert!(retryable(&io), "running out of file handles heals when connections close");
     }
 }

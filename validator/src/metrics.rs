@@ -27,6 +27,7 @@ pub struct Metrics {
     seconds_counts: [u64; SECONDS_BUCKETS.len() + 1],
     seconds_sum: f64,
     last_window: Option<u64>,
+    ignored: BTreeMap<&'static str, u64>,
 }
 
 impl Metrics {
@@ -43,6 +44,11 @@ impl Metrics {
         self.seconds_counts[bucket.unwrap_or(SECONDS_BUCKETS.len())] += 1;
         self.seconds_sum += secs;
         self.last_window = Some(self.last_window.map_or(outcome.window, |w| w.max(outcome.window)));
+    }
+
+    /// Counts an object under a registered miner's key that was not taken as its file.
+    pub fn observe_ignored(&mut self, reason: &'static str) {
+        *self.ignored.entry(reason).or_default() += 1;
     }
 
     /// The text exposition of every metric.
@@ -71,6 +77,16 @@ impl Metrics {
         for ((stage, result), n) in &self.verdicts {
             let labels = format!("{{stage=\"{}\",result=\"{}\"}}", stage.as_str(), result.as_str());
             sample(&mut out, "grail_validator_verdicts_total", &labels, n);
+        }
+        family(
+            &mut out,
+            "grail_validator_store_objects_ignored_total",
+            "counter",
+            "Reads of a registered miner's key not taken as its file, by reason.",
+        );
+        for (reason, n) in &self.ignored {
+            let labels = format!("{{reason=\"{reason}\"}}");
+            sample(&mut out, "grail_validator_store_objects_ignored_total", &labels, n);
         }
         self.render_histogram(&mut out);
         family(
@@ -185,6 +201,8 @@ mod tests {
     fn every_family_is_declared_once_before_its_samples() {
         let mut m = Metrics::default();
         m.observe_window(&outcome(1, &[(Stage::Reward, VerdictResult::Fail, 3)]), f64::NAN);
+        m.observe_ignored("not_attributable");
+        m.observe_ignored("not_attributable");
         let text = m.render();
         let mut declared: Vec<String> = Vec::new();
         for line in text.lines() {
@@ -210,7 +228,9 @@ mod tests {
                 assert!(value.parse::<f64>().is_ok(), "{line}");
             }
         }
-        assert_eq!(declared.len(), 5);
+        assert_eq!(declared.len(), 6);
+        let ignored = "grail_validator_store_objects_ignored_total{reason=\"not_attributable\"}";
+        assert_eq!(samples(&text)[ignored], "2");
         // NaN seconds count as 0, so the sum stays a number.
         assert_eq!(samples(&text)["grail_validator_window_verification_seconds_sum"], "0");
     }

@@ -9,12 +9,13 @@ use crate::error::Result;
 use crate::state::{Verdict, VerdictResult};
 
 /// The window record a verdict adds to a miner's span (as [`crate::state::State::miner_records`] maps it):
-/// a pass counts its estimated unique completions, a failure is hard, an unchecked file is
-/// active, and an absent file adds nothing.
+/// a pass counts its estimated unique completions, a failure is hard, a mismatch is checked
+/// and scores nothing, an unchecked file is active, and an absent file adds nothing.
 pub fn verdict_record(window: u64, v: &Verdict) -> Option<WindowRecord> {
     let (unique, hard_failure, checked) = match v.result {
         VerdictResult::Pass => (v.unique_estimated, false, true),
         VerdictResult::Fail => (0, true, true),
+        VerdictResult::Mismatch => (0, false, true),
         VerdictResult::Unchecked => (0, false, false),
         VerdictResult::Absent => return None,
     };

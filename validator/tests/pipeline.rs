@@ -26,7 +26,7 @@ use grail_protocol::window::ChainClock;
 use grail_protocol::window_file::{window_file_key, WindowFile};
 use grail_storage::WindowStore;
 use grail_validator::pipeline::{
-    fetch_window, upload_deadline, verify_window, window_schedule, ModelVerifier, WindowInputs,
+    upload_deadline, verify_window, window_schedule, FetchedObject, ModelVerifier, WindowInputs,
 };
 use grail_validator::state::{Stage, State, VerdictResult};
 
@@ -183,16 +183,22 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
         let key = window_file_key(WINDOW, &hk(*i));
         rt.block_on(store.put(&key, encode(f).unwrap())).unwrap();
     }
-    rt.block_on(store.put("windows/0/stray.txt", b"hello".to_vec())).unwrap();
-    let objects = rt
-        .block_on(fetch_window(
-            &store,
-            WINDOW,
-            upload_deadline(&times, &verify),
-            verify.max_file_bytes,
-        ))
-        .unwrap();
-    assert_eq!(objects.len(), files.len() + 1);
+    // What the watcher reads: each registered miner's key, read by the deadline.
+    let read_at = upload_deadline(&times, &verify);
+    let mut objects: Vec<FetchedObject> = (0..9)
+        .filter_map(|i| {
+            let key = window_file_key(WINDOW, &hk(i));
+            let (_, bytes) = rt.block_on(store.read(&key, verify.max_file_bytes)).unwrap()?;
+            Some(FetchedObject { key, size: bytes.len() as u64, uploaded_unix: read_at, bytes: Some(bytes) })
+        })
+        .collect();
+    assert_eq!(objects.len(), files.len());
+    objects.push(FetchedObject {
+        key: "windows/0/stray.txt".into(),
+        size: 5,
+        uploaded_unix: read_at,
+        bytes: Some(b"hello".to_vec()),
+    });
 
     let miners: BTreeMap<Hotkey, u16> = (0..9).map(|i| (hk(i), i as u16 + 1)).collect();
     let excluded: BTreeSet<Hotkey> = [hk(8)].into();
@@ -223,8 +229,11 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
         assert_eq!(v.unique_estimated, v.unique_verified * 2);
         assert!(report.forward[&hk(i)].tokens > 0);
     }
+    // A token flipped without signing again is not the miner's file: absent, not failed.
+    let unsigned = verdict(2);
+    assert_eq!((unsigned.result, unsigned.stage), (VerdictResult::Absent, Stage::File));
+    assert!(unsigned.reason.as_deref().unwrap_or("").contains("not signed by"), "{unsigned:?}");
     let expected = [
-        (2, Stage::Signatures),
         (3, Stage::Sampling),
         (4, Stage::Commitments),
         (5, Stage::Reward),

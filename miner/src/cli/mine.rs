@@ -88,6 +88,8 @@ impl MinerArgs {
         check_environment(env.as_ref(), &params)?;
         let store = self.storage.open().context("opening the storage")?;
         let drand = runtime.block_on(self.beacon.connect())?;
+        grail_protocol::window::check_timing(&params, drand.chain().period(), 0)
+            .context("--window.* against the beacon's period")?;
         let dir = &self.model.dir;
         let engine =
             self.model.load().with_context(|| format!("loading the model {}", dir.display()))?;
@@ -123,6 +125,7 @@ impl MinerArgs {
 
 /// Runs `mine`.
 pub fn run(args: &MineArgs) -> anyhow::Result<()> {
+    args.windows.check().map_err(anyhow::Error::msg)?;
     let mut miner = args.miner.build()?;
     let windows = Windows { first: args.windows.from_window, last: args.windows.until_window };
     let budget = args.problems.map_or(Budget::UntilDeadline, Budget::Problems);

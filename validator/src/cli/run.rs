@@ -53,6 +53,17 @@ pub struct RunArgs {
         help_heading = "Beacon"
     )]
     pub beacon_timeout: u64,
+    /// Milliseconds between two reads of every registered miner's key while a window's uploads
+    /// are open; a file must be read before the cutoff to count, so it lands this long before.
+    #[arg(
+        id = "storage.poll_interval_ms",
+        long = "storage.poll-interval-ms",
+        env = "GRAIL_STORAGE_POLL_INTERVAL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(50..=60_000),
+        help_heading = "Storage"
+    )]
+    pub poll_interval_ms: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]
@@ -211,6 +222,7 @@ impl WeightsArgs {
 impl RunArgs {
     /// The loop's configuration.
     pub fn live_config(&self) -> anyhow::Result<LiveConfig> {
+        self.windows.check().map_err(anyhow::Error::msg)?;
         Ok(LiveConfig {
             network: self.network.params(self.chain.block_time)?,
             verify: self.verify.params()?,
@@ -221,6 +233,7 @@ impl RunArgs {
             from_window: self.windows.from_window,
             until_window: self.windows.until_window,
             beacon_timeout: Duration::from_secs(self.beacon_timeout),
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
         })
     }
 }
@@ -255,6 +268,12 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         .with_context(|| format!("--metagraph {}", config.metagraph.display()))?;
     let store = args.storage.open().context("opening the storage")?;
     let drand = args.beacon.connect().await?;
+    grail_protocol::window::check_timing(
+        &config.network,
+        drand.chain().period(),
+        config.verify.upload_grace_s,
+    )
+    .context("--window.* and --verify.upload-grace against the beacon's period")?;
     let dir = &args.model.dir;
     let options = args.model.engine_options();
     let verifier = tokio::task::block_in_place(|| ModelVerifier::load(dir, &options))

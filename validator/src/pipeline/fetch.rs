@@ -1,40 +1,39 @@
-//! Stage 1: the window's files. [`fetch_window`] does the I/O (list, head, bounded get) and
-//! records what it saw; [`check_file`] decides from that record alone, so an auditor holding
-//! the same bytes and upload times reaches the same verdict.
+//! Stage 1: whose file it is. [`crate::intake`] reads each registered miner's key and keeps
+//! what it read before the cutoff; [`check_file`] decides from that record alone, so an auditor
+//! holding the same bytes and read times reaches the same verdict.
 //!
-//! A late or oversized object is never downloaded; a download stops as soon as it passes the
-//! size limit. After a download the object is looked at again: a miner that replaced its file
-//! after the deadline gets the later upload time, and so a late verdict.
+//! Attribution: bytes under a miner's key are that miner's file only if they were read by the
+//! cutoff, fit the size limit, parse, name this window and this hotkey, and carry valid
+//! signatures of that hotkey on the header and every rollout. Anything else is the miner's
+//! absence, never its failure: any writer of a shared store can put bytes under any name, but
+//! only the miner can sign.
 
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec::{decode_from, Limits, FILE_EXTENSION};
 use grail_protocol::keys::Hotkey;
+use grail_protocol::signing::{verify_header, verify_rollout};
 use grail_protocol::window_file::WindowFile;
-use grail_storage::{ObjectInfo, StoreError, WindowStore};
 
-use super::{Failure, StageResult};
-use crate::error::PipelineError;
-use crate::state::Stage;
-
-/// One object found under `windows/{w}/`, as the validator saw it.
+/// One miner's file as the validator read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedObject {
     /// Storage key, e.g. `windows/7/5Grw….grail`.
     pub key: String,
-    /// Size in bytes as the store reports it (or as far as a download got).
+    /// Size in bytes.
     pub size: u64,
-    /// Upload time: the store's last-modified time, unix seconds.
+    /// When the validator first held these exact bytes, unix seconds (its own clock; the
+    /// store's last-modified time is the writer's claim and is not used).
     pub uploaded_unix: u64,
-    /// The exact bytes, when the object was on time and within the limit.
+    /// The exact bytes.
     pub bytes: Option<Vec<u8>>,
 }
 
-/// A file that passed stage 1.
+/// A file attributed to its miner.
 #[derive(Debug, Clone)]
 pub struct ParsedFile {
-    /// The hotkey its file name names.
+    /// The hotkey its file name names and that signed it.
     pub hotkey: Hotkey,
-    /// Upload time, unix seconds.
+    /// First read, unix seconds.
     pub uploaded_unix: u64,
     /// Size in bytes.
     pub size: u64,
@@ -53,76 +52,54 @@ pub fn hotkey_of_key(key: &str, window: u64) -> Option<Hotkey> {
     (hotkey.to_ss58() == ss58).then_some(hotkey)
 }
 
-/// Lists `windows/{window}/` and downloads every object uploaded by `deadline_unix` (inclusive)
-/// and at most `max_file_bytes` long. Errors are the store's, never a miner's.
-pub async fn fetch_window(
-    store: &WindowStore,
+/// Decodes `bytes` and checks that they are `hotkey`'s file of `window`: the header names
+/// both and every signature is `hotkey`'s. `Err` says why not (the bytes are not the miner's).
+pub fn attribute(
+    bytes: &[u8],
     window: u64,
-    deadline_unix: u64,
-    max_file_bytes: u64,
-) -> Result<Vec<FetchedObject>, PipelineError> {
-    let store_err = |source| PipelineError::Store { source };
-    let listed = store.list(&format!("windows/{window}")).await.map_err(store_err)?;
-    let mut out = Vec::with_capacity(listed.len());
-    for listed in listed {
-        let Some(info) = store.head(&listed.key).await.map_err(store_err)? else { continue };
-        let mut object = unfetched(&info);
-        if object.uploaded_unix <= deadline_unix && object.size <= max_file_bytes {
-            match store.get_bounded(&info.key, max_file_bytes).await {
-                Ok(bytes) => {
-                    object.size = bytes.len() as u64;
-                    object.bytes = Some(bytes);
-                }
-                Err(StoreError::TooLarge { size, .. }) => object.size = size,
-                Err(source) => return Err(store_err(source)),
-            }
-            // A replacement after the listing shows up as a later upload time.
-            if let Some(after) = store.head(&info.key).await.map_err(store_err)? {
-                if after.last_modified != info.last_modified {
-                    object.uploaded_unix = object.uploaded_unix.max(after.last_modified_unix());
-                    object.size = object.size.max(after.size);
-                }
-            }
-        }
-        out.push(object);
+    hotkey: &Hotkey,
+    limits: &Limits,
+) -> Result<WindowFile, String> {
+    let file = decode_from(bytes, limits).map_err(|e| format!("does not parse: {e}"))?;
+    let h = &file.header;
+    if h.window != window {
+        return Err(format!("the header is of window {}, not {window}", h.window));
     }
-    Ok(out)
+    if h.hotkey != *hotkey {
+        return Err(format!("the header names {}, not {hotkey}", h.hotkey));
+    }
+    let digest = verify_header(h).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
+    for (i, r) in file.rollouts.iter().enumerate() {
+        verify_rollout(h, &digest, i, r).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
+    }
+    Ok(file)
 }
 
-fn unfetched(info: &ObjectInfo) -> FetchedObject {
-    FetchedObject {
-        key: info.key.clone(),
-        size: info.size,
-        uploaded_unix: info.last_modified_unix(),
-        bytes: None,
-    }
-}
-
-/// Stage 1 for one object: uploaded by `deadline_unix` (inclusive), at most `limits`'s
-/// `max_file_bytes`, and decodes. `hotkey` is the one its key names.
+/// Stage 1 for one object: read by `deadline_unix` (inclusive), at most `limits`'s
+/// `max_file_bytes`, and [`attribute`]d to `hotkey`. `Err` is why the miner counts as absent.
 pub fn check_file(
     object: &FetchedObject,
     hotkey: Hotkey,
+    window: u64,
     deadline_unix: u64,
     limits: &Limits,
-) -> StageResult<ParsedFile> {
-    let fail = |reason: String| Failure::new(Stage::File, reason);
+) -> Result<ParsedFile, String> {
     if object.uploaded_unix > deadline_unix {
-        return Err(fail(format!(
-            "uploaded at {} (unix s), after the deadline {deadline_unix}",
+        return Err(format!(
+            "first read at {} (unix s), after the deadline {deadline_unix}",
             object.uploaded_unix
-        )));
+        ));
     }
     if object.size > limits.max_file_bytes {
-        return Err(fail(format!(
+        return Err(format!(
             "size {} bytes exceeds the limit {}",
             object.size, limits.max_file_bytes
-        )));
+        ));
     }
     let Some(bytes) = object.bytes.as_deref() else {
-        return Err(fail("the file could not be downloaded within the size limit".into()));
+        return Err("the file could not be read within the size limit".into());
     };
-    let file = decode_from(bytes, limits).map_err(|e| fail(format!("does not parse: {e}")))?;
+    let file = attribute(bytes, window, &hotkey, limits)?;
     Ok(ParsedFile {
         hotkey,
         uploaded_unix: object.uploaded_unix,
@@ -138,6 +115,7 @@ mod tests {
     use super::*;
     use crate::pipeline::testutil::{pair, sample_file};
     use grail_protocol::codec::encode;
+    use grail_protocol::signing::sign_window_file;
 
     fn object(bytes: Vec<u8>, uploaded_unix: u64) -> FetchedObject {
         FetchedObject {
@@ -162,57 +140,56 @@ mod tests {
     fn on_time_file_parses_with_its_cid() {
         let hk = pair(1).hotkey();
         let bytes = encode(&sample_file(&pair(1), 3)).unwrap();
-        let parsed = check_file(&object(bytes.clone(), 100), hk, 100, &Limits::default()).unwrap();
+        let parsed =
+            check_file(&object(bytes.clone(), 100), hk, 3, 100, &Limits::default()).unwrap();
         assert_eq!(parsed.cid, cid_of_bytes(&bytes).to_bytes());
         assert_eq!(parsed.file.header.window, 3);
         assert_eq!(parsed.size, bytes.len() as u64);
     }
 
     #[test]
-    fn late_oversized_missing_and_malformed_files_fail_at_file() {
+    fn late_oversized_missing_and_malformed_files_are_not_the_miners() {
         let hk = pair(1).hotkey();
         let bytes = encode(&sample_file(&pair(1), 3)).unwrap();
         let limits = Limits::default();
-        let late = check_file(&object(bytes.clone(), 101), hk, 100, &limits).unwrap_err();
-        assert!(late.reason.contains("after the deadline 100"), "{late}");
+        let late = check_file(&object(bytes.clone(), 101), hk, 3, 100, &limits).unwrap_err();
+        assert!(late.contains("after the deadline 100"), "{late}");
         let small = Limits { max_file_bytes: 100, ..limits };
-        let big = check_file(&object(bytes.clone(), 50), hk, 100, &small).unwrap_err();
-        assert!(big.reason.contains("exceeds the limit 100"), "{big}");
+        let big = check_file(&object(bytes.clone(), 50), hk, 3, 100, &small).unwrap_err();
+        assert!(big.contains("exceeds the limit 100"), "{big}");
         let mut missing = object(bytes.clone(), 50);
         missing.bytes = None;
-        assert_eq!(check_file(&missing, hk, 100, &limits).unwrap_err().stage, Stage::File);
+        assert!(check_file(&missing, hk, 3, 100, &limits).is_err());
         let mut truncated = bytes;
         truncated.truncate(truncated.len() - 1);
-        let bad = check_file(&object(truncated, 50), hk, 100, &limits).unwrap_err();
-        assert!(bad.reason.contains("does not parse"), "{bad}");
-        assert_eq!(bad.stage, Stage::File);
+        let bad = check_file(&object(truncated, 50), hk, 3, 100, &limits).unwrap_err();
+        assert!(bad.contains("does not parse"), "{bad}");
     }
 
+    /// What a store writer other than the miner can put under its name: another window's
+    /// genuine file, another miner's file, an edit of the miner's file. None is the miner's.
     #[test]
-    fn fetch_skips_late_and_oversized_objects() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = WindowStore::open_local(dir.path()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let (a, b) = (pair(1), pair(2));
-        let small = encode(&sample_file(&a, 3)).unwrap();
-        let mut large_file = sample_file(&b, 3);
-        large_file.rollouts.extend(large_file.rollouts.clone());
-        let large = encode(&large_file).unwrap();
-        let limit = small.len() as u64;
-        rt.block_on(async {
-            store.put(&format!("windows/3/{}.grail", a.hotkey()), small.clone()).await.unwrap();
-            store.put(&format!("windows/3/{}.grail", b.hotkey()), large).await.unwrap();
-            store.put("windows/4/other.grail", vec![1, 2, 3]).await.unwrap();
-        });
-        let now = rt.block_on(store.list("windows/3")).unwrap()[0].last_modified_unix();
-        let got = rt.block_on(fetch_window(&store, 3, now + 5, limit)).unwrap();
-        assert_eq!(got.len(), 2);
-        let by_key = |hk: Hotkey| got.iter().find(|o| o.key.contains(&hk.to_ss58())).unwrap();
-        assert_eq!(by_key(a.hotkey()).bytes.as_deref(), Some(&small[..]));
-        assert!(by_key(b.hotkey()).bytes.is_none());
-        assert!(by_key(b.hotkey()).size > limit);
-        // Before the upload time: nothing is downloaded.
-        let early = rt.block_on(fetch_window(&store, 3, now.saturating_sub(5), limit)).unwrap();
-        assert!(early.iter().all(|o| o.bytes.is_none()));
+    fn only_the_miners_own_signed_file_of_this_window_is_attributed() {
+        let (p, q) = (pair(1), pair(2));
+        let limits = Limits::default();
+        let own = sample_file(&p, 3);
+        attribute(&encode(&own).unwrap(), 3, &p.hotkey(), &limits).unwrap();
+        let earlier = encode(&sample_file(&p, 2)).unwrap();
+        let err = attribute(&earlier, 3, &p.hotkey(), &limits).unwrap_err();
+        assert!(err.contains("window 2, not 3"), "{err}");
+        let other = encode(&sample_file(&q, 3)).unwrap();
+        let err = attribute(&other, 3, &p.hotkey(), &limits).unwrap_err();
+        assert!(err.contains("the header names"), "{err}");
+        let mut edited = own.clone();
+        edited.rollouts[0].completion_tokens[0] ^= 1;
+        let err = attribute(&encode(&edited).unwrap(), 3, &p.hotkey(), &limits).unwrap_err();
+        assert!(err.contains("not signed by") && err.contains("rollout 0"), "{err}");
+        // Signed by another key while naming this one.
+        let mut forged = own;
+        forged.header.hotkey = q.hotkey();
+        sign_window_file(&q, &mut forged).unwrap();
+        forged.header.hotkey = p.hotkey();
+        let err = attribute(&encode(&forged).unwrap(), 3, &p.hotkey(), &limits).unwrap_err();
+        assert!(err.contains("not signed by") && err.contains("header"), "{err}");
     }
 }

@@ -92,8 +92,8 @@ pub fn check_cheap_fields(
         )));
     }
     if header.environment != expected.network.environment {
-        return Err(fail(format!(
-            "environment {}/{} is not the network's {}/{}",
+        return Err(Failure::mismatch(Stage::Header, format!(
+            "parameter mismatch: environment {}/{} is not the network's {}/{}",
             header.environment.id,
             header.environment.version,
             expected.network.environment.id,
@@ -106,7 +106,10 @@ pub fn check_cheap_fields(
         || g.max_new_tokens != n.max_new_tokens
         || g.eos_probability_floor.to_bits() != n.eos_probability_floor.to_bits()
     {
-        return Err(fail(format!("generation parameters {g:?} are not the network's {n:?}")));
+        return Err(Failure::mismatch(
+            Stage::Header,
+            format!("parameter mismatch: generation parameters {g:?} are not the network's {n:?}"),
+        ));
     }
     Ok(())
 }

@@ -2,9 +2,9 @@
 //!
 //! | stage | file | checks |
 //! |---|---|---|
-//! | 1 `file` | [`fetch`] | on time, within the size limit, parses (bounded decoder) |
+//! | 1 `file` | [`fetch`] | read by the cutoff, within the size limit, parses, this window's and this miner's, signed by it (else the miner is absent, not failed) |
 //! | 2 `header` | [`header`] | version, window, hotkey = file name, `model_id`, mining beacon, block hash, fingerprint, environment, generation |
-//! | 3 `signatures` | [`signatures`] | header and every rollout |
+//! | 3 `signatures` | [`signatures`] | header and every rollout (already true of an attributed file; kept as its own stage) |
 //! | 4 `rollouts` | [`structure`] | complete groups, problems re-derived, prompts, vocabulary, lengths, logprobs finite, Merkle roots, advantages (every rollout) |
 //! | 5 `sampling`, `logprobs`, `commitments`, `termination` | [`forward`] | the rollouts [`select`] picks, each prompt run once and its completions batched against its cache |
 //! | 6 `reward` | [`reward`] | reward and success recomputed from the decoded text (every rollout) |
@@ -35,7 +35,7 @@ pub(crate) mod testutil;
 
 use crate::state::Stage;
 
-pub use fetch::{fetch_window, FetchedObject, ParsedFile};
+pub use fetch::{attribute, FetchedObject, ParsedFile};
 pub use verifier::ModelVerifier;
 pub use window::{
     upload_deadline, verify_window, window_schedule, IgnoredObject, WindowInputs, WindowReport,
@@ -48,12 +48,20 @@ pub struct Failure {
     pub stage: Stage,
     /// Why, e.g. `rollout 3 position 7: token 41 is not the sample of u = 0.52`.
     pub reason: String,
+    /// A signed file made under other network parameters (a misconfiguration, not a forgery):
+    /// the verdict is `mismatch` and no exclusion follows.
+    pub mismatch: bool,
 }
 
 impl Failure {
     /// A failure at `stage`.
     pub fn new(stage: Stage, reason: impl Into<String>) -> Self {
-        Self { stage, reason: reason.into() }
+        Self { stage, reason: reason.into(), mismatch: false }
+    }
+
+    /// A parameter mismatch at `stage`.
+    pub fn mismatch(stage: Stage, reason: impl Into<String>) -> Self {
+        Self { stage, reason: reason.into(), mismatch: true }
     }
 }
 

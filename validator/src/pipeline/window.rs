@@ -151,8 +151,15 @@ pub fn verify_window(
             }
         }
     }
+    // Stage 1 for every registered, non-excluded miner with an object: attributed or absent.
+    let limits = inputs.verify.limits();
+    let attributed: BTreeMap<Hotkey, Result<ParsedFile, String>> = files
+        .iter()
+        .filter(|(h, _)| !inputs.excluded.contains(*h))
+        .map(|(h, o)| (*h, check_file(o, *h, w, shared.deadline_unix, &limits)))
+        .collect();
     let candidates: Vec<Hotkey> =
-        files.keys().filter(|h| !inputs.excluded.contains(*h)).copied().collect();
+        attributed.iter().filter(|(_, p)| p.is_ok()).map(|(h, _)| *h).collect();
     let selected = miners_to_check(shared.challenge.randomness(), &candidates, inputs.verify);
 
     let mut verdicts = Vec::with_capacity(inputs.miners.len());
@@ -175,17 +182,16 @@ pub fn verify_window(
             v.stage = Stage::Excluded;
             v.result = VerdictResult::Unchecked;
             v.reason = Some("excluded after an earlier failure".into());
-        } else if let Some(object) = files.get(&hotkey) {
-            let limits = inputs.verify.limits();
-            match check_file(object, hotkey, shared.deadline_unix, &limits) {
-                Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
+        } else if let Some(file) = attributed.get(&hotkey) {
+            match file {
+                Err(why) => v.reason = Some(format!("no file of this miner: {why}")),
                 Ok(parsed) => {
                     v.rollouts_in_file = parsed.file.rollouts.len() as u64;
                     if !selected.contains(&hotkey) {
                         v.result = VerdictResult::Unchecked;
                         v.reason = Some("not selected for checking this window".into());
                     } else {
-                        match check_miner(verifier, &shared, &parsed)? {
+                        match check_miner(verifier, &shared, parsed)? {
                             Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
                             Ok((candidate, stats)) => {
                                 v.rollouts_checked = candidate.checked.len() as u64;
@@ -231,8 +237,14 @@ fn fail(
     f: Failure,
 ) {
     v.stage = f.stage;
-    v.result = VerdictResult::Fail;
     v.rollouts_checked = 0;
+    if f.mismatch {
+        // A misconfigured miner: this window scores nothing, no exclusion follows.
+        v.result = VerdictResult::Mismatch;
+        v.reason = Some(f.reason);
+        return;
+    }
+    v.result = VerdictResult::Fail;
     let from = window.saturating_add(1);
     exclusions.push(Exclusion {
         hotkey: v.hotkey,

@@ -296,6 +296,7 @@ fn window_record(window: u64, result: VerdictResult, unique: u64) -> WindowRecor
     let (unique, hard_failure, checked) = match result {
         VerdictResult::Pass => (unique, false, true),
         VerdictResult::Fail => (0, true, true),
+        VerdictResult::Mismatch => (0, false, true),
         VerdictResult::Unchecked | VerdictResult::Absent => (0, false, false),
     };
     WindowRecord { window, unique, hard_failure, checked }

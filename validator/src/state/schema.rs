@@ -14,7 +14,7 @@ use crate::error::{sql, Result, ValidatorError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Unsigned quantities are stored as INTEGER (i64); rusqlite refuses values above i64::MAX
 /// rather than wrapping them.
@@ -58,6 +58,29 @@ CREATE TABLE weights (
     version_key  INTEGER NOT NULL,
     json         TEXT NOT NULL
 ) STRICT;
+";
+
+/// Adds the `mismatch` result (a file made under other network parameters). SQLite cannot
+/// change a CHECK constraint in place, so the table is rebuilt with its rows.
+const V2: &str = "
+CREATE TABLE verdicts_v2 (
+    window            INTEGER NOT NULL REFERENCES windows(window),
+    hotkey            TEXT NOT NULL,
+    uid               INTEGER NOT NULL,
+    stage             TEXT NOT NULL,
+    result            TEXT NOT NULL
+                      CHECK (result IN ('pass', 'fail', 'mismatch', 'unchecked', 'absent')),
+    reason            TEXT,
+    rollouts_in_file  INTEGER NOT NULL,
+    rollouts_checked  INTEGER NOT NULL,
+    unique_verified   INTEGER NOT NULL,
+    unique_estimated  INTEGER NOT NULL,
+    PRIMARY KEY (window, hotkey)
+) STRICT;
+INSERT INTO verdicts_v2 SELECT * FROM verdicts;
+DROP TABLE verdicts;
+ALTER TABLE verdicts_v2 RENAME TO verdicts;
+CREATE INDEX verdicts_by_hotkey ON verdicts (hotkey, window);
 ";
 
 /// The schema version this build writes.

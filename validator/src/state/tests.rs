@@ -13,6 +13,7 @@ fn verdict(n: u8, result: VerdictResult, unique_estimated: u64) -> Verdict {
     let stage = match result {
         VerdictResult::Pass => Stage::Duplicates,
         VerdictResult::Fail => Stage::Logprobs,
+        VerdictResult::Mismatch => Stage::Header,
         VerdictResult::Unchecked => Stage::Signatures,
         VerdictResult::Absent => Stage::File,
     };

@@ -79,22 +79,32 @@ pub enum VerdictResult {
     Pass,
     /// A hard failure at `stage`: zeroes the miner's score over the span.
     Fail,
+    /// A signed file made under other network parameters (environment, generation): a
+    /// misconfiguration, scored zero for this window with no exclusion and no span penalty.
+    Mismatch,
     /// The file was present and on time but not selected for checking.
     Unchecked,
-    /// No file this window: not a failure, the window just does not count as active.
+    /// No file of this miner this window (none, or bytes under its name it did not sign): not
+    /// a failure, the window just does not count as active.
     Absent,
 }
 
 impl VerdictResult {
     /// Every result.
-    pub const ALL: [VerdictResult; 4] =
-        [VerdictResult::Pass, VerdictResult::Fail, VerdictResult::Unchecked, VerdictResult::Absent];
+    pub const ALL: [VerdictResult; 5] = [
+        VerdictResult::Pass,
+        VerdictResult::Fail,
+        VerdictResult::Mismatch,
+        VerdictResult::Unchecked,
+        VerdictResult::Absent,
+    ];
 
     /// The stable name used in the database, JSON and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             VerdictResult::Pass => "pass",
             VerdictResult::Fail => "fail",
+            VerdictResult::Mismatch => "mismatch",
             VerdictResult::Unchecked => "unchecked",
             VerdictResult::Absent => "absent",
         }

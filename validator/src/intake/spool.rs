@@ -1,0 +1,129 @@
+//! Files the watcher attributed, kept in the data folder until their window is committed:
+//! `intake/{w}/{ss58}.grail` (the exact bytes) and `intake/{w}/{ss58}.json` (when they were
+//! first held and their CID), each written durably, the JSON last, so a file counts only once
+//! both are whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use grail_protocol::cid::cid_of_bytes;
+use grail_protocol::keys::Hotkey;
+use grail_protocol::window_file::window_file_key;
+use grail_storage::durable::{self, Access};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::FetchedObject;
+use crate::error::io;
+use crate::ValidatorError;
+
+/// What is recorded beside a kept file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpoolEntry {
+    /// When the validator first held these bytes, unix seconds.
+    pub first_seen_unix: u64,
+    /// CID string of the bytes.
+    pub cid: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The `intake/` folder of a data folder.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+impl Spool {
+    /// The spool under `data_dir` (created on first write).
+    pub fn new(data_dir: &Path) -> Self {
+        Self { dir: data_dir.join("intake") }
+    }
+
+    fn paths(&self, window: u64, hotkey: &Hotkey) -> (PathBuf, PathBuf) {
+        let base = self.dir.join(window.to_string()).join(hotkey.to_ss58());
+        (base.with_extension("grail"), base.with_extension("json"))
+    }
+
+    /// The entry kept for `hotkey` in `window`, if any.
+    pub fn entry(&self, window: u64, hotkey: &Hotkey) -> Option<SpoolEntry> {
+        let (_, meta) = self.paths(window, hotkey);
+        let text = std::fs::read(meta).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Keeps `bytes` as `hotkey`'s file of `window`, first held at `seen_unix`; the same bytes
+    /// kept earlier keep their earlier time. Returns the entry now recorded.
+    pub fn put(
+        &self,
+        window: u64,
+        hotkey: &Hotkey,
+        bytes: &[u8],
+        seen_unix: u64,
+    ) -> Result<SpoolEntry, ValidatorError> {
+        let cid = cid_of_bytes(bytes).to_string();
+        let first_seen_unix = match self.entry(window, hotkey) {
+            Some(e) if e.cid == cid => e.first_seen_unix.min(seen_unix),
+            _ => seen_unix,
+        };
+        let entry = SpoolEntry { first_seen_unix, cid, size: bytes.len() as u64 };
+        let (file, meta) = self.paths(window, hotkey);
+        let json = serde_json::to_vec(&entry)
+            .map_err(|source| ValidatorError::Json { what: "spool entry", source })?;
+        let write = |path: &Path, bytes: &[u8]| {
+            durable::write_file(path, bytes, Access::Default)
+                .map_err(|e| ValidatorError::Durable(Box::new(e)))
+        };
+        // A crash between the two writes leaves bytes whose CID is not the entry's: not loaded.
+        write(&file, bytes)?;
+        write(&meta, &json)?;
+        Ok(entry)
+    }
+
+    /// The kept files of `window` for `miners`, in hotkey order. A file whose bytes do not
+    /// hash to its entry's CID (a torn write) is skipped with a warning.
+    pub fn load(
+        &self,
+        window: u64,
+        miners: &BTreeMap<Hotkey, u16>,
+    ) -> Result<Vec<FetchedObject>, ValidatorError> {
+        let mut out = Vec::new();
+        for hotkey in miners.keys() {
+            let Some(entry) = self.entry(window, hotkey) else { continue };
+            let (file, _) = self.paths(window, hotkey);
+            let bytes = match std::fs::read(&file) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("read a kept file", &file)(e)),
+            };
+            if cid_of_bytes(&bytes).to_string() != entry.cid {
+                tracing::warn!(window, %hotkey, path = %file.display(), "kept file torn; skipped");
+                continue;
+            }
+            out.push(FetchedObject {
+                key: window_file_key(window, hotkey),
+                size: bytes.len() as u64,
+                uploaded_unix: entry.first_seen_unix,
+                bytes: Some(bytes),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Drops every window below `window` (committed ones).
+    pub fn remove_before(&self, window: u64) -> Result<(), ValidatorError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("list the spool", &self.dir)(e)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(w) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else { continue };
+            if w < window {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(io("clear a committed window", &path))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The watcher: a task that polls every registered miner's key of every window still in its
+//! upload period and keeps, in the [`Spool`], the latest attributed version read before the
+//! cutoff.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use grail_protocol::keys::Hotkey;
+use grail_protocol::params::NetworkParams;
+use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::window::ChainClock;
+use grail_protocol::window_file::window_file_key;
+use grail_storage::{ObjectInfo, StoreError, WindowStore};
+use tokio::sync::watch;
+
+use super::{attribute, cutoff_ms, unix_now_ms, Spool, READS_PER_MINER};
+use crate::http::{IgnoredRead, LiveStatus};
+use crate::metagraph::Metagraph;
+use crate::PipelineError;
+
+/// How far the watcher has got: the start (unix ms) of its latest finished polling round.
+/// Every read that finished before that instant is in the spool.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    rx: watch::Receiver<u64>,
+    /// When the watcher started, unix ms.
+    pub started_ms: u64,
+}
+
+impl Progress {
+    /// Waits until every read finished before `cutoff_ms` is in the spool.
+    pub async fn wait_past(&mut self, cutoff_ms: u64) -> Result<(), PipelineError> {
+        self.rx.wait_for(|&done| done >= cutoff_ms).await.map(|_| ()).map_err(|_| {
+            PipelineError::Setup { reason: "the store watcher stopped".into() }
+        })
+    }
+}
+
+/// What the watcher reads, where it keeps it, and whom it tells.
+#[derive(Debug)]
+pub struct Watcher {
+    pub store: WindowStore,
+    pub spool: Spool,
+    /// The metagraph file, read again every round (the registered miners).
+    pub metagraph: PathBuf,
+    pub network: NetworkParams,
+    pub verify: VerifyParams,
+    pub clock: ChainClock,
+    /// No window below this one is watched.
+    pub first_window: u64,
+    /// Pause between polling rounds.
+    pub interval: Duration,
+    pub live: LiveStatus,
+}
+
+/// What the watcher remembers of one key in one window.
+#[derive(Debug, Default)]
+struct KeyState {
+    /// The store's version of the object last read (or refused), to skip unchanged objects.
+    last: Option<(Option<String>, u64, std::time::SystemTime)>,
+    bytes_read: u64,
+    budget_reported: bool,
+}
+
+impl Watcher {
+    /// Starts the watcher as a task; it runs until dropped with the returned handle aborted.
+    pub fn spawn(self) -> (Progress, tokio::task::JoinHandle<()>) {
+        let started_ms = unix_now_ms();
+        let (tx, rx) = watch::channel(0);
+        let handle = tokio::spawn(self.run(tx));
+        (Progress { rx, started_ms }, handle)
+    }
+
+    async fn run(self, progress: watch::Sender<u64>) {
+        let mut keys: HashMap<(u64, Hotkey), KeyState> = HashMap::new();
+        let mut miners: BTreeMap<Hotkey, u16> = BTreeMap::new();
+        loop {
+            let round = unix_now_ms();
+            match Metagraph::load(&self.metagraph) {
+                Ok(m) => miners = m.miners(),
+                Err(e) => tracing::warn!(error = %e, "watcher: metagraph unreadable; keeping the last"),
+            }
+            let open = self.open_windows(round);
+            keys.retain(|(w, _), _| open.contains(w));
+            for &window in &open {
+                let Ok(cutoff) = cutoff_ms(window, &self.network, &self.verify, &self.clock) else {
+                    continue;
+                };
+                for hotkey in miners.keys() {
+                    let state = keys.entry((window, *hotkey)).or_default();
+                    self.poll(window, hotkey, cutoff, state).await;
+                }
+            }
+            if progress.send(round).is_err() {
+                return;
+            }
+            let spent = Duration::from_millis(unix_now_ms().saturating_sub(round));
+            tokio::time::sleep(self.interval.saturating_sub(spent)).await;
+        }
+    }
+
+    /// Windows whose upload period holds `now_ms`: started, cutoff not passed.
+    fn open_windows(&self, now_ms: u64) -> Vec<u64> {
+        let l = self.network.blocks_per_window;
+        let Ok(Some(current)) = self.clock.window_at(now_ms / 1000, l) else { return vec![] };
+        let mut open = Vec::new();
+        let mut w = current;
+        while w >= self.first_window {
+            match cutoff_ms(w, &self.network, &self.verify, &self.clock) {
+                Ok(c) if c > now_ms => open.push(w),
+                _ => break,
+            }
+            let Some(before) = w.checked_sub(1) else { break };
+            w = before;
+        }
+        open
+    }
+
+    async fn poll(&self, window: u64, hotkey: &Hotkey, cutoff: u64, state: &mut KeyState) {
+        let key = window_file_key(window, hotkey);
+        let ignore = |reason: &'static str, detail: String| {
+            tracing::warn!(window, %hotkey, key, reason, detail, "store object not taken as the miner's file");
+            let read = IgnoredRead { window, hotkey: hotkey.to_ss58(), reason: reason.into(), detail };
+            self.live.read_ignored(read, reason);
+        };
+        let seen = |info: &ObjectInfo| (info.version.clone(), info.size, info.last_modified);
+        let info = match self.store.probe(&key).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return,
+            Err(e) => {
+                let version = Some((Some(e.to_string()), 0, std::time::UNIX_EPOCH));
+                if state.last != version {
+                    state.last = version;
+                    ignore("unreadable", e.to_string());
+                }
+                return;
+            }
+        };
+        if state.last.as_ref() == Some(&seen(&info)) {
+            return;
+        }
+        let limit = self.verify.max_file_bytes;
+        let budget = limit.saturating_mul(READS_PER_MINER);
+        if state.bytes_read.saturating_add(info.size.min(limit)) > budget {
+            if !state.budget_reported {
+                state.budget_reported = true;
+                ignore("read_budget", format!("{} bytes read of {budget}", state.bytes_read));
+            }
+            return;
+        }
+        state.last = Some(seen(&info));
+        let (info, bytes) = match self.store.read(&key, limit).await {
+            Ok(Some(got)) => got,
+            Ok(None) => return,
+            Err(e) => {
+                if let StoreError::TooLarge { size, .. } = &e {
+                    state.bytes_read = state.bytes_read.saturating_add((*size).min(limit));
+                }
+                ignore("unreadable", e.to_string());
+                return;
+            }
+        };
+        state.last = Some(seen(&info));
+        state.bytes_read = state.bytes_read.saturating_add(bytes.len() as u64);
+        let held = unix_now_ms();
+        if held >= cutoff {
+            ignore("after_cutoff", format!("read at {held} ms, the cutoff was {cutoff} ms"));
+            return;
+        }
+        if let Err(why) = attribute(&bytes, window, hotkey, &self.verify.limits()) {
+            ignore("not_attributable", why);
+            return;
+        }
+        match self.spool.put(window, hotkey, &bytes, held / 1000) {
+            Ok(entry) => tracing::info!(
+                window,
+                %hotkey,
+                cid = entry.cid,
+                first_seen_unix = entry.first_seen_unix,
+                bytes = entry.size,
+                "miner's file read"
+            ),
+            Err(e) => {
+                // Not kept: read again next round.
+                state.last = None;
+                tracing::error!(window, %hotkey, error = %e, "could not keep a read file");
+            }
+        }
+    }
+}

@@ -191,7 +191,7 @@ def window_file_case(i):
         for r in i["rollouts"]
     ]
     hd = window_file.header_digest(header)
-    digests = [window_file.rollout_digest(hd, r) for r in rollouts]
+    digests = [window_file.rollout_digest(hd, i, len(rollouts), r) for i, r in enumerate(rollouts)]
     valid = keys.verify(header.hotkey, hd, header.signature) and all(
         keys.verify(header.hotkey, d, r.signature) for d, r in zip(digests, rollouts))
     roots = [

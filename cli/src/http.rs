@@ -13,4 +13,33 @@ pub struct HttpArgs {
         value_name = "ADDR"
     )]
     pub listen: Option<String>,
+    /// Connections served at once; further clients wait in the listen queue.
+    #[arg(
+        id = "http.max_connections",
+        long = "http.max-connections",
+        env = "GRAIL_HTTP_MAX_CONNECTIONS",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(
+        id = "http.header_timeout",
+        long = "http.header-timeout",
+        env = "GRAIL_HTTP_HEADER_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub header_timeout: u64,
+    /// Seconds any one connection may stay open, idle or not.
+    #[arg(
+        id = "http.connection_timeout",
+        long = "http.connection-timeout",
+        env = "GRAIL_HTTP_CONNECTION_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub connection_timeout: u64,
 }

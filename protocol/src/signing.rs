@@ -40,12 +40,21 @@ fn be_u32s(values: impl Iterator<Item = u32>) -> Vec<u8> {
     values.flat_map(u32::to_be_bytes).collect()
 }
 
-/// Digest of the header digest and every rollout field except its signature, in declaration
-/// order.
-pub fn rollout_digest(header_digest: &Hash32, r: &Rollout) -> Hash32 {
+/// Digest of the header digest, the rollout's index in its file and the file's rollout count,
+/// and every rollout field except its signature, in declaration order. The index and count
+/// make the signed rollouts one list: none can be dropped, added or moved without the
+/// miner's key.
+pub fn rollout_digest(
+    header_digest: &Hash32,
+    file_index: usize,
+    rollout_count: usize,
+    r: &Rollout,
+) -> Hash32 {
     let commitments: Vec<u8> = r.commitments.iter().flat_map(|c| c.to_be_bytes()).collect();
     DomainHasher::new(DOMAIN_ROLLOUT_SIG)
         .bytes(header_digest)
+        .u64(file_index as u64)
+        .u64(rollout_count as u64)
         .u64(u64::from(r.problem_index))
         .u64(u64::from(r.rollout_index))
         .bytes(&be_u32s(r.prompt_tokens.iter().copied()))
@@ -69,8 +78,9 @@ pub fn sign_window_file(pair: &HotkeyPair, file: &mut WindowFile) -> Result<(), 
     }
     let hd = header_digest(&file.header);
     file.header.signature = pair.sign(&hd);
-    for r in &mut file.rollouts {
-        r.signature = pair.sign(&rollout_digest(&hd, r));
+    let count = file.rollouts.len();
+    for (i, r) in file.rollouts.iter_mut().enumerate() {
+        r.signature = pair.sign(&rollout_digest(&hd, i, count, r));
     }
     Ok(())
 }
@@ -82,24 +92,27 @@ pub fn verify_header(h: &WindowHeader) -> Result<Hash32, ProtocolError> {
     Ok(hd)
 }
 
-/// Verifies the signature of the rollout at `file_index` under the header's hotkey.
+/// Verifies the signature of the rollout at `file_index` of a file of `rollout_count`
+/// rollouts under the header's hotkey.
 pub fn verify_rollout(
     header: &WindowHeader,
     header_digest: &Hash32,
     file_index: usize,
+    rollout_count: usize,
     r: &Rollout,
 ) -> Result<(), ProtocolError> {
     header
         .hotkey
-        .verify(&rollout_digest(header_digest, r), &r.signature)
+        .verify(&rollout_digest(header_digest, file_index, rollout_count, r), &r.signature)
         .map_err(|e| rename(e, &format!("rollout {file_index}")))
 }
 
 /// Verifies the header and every rollout.
 pub fn verify_window_file(file: &WindowFile) -> Result<(), ProtocolError> {
     let hd = verify_header(&file.header)?;
+    let count = file.rollouts.len();
     for (i, r) in file.rollouts.iter().enumerate() {
-        verify_rollout(&file.header, &hd, i, r)?;
+        verify_rollout(&file.header, &hd, i, count, r)?;
     }
     Ok(())
 }
@@ -177,7 +190,8 @@ mod tests {
             // The rollouts' signatures cover the header digest too (which excludes the
             // header's own signature).
             let hd = header_digest(&f.header);
-            let rollout_ok = verify_rollout(&f.header, &hd, 0, &f.rollouts[0]).is_ok();
+            let rollout_ok =
+                verify_rollout(&f.header, &hd, 0, f.rollouts.len(), &f.rollouts[0]).is_ok();
             assert_eq!(rollout_ok, *name == "header signature", "{name}");
         }
     }
@@ -190,10 +204,11 @@ mod tests {
             let mut f = file.clone();
             mutate(&mut f);
             assert_ne!(f, file, "{name} did not change the file");
-            let err = verify_rollout(&f.header, &hd, 2, &f.rollouts[2]).unwrap_err();
+            let err =
+                verify_rollout(&f.header, &hd, 2, f.rollouts.len(), &f.rollouts[2]).unwrap_err();
             assert!(err.to_string().contains("rollout 2"), "{name}: {err}");
             // The other rollouts are untouched.
-            verify_rollout(&f.header, &hd, 0, &f.rollouts[0]).unwrap();
+            verify_rollout(&f.header, &hd, 0, f.rollouts.len(), &f.rollouts[0]).unwrap();
         }
     }
 

@@ -258,8 +258,10 @@ fn window_file_cases() -> File {
     }
     let hd = header_digest(&file.header);
     input["header"]["signature"] = json!(hex::encode(alice.sign(&hd)));
+    let count = file.rollouts.len();
     for (k, r) in file.rollouts.iter().enumerate() {
-        input["rollouts"][k]["signature"] = json!(hex::encode(alice.sign(&rollout_digest(&hd, r))));
+        let digest = rollout_digest(&hd, k, count, r);
+        input["rollouts"][k]["signature"] = json!(hex::encode(alice.sign(&digest)));
     }
     (
         "window_file.json",

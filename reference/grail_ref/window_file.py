@@ -58,13 +58,14 @@ def header_digest(h: Header) -> bytes:
     )
 
 
-def rollout_digest(hd: bytes, r: Rollout) -> bytes:
+def rollout_digest(hd: bytes, file_index: int, rollout_count: int, r: Rollout) -> bytes:
     p = b"".join(struct.pack(">I", t) for t in r.prompt_tokens)
     c = b"".join(struct.pack(">I", t) for t in r.completion_tokens)
     lp = b"".join(struct.pack(">I", f32_bits(x)) for x in r.logprobs)
     cm = b"".join(struct.pack(">Q", x) for x in r.commitments)
     return H(
-        "grail/v1/rollout-sig", hd, int_part(r.problem_index), int_part(r.rollout_index),
+        "grail/v1/rollout-sig", hd, int_part(file_index), int_part(rollout_count),
+        int_part(r.problem_index), int_part(r.rollout_index),
         p, c, lp, cm, r.merkle_root, float_part(r.reward), bool_part(r.success),
         float_part(r.advantage),
     )

@@ -61,7 +61,7 @@ subnet_tamper() {
 subnet_validate() {
   local first=$1 last=$2; shift 2
   "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
-    --beacon.chain local --beacon.relays "$url" "${timing[@]}" --window.challenge-buffer 1 \
+    --beacon.chain local --beacon.relays "$url" "${timing[@]}" --window.challenge-buffer 2 \
     --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts \
     --from-window "$first" --until-window "$last" --log.level info "$@" \
     >"$work/validator.jsonl" 2>"$work/validator.log"

@@ -96,8 +96,7 @@ fn local_reads_follow_no_link_and_open_no_special_file() {
 #[test]
 fn a_store_that_does_not_answer_times_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        WindowStore::open_local(dir.path()).unwrap().with_timeout(Duration::from_millis(1));
+    let store = WindowStore::open_local(dir.path()).unwrap().with_timeout(Duration::from_millis(1));
     let rt = rt();
     // A slow local read: a big file under a 1 ms budget on the blocking pool.
     rt.block_on(store.put("windows/1/big.grail", vec![7; 64 << 20])).unwrap();

@@ -52,12 +52,12 @@ const ATTACKS: &[(&str, Option<Stage>)] = &[
     ("other-model", None),
     ("noisy-model", None),
     ("int8-model", None),
-    ("replay", Some(Stage::Header)),
+    ("replay", Some(Stage::File)),
     ("copy-resigned", Some(Stage::Rollouts)),
-    ("copy-unsigned", Some(Stage::Header)),
+    ("copy-unsigned", Some(Stage::File)),
     ("forged-reward", Some(Stage::Reward)),
     ("forged-success", Some(Stage::Reward)),
-    ("bad-signature", Some(Stage::Signatures)),
+    ("bad-signature", Some(Stage::File)),
     ("late", Some(Stage::File)),
     ("oversized", Some(Stage::File)),
     ("truncated", Some(Stage::File)),
@@ -228,6 +228,7 @@ fn every_attack_fails_at_its_stage_and_honest_miners_keep_their_score() {
         made.push(serde_json::from_str::<Value>(report.trim()).unwrap());
     }
     let full_out = finished(full, "validator (all miners)");
+    let full_log = String::from_utf8_lossy(&full_out.stderr).into_owned();
     let honest_out = finished(honest_only, "validator (honest miners only)");
 
     let state = State::open(&dir.join("full")).unwrap();
@@ -250,8 +251,12 @@ fn every_attack_fails_at_its_stage_and_honest_miners_keep_their_score() {
         let want_stage = expect["stage"].as_str().unwrap();
         let fragments: Vec<&str> =
             expect["reason"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        let absent = expect["result"] == "absent";
         let pinned: usize = fragments.iter().map(|f| f.len()).sum();
-        assert!(pinned >= 15, "{name}: a reason fragment this short pins nothing: {expect}");
+        assert!(
+            pinned >= 15 || (absent && fragments.is_empty()),
+            "{name}: a reason fragment this short pins nothing: {expect}"
+        );
         // The adversary's stage is the table's; for a forger model, one of the forward checks.
         let stage_ok = match stage {
             Some(s) => s.as_str() == want_stage,
@@ -259,6 +264,24 @@ fn every_attack_fails_at_its_stage_and_honest_miners_keep_their_score() {
         };
         assert!(stage_ok, "{name}: the adversary expects {want_stage}, the table {stage:?}");
         assert!(seen.insert(expect.to_string()), "{name}: another row expects {expect}");
+        if absent {
+            // Not the miner's file: absent, and the validator logged why it did not take it.
+            let hotkey = uploads.iter().find(|u| u["attack"] == *name).unwrap()["hotkey"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let logged = full_log.lines().any(|l| {
+                l.contains("not taken as the miner's file")
+                    && l.contains(&hotkey)
+                    && fragments.iter().all(|f| l.contains(f))
+            });
+            if v.result != VerdictResult::Absent || !(fragments.is_empty() || logged) {
+                wrong.push(format!(
+                    "{name}: expected absent with a log of {fragments:?}, got {v:?}"
+                ));
+            }
+            continue;
+        }
         let reason_ok = if expect["exact"] == true {
             fragments == [reason.as_str()]
         } else {

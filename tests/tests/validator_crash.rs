@@ -94,7 +94,7 @@ fn validator(dir: &Path, data: &str, url: &str, genesis: u64, w: u64, stall: boo
         .arg(dir.join("metagraph.json"))
         .args(["--beacon.chain", "local", "--beacon.relay", url])
         .args(timing(genesis))
-        .args(["--window.challenge-buffer", "1", "--max-new-tokens", "16", "--threads", "1"])
+        .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
         .args(["--weights.span", "4", "--weights.cap", "16", "--weights.burn-bps", "5000"])
         .args(["--from-window", &w.to_string(), "--until-window", &(w + 1).to_string()])
         .arg("--storage.path")

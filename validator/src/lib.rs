@@ -10,6 +10,7 @@ pub mod metagraph;
 pub mod metrics;
 pub mod pipeline;
 pub mod scoring;
+pub mod serve;
 pub mod sink;
 pub mod state;
 pub mod transcript;

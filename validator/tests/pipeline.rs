@@ -189,7 +189,12 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
         .filter_map(|i| {
             let key = window_file_key(WINDOW, &hk(i));
             let (_, bytes) = rt.block_on(store.read(&key, verify.max_file_bytes)).unwrap()?;
-            Some(FetchedObject { key, size: bytes.len() as u64, uploaded_unix: read_at, bytes: Some(bytes) })
+            Some(FetchedObject {
+                key,
+                size: bytes.len() as u64,
+                uploaded_unix: read_at,
+                bytes: Some(bytes),
+            })
         })
         .collect();
     assert_eq!(objects.len(), files.len());
@@ -233,12 +238,8 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
     let unsigned = verdict(2);
     assert_eq!((unsigned.result, unsigned.stage), (VerdictResult::Absent, Stage::File));
     assert!(unsigned.reason.as_deref().unwrap_or("").contains("not signed by"), "{unsigned:?}");
-    let expected = [
-        (3, Stage::Sampling),
-        (4, Stage::Commitments),
-        (5, Stage::Reward),
-        (6, Stage::Rollouts),
-    ];
+    let expected =
+        [(3, Stage::Sampling), (4, Stage::Commitments), (5, Stage::Reward), (6, Stage::Rollouts)];
     for (i, stage) in expected {
         let v = verdict(i);
         assert_eq!((v.result, v.stage), (VerdictResult::Fail, stage), "miner {i}: {v:?}");

@@ -21,12 +21,8 @@ pub(super) fn forge_from_victim(
 ) -> anyhow::Result<(Vec<u8>, Expect)> {
     Ok(match attack {
         Attack::CopyUnsigned => {
-            let text = format!(
-                "hotkey {} is not {}, the one the file name names",
-                victim_pair.hotkey(),
-                pair.hotkey()
-            );
-            (victim, Expect::at(Stage::Header, &[&text]))
+            let text = format!("the header names {}, not {}", victim_pair.hotkey(), pair.hotkey());
+            (victim, Expect::absent(&[&text]))
         }
         Attack::CopyResigned => {
             let mut file = decode(&victim, &Limits::default())?;
@@ -39,16 +35,13 @@ pub(super) fn forge_from_victim(
             let size = usize::try_from(max_file_bytes)?.saturating_add(1);
             ensure!(bytes.len() < size, "the honest file is already over the limit");
             bytes.resize(size, 0);
-            let text = format!("size {size} bytes exceeds the limit {max_file_bytes}");
-            (bytes, Expect::at(Stage::File, &[&text]))
+            let text = format!("is {size} bytes, over the limit of {max_file_bytes}");
+            (bytes, Expect::absent(&[&text]))
         }
         Attack::Truncated => {
             let mut bytes = victim;
             bytes.truncate(bytes.len() / 2);
-            (
-                bytes,
-                Expect::at(Stage::File, &["does not parse: ", "the file ends early (truncated)"]),
-            )
+            (bytes, Expect::absent(&["does not parse: ", "the file ends early (truncated)"]))
         }
         other => bail!("{other:?} is not made from the victim's file"),
     })
@@ -147,7 +140,8 @@ pub(super) fn forge_own<C: ChainSource>(
         Attack::BadSignature => {
             let r = rollouts.first_mut().context("an empty file")?;
             r.signature[0] ^= 1;
-            let expect = Expect::at(Stage::Signatures, &["signature of rollout 0 does not verify"]);
+            let expect =
+                Expect::absent(&["not signed by", "signature of rollout 0 does not verify"]);
             return Ok((encode(&file)?, expect));
         }
         Attack::CheaperSampler => {

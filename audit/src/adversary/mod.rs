@@ -37,6 +37,7 @@ use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::params::GROUP_SIZE;
 use grail_protocol::window_file::{window_file_key, WindowFile};
+use grail_storage::WindowStore;
 use grail_validator::state::Stage;
 use serde_json::{json, Value};
 
@@ -76,7 +77,7 @@ pub enum Attack {
     ForgedSuccess,
     /// One byte of a rollout signature flipped (not re-signed).
     BadSignature,
-    /// An honest file uploaded again after the deadline.
+    /// An honest file uploaded only after the deadline.
     Late,
     /// The victim's file padded past `--max-file-bytes`.
     Oversized,
@@ -193,6 +194,9 @@ pub struct AdversaryArgs {
 #[derive(Debug, Clone)]
 struct Expect {
     stage: Stage,
+    /// `fail`, or `absent` for bytes that are not the miner's file (the validator logs why
+    /// it did not take them, with these fragments, and the miner is absent).
+    result: &'static str,
     /// Fragments its reason must hold (or, when `exact`, the whole reason).
     reason: Vec<String>,
     exact: bool,
@@ -200,11 +204,27 @@ struct Expect {
 
 impl Expect {
     fn at(stage: Stage, fragments: &[&str]) -> Self {
-        Self { stage, reason: fragments.iter().map(|f| (*f).to_owned()).collect(), exact: false }
+        Self {
+            stage,
+            result: "fail",
+            reason: fragments.iter().map(|f| (*f).to_owned()).collect(),
+            exact: false,
+        }
+    }
+
+    /// Not the miner's file: absent, and the validator's log line says why (no line for a file
+    /// that only appears after the cutoff, as it is never read).
+    fn absent(fragments: &[&str]) -> Self {
+        Self { result: "absent", ..Self::at(Stage::File, fragments) }
     }
 
     fn json(&self) -> Value {
-        json!({"stage": self.stage.as_str(), "reason": self.reason, "exact": self.exact})
+        json!({
+            "stage": self.stage.as_str(),
+            "result": self.result,
+            "reason": self.reason,
+            "exact": self.exact,
+        })
     }
 }
 
@@ -237,8 +257,8 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
             };
             match attack {
                 Attack::Replay => {
-                    let text = format!("window {} is not {w}", w - 1);
-                    (old_bytes.clone(), Expect::at(Stage::Header, &[&text]))
+                    let text = format!("the header is of window {}, not {w}", w - 1);
+                    (old_bytes.clone(), Expect::absent(&[&text]))
                 }
                 Attack::Precomputed => {
                     let mut file = old.clone();
@@ -267,13 +287,19 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
             let victim = wait_for(&miner, &victim_key, times.deadline_unix)?;
             forge_from_victim(*attack, &miner.pair, &victim_pair, victim, args.max_file_bytes)?
         } else {
-            let (file, bytes) = mine(&mut miner, w, attack.problems(args.problems))?;
             if *attack == Attack::Late {
-                let text = format!("after the deadline {}", times.deadline_unix);
-                report(*attack, &miner.pair, &key, &Expect::at(Stage::File, &[&text]));
+                // Mined into a private folder, so nothing is in the store before the deadline.
+                let private = tempfile::tempdir().context("a private folder")?;
+                let store = WindowStore::open_local(private.path())?;
+                let shared = std::mem::replace(&mut miner.store, store);
+                let mined = mine(&mut miner, w, attack.problems(args.problems));
+                miner.store = shared;
+                let (_, bytes) = mined?;
+                report(*attack, &miner.pair, &key, &Expect::absent(&[]));
                 late.push((key.clone(), bytes));
                 continue;
             }
+            let (file, _) = mine(&mut miner, w, attack.problems(args.problems))?;
             match args.forgers.iter().find(|(a, _)| a == attack) {
                 Some((_, dir)) => {
                     let options = args.miner.model.engine_options();
@@ -291,8 +317,8 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
         miner.runtime.block_on(miner.store.put(&key, bytes)).context("upload")?;
         report(*attack, &miner.pair, &key, &expect);
     }
-    // The late uploads: the same honest bytes again, one and a half seconds past the deadline
-    // (the store's last-modified time is what the validator reads).
+    // The late uploads: honest bytes, one and a half seconds past the deadline (never read:
+    // the validator's cutoff has passed).
     if !late.is_empty() {
         let wait = times.deadline_unix as f64 + 1.5 - unix_now_f64();
         if wait > 0.0 {

@@ -53,7 +53,9 @@ pub(super) fn predicted(
     };
     match verify_forward(&mut miner.engine, file, &checked, &ctx, DEFAULT_PREFILL_BATCH)? {
         Ok(_) => bail!("the forger's file passes the forward checks: no forgery to report"),
-        Err(f) => Ok(Expect { stage: f.stage, reason: vec![f.reason], exact: true }),
+        Err(f) => {
+            Ok(Expect { stage: f.stage, result: "fail", reason: vec![f.reason], exact: true })
+        }
     }
 }
 

@@ -334,7 +334,7 @@ fn window_file(i: &Value) -> Value {
     let cid = grail_protocol::cid::cid_of_bytes(&bytes);
     json!({
         "header_digest": hexs(&hd),
-        "rollout_digests": file.rollouts.iter().map(|r| hexs(&rollout_digest(&hd, r))).collect::<Vec<_>>(),
+        "rollout_digests": file.rollouts.iter().enumerate().map(|(i, r)| hexs(&rollout_digest(&hd, i, file.rollouts.len(), r))).collect::<Vec<_>>(),
         "computed_merkle_roots": file.rollouts.iter().map(|r| hexs(&r.compute_merkle_root().expect("lengths"))).collect::<Vec<_>>(),
         "signatures_valid": verify_window_file(&file).is_ok(),
         "encoded": hexs(&bytes),

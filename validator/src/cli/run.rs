@@ -288,12 +288,12 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
             .with_context(|| format!("--http.listen {addr}"))?;
         let local = listener.local_addr().context("the HTTP listener's address")?;
         tracing::info!(url = %format!("http://{local}"), "serving /weights, /status, /metrics");
-        let app = router(live.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        let limits = crate::serve::ServeLimits {
+            max_connections: args.http.max_connections as usize,
+            header_timeout: Duration::from_secs(args.http.header_timeout),
+            connection_timeout: Duration::from_secs(args.http.connection_timeout),
+        };
+        tokio::spawn(crate::serve::serve(listener, router(live.clone()), limits));
     }
     tracing::info!(
         model = %dir.display(),

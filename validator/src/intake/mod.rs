@@ -43,9 +43,10 @@ pub fn cutoff_ms(
     verify: &VerifyParams,
     clock: &ChainClock,
 ) -> Result<u64, PipelineError> {
-    let deadline = clock
-        .upload_deadline(window, network.blocks_per_window, network.grace_period_s)
-        .map_err(|e| PipelineError::Setup { reason: format!("deadline of window {window}: {e}") })?;
+    let deadline =
+        clock.upload_deadline(window, network.blocks_per_window, network.grace_period_s).map_err(
+            |e| PipelineError::Setup { reason: format!("deadline of window {window}: {e}") },
+        )?;
     Ok(deadline.saturating_add(verify.upload_grace_s).saturating_add(1).saturating_mul(1000))
 }
 

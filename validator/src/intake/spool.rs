@@ -12,8 +12,8 @@ use grail_protocol::window_file::window_file_key;
 use grail_storage::durable::{self, Access};
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::FetchedObject;
 use crate::error::io;
+use crate::pipeline::FetchedObject;
 use crate::ValidatorError;
 
 /// What is recorded beside a kept file.

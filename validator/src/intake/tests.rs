@@ -83,8 +83,11 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     let outside = dir.path().join("outside.grail");
     std::fs::write(&outside, encode(&sample_file(&p3, 0)).unwrap()).unwrap();
     std::fs::create_dir_all(store_dir.join("windows/0")).unwrap();
-    std::os::unix::fs::symlink(&outside, store_dir.join(format!("windows/0/{}.grail", p3.hotkey())))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        &outside,
+        store_dir.join(format!("windows/0/{}.grail", p3.hotkey())),
+    )
+    .unwrap();
     let miners = metagraph.miners();
     let wait = |what: &str, done: &dyn Fn() -> bool| {
         for _ in 0..100 {
@@ -98,7 +101,12 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     wait("the own file kept", &|| spool.load(0, &miners).unwrap().len() == 1);
     let reasons = |hk: &grail_protocol::keys::Hotkey| -> Vec<String> {
         let ss58 = hk.to_ss58();
-        live.report().ignored_reads.iter().filter(|r| r.hotkey == ss58).map(|r| r.reason.clone()).collect()
+        live.report()
+            .ignored_reads
+            .iter()
+            .filter(|r| r.hotkey == ss58)
+            .map(|r| r.reason.clone())
+            .collect()
     };
     wait("the garbage ignored", &|| reasons(&p2.hotkey()) == ["not_attributable"]);
     wait("the link refused", &|| reasons(&p3.hotkey()) == ["unreadable"]);
@@ -113,9 +121,9 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     let kept = spool.load(0, &miners).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].bytes.as_deref(), Some(&own[..]));
-    assert!(live.metrics_text().contains(
-        "grail_validator_store_objects_ignored_total{reason=\"not_attributable\"} 2"
-    ));
+    assert!(live
+        .metrics_text()
+        .contains("grail_validator_store_objects_ignored_total{reason=\"not_attributable\"} 2"));
     handle.abort();
 }
 
@@ -138,7 +146,10 @@ async fn progress_passes_the_cutoff_only_after_a_later_round() {
     };
     let (mut progress, handle) = watcher.spawn();
     let target = unix_now_ms() + 150;
-    tokio::time::timeout(Duration::from_secs(5), progress.wait_past(target)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), progress.wait_past(target))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(unix_now_ms() >= target);
     handle.abort();
 }

@@ -31,9 +31,11 @@ pub struct Progress {
 impl Progress {
     /// Waits until every read finished before `cutoff_ms` is in the spool.
     pub async fn wait_past(&mut self, cutoff_ms: u64) -> Result<(), PipelineError> {
-        self.rx.wait_for(|&done| done >= cutoff_ms).await.map(|_| ()).map_err(|_| {
-            PipelineError::Setup { reason: "the store watcher stopped".into() }
-        })
+        self.rx
+            .wait_for(|&done| done >= cutoff_ms)
+            .await
+            .map(|_| ())
+            .map_err(|_| PipelineError::Setup { reason: "the store watcher stopped".into() })
     }
 }
 
@@ -79,7 +81,9 @@ impl Watcher {
             let round = unix_now_ms();
             match Metagraph::load(&self.metagraph) {
                 Ok(m) => miners = m.miners(),
-                Err(e) => tracing::warn!(error = %e, "watcher: metagraph unreadable; keeping the last"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "watcher: metagraph unreadable; keeping the last")
+                }
             }
             let open = self.open_windows(round);
             keys.retain(|(w, _), _| open.contains(w));
@@ -121,7 +125,8 @@ impl Watcher {
         let key = window_file_key(window, hotkey);
         let ignore = |reason: &'static str, detail: String| {
             tracing::warn!(window, %hotkey, key, reason, detail, "store object not taken as the miner's file");
-            let read = IgnoredRead { window, hotkey: hotkey.to_ss58(), reason: reason.into(), detail };
+            let read =
+                IgnoredRead { window, hotkey: hotkey.to_ss58(), reason: reason.into(), detail };
             self.live.read_ignored(read, reason);
         };
         let seen = |info: &ObjectInfo| (info.version.clone(), info.size, info.last_modified);

@@ -69,8 +69,10 @@ pub fn attribute(
         return Err(format!("the header names {}, not {hotkey}", h.hotkey));
     }
     let digest = verify_header(h).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
+    let count = file.rollouts.len();
     for (i, r) in file.rollouts.iter().enumerate() {
-        verify_rollout(h, &digest, i, r).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
+        verify_rollout(h, &digest, i, count, r)
+            .map_err(|e| format!("not signed by {hotkey}: {e}"))?;
     }
     Ok(file)
 }

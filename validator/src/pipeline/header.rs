@@ -92,13 +92,16 @@ pub fn check_cheap_fields(
         )));
     }
     if header.environment != expected.network.environment {
-        return Err(Failure::mismatch(Stage::Header, format!(
-            "parameter mismatch: environment {}/{} is not the network's {}/{}",
-            header.environment.id,
-            header.environment.version,
-            expected.network.environment.id,
-            expected.network.environment.version
-        )));
+        return Err(Failure::mismatch(
+            Stage::Header,
+            format!(
+                "parameter mismatch: environment {}/{} is not the network's {}/{}",
+                header.environment.id,
+                header.environment.version,
+                expected.network.environment.id,
+                expected.network.environment.version
+            ),
+        ));
     }
     // Bitwise, so that a NaN never slips through a float comparison.
     let (g, n) = (&header.generation, &expected.network.generation);

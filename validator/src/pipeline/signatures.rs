@@ -12,8 +12,9 @@ use crate::state::Stage;
 pub fn check_signatures(file: &WindowFile) -> StageResult<Hash32> {
     let fail = |e: grail_protocol::ProtocolError| Failure::new(Stage::Signatures, e.to_string());
     let digest = verify_header(&file.header).map_err(fail)?;
+    let count = file.rollouts.len();
     for (i, r) in file.rollouts.iter().enumerate() {
-        verify_rollout(&file.header, &digest, i, r).map_err(fail)?;
+        verify_rollout(&file.header, &digest, i, count, r).map_err(fail)?;
     }
     Ok(digest)
 }

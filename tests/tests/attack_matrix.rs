@@ -2,7 +2,9 @@
 //! running `grail-validator run`, next to two honest `grail-miner mine` processes, in one
 //! window on the tiny model. Each attack runs under its own hotkey (uid), so one window covers
 //! them all. Asserts that each attack fails at exactly its stage with the reason its forgery
-//! pins down (the rollout, position or value the adversary reports), that no two rows expect
+//! pins down (the rollout, position or value the adversary reports), or, for bytes that are
+//! not the attacker's own signed file of the window, that it is absent and the validator's log
+//! says why it did not take them, that no two rows expect
 //! the same failure, that the honest miners pass with everything they made counted, and that
 //! they get the same weights as in an honest-only run (a second validator over the same window
 //! whose metagraph holds only the honest miners). Prints the table

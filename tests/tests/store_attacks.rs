@@ -11,12 +11,13 @@
 //! - planted objects: a FIFO under a registered key, a name that is not UTF-8, a folder;
 //! - a link under a registered key to that miner's genuine file outside the store;
 //! - a flood of large junk files in the window's folder;
-//! - idle and half-sent connections to the validator's HTTP server.
+//! - idle and half-sent connections to the validator's HTTP server;
+//! - a miner run with another temperature than the network's: `mismatch`, not excluded.
 //!
 //! Validator A watches the attacked store; validator B watches a clean store that the same
 //! two honest miners also mine into, with only them registered. Both honest miners must pass
-//! on A, every attacker must be absent (never a pass, never an honest miner's failure), and
-//! A's weights must equal B's. Prints what the grinding tried and A's peak memory.
+//! on A, every attacker must be absent (never a pass, never an honest miner's failure), the
+//! misconfigured miner `mismatch` and not excluded, and A's weights must equal B's. Prints what the grinding tried and A's peak memory.
 //! Needs the binaries: `cargo build --workspace --bins`.
 
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
@@ -60,6 +61,8 @@ const LATE: &str = "late";
 const GRINDER: &str = "grinder";
 const LINKED: &str = "linked";
 const FIFO: &str = "fifo";
+/// An honest miner misconfigured with another temperature than the network's.
+const MISMATCH: &str = "mismatch";
 
 fn now_f64() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64()
@@ -103,6 +106,7 @@ fn miner(
     store: &Path,
     problems: u32,
 ) -> KillOnDrop {
+    let temperature = if name == MISMATCH { "0.9" } else { "0.7" };
     let child = Command::new(bin("grail-miner"))
         .args(["mine", "--from-window", &w.to_string(), "--until-window", &w.to_string()])
         .arg("--model")
@@ -113,6 +117,7 @@ fn miner(
         .args(["--beacon.chain", "local", "--beacon.relay", url])
         .args(timing(genesis))
         .args(["--max-new-tokens", "16", "--threads", "1", "--problems", &problems.to_string()])
+        .args(["--temperature", temperature])
         .arg("--storage.path")
         .arg(store)
         .stdout(Stdio::null())
@@ -229,7 +234,7 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     let (url, genesis) = (beacon.url(), beacon.genesis());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let names = [HONEST[0], HONEST[1], LATE, GRINDER, LINKED, FIFO];
+    let names = [HONEST[0], HONEST[1], LATE, GRINDER, LINKED, FIFO, MISMATCH];
     let hotkeys: Vec<String> = names.iter().map(|n| keygen(dir, n)).collect();
     let hk = |name: &str| hotkeys[names.iter().position(|n| *n == name).unwrap()].clone();
     let all: Vec<(u16, &str)> = (1u16..).zip(hotkeys.iter().map(String::as_str)).collect();
@@ -272,6 +277,7 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
         miners.push(miner(dir, &url, genesis, name, w, &private, 1));
     }
     miners.push(miner(dir, &url, genesis, GRINDER, w, &private, 2));
+    miners.push(miner(dir, &url, genesis, MISMATCH, w, &attacked, 1));
     let mut a = validator(dir, &url, genesis, "a", "all.json", &attacked, w);
     let mut b = validator(dir, &url, genesis, "b", "honest.json", &clean, w);
     let a_log = collect(&mut a);
@@ -402,7 +408,13 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     for name in [LATE, GRINDER, LINKED, FIFO] {
         assert_eq!(result(name).result, VerdictResult::Absent, "{name}: {:?}", result(name));
     }
-    assert!(state.excluded(&Hotkey::from_ss58(&hk(HONEST[0])).unwrap(), w + 1).unwrap().is_none());
+    let mismatch = result(MISMATCH);
+    assert_eq!(mismatch.result, VerdictResult::Mismatch, "{mismatch:?}");
+    assert!(mismatch.reason.unwrap().contains("parameter mismatch: generation parameters"));
+    for name in [HONEST[0], HONEST[1], MISMATCH] {
+        let key = Hotkey::from_ss58(&hk(name)).unwrap();
+        assert!(state.excluded(&key, w + 1).unwrap().is_none(), "{name} excluded");
+    }
 
     // Why each object was not taken, in A's log.
     let ignored = |name: &str, reason: &str| {
@@ -431,7 +443,8 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
         .iter()
         .map(|o| o["key"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(keys, HONEST.iter().map(|n| key(n)).collect::<BTreeSet<_>>());
+    let signed = [HONEST[0], HONEST[1], MISMATCH];
+    assert_eq!(keys, signed.iter().map(|n| key(n)).collect::<BTreeSet<_>>());
     let transcript_kb = std::fs::metadata(&transcript_path).unwrap().len() / 1024;
     println!("transcript {transcript_kb} kB");
     assert!(transcript_kb < 1024, "{transcript_kb} kB");

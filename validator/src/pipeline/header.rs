@@ -188,6 +188,9 @@ mod tests {
             let err = run(&f, &h).unwrap_err();
             assert_eq!(err.stage, Stage::Header);
             assert!(err.reason.contains(needle), "{needle}: {err}");
+            // A misconfiguration is told apart from a forgery.
+            let misconfigured = matches!(*needle, "environment" | "generation");
+            assert_eq!(err.mismatch, misconfigured, "{needle}: {err}");
         }
     }
 

@@ -370,3 +370,40 @@ fn check_miner(
     };
     Ok(Ok((candidate, stats)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::testutil::pair;
+
+    fn verdict() -> Verdict {
+        Verdict {
+            hotkey: pair(1).hotkey(),
+            uid: 1,
+            stage: Stage::File,
+            result: VerdictResult::Absent,
+            reason: None,
+            rollouts_in_file: 16,
+            rollouts_checked: 16,
+            unique_verified: 0,
+            unique_estimated: 0,
+        }
+    }
+
+    #[test]
+    fn a_mismatch_scores_nothing_without_exclusion_and_a_forgery_is_excluded() {
+        let params = VerifyParams::default();
+        let (mut v, mut exclusions) = (verdict(), Vec::new());
+        fail(&mut v, &mut exclusions, 7, &params, Failure::mismatch(Stage::Header, "temperature"));
+        assert_eq!(
+            (v.result, v.stage, v.rollouts_checked),
+            (VerdictResult::Mismatch, Stage::Header, 0)
+        );
+        assert!(exclusions.is_empty());
+        let (mut v, mut exclusions) = (verdict(), Vec::new());
+        fail(&mut v, &mut exclusions, 7, &params, Failure::new(Stage::Sampling, "token"));
+        assert_eq!(v.result, VerdictResult::Fail);
+        assert_eq!(exclusions.len(), 1);
+        assert_eq!((exclusions[0].from_window, exclusions[0].until_window), (8, 8 + 12));
+    }
+}

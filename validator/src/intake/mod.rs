@@ -34,6 +34,10 @@ use crate::PipelineError;
 /// its file a few times before the deadline; past this budget new versions are not read.
 pub const READS_PER_MINER: u64 = 4;
 
+/// Keys probed or read at once: a round over 256 miners on a remote store takes about
+/// 256 / 16 round trips.
+pub const READ_CONCURRENCY: usize = 16;
+
 /// The end of `window`'s upload period on the validator's clock, unix milliseconds
 /// (exclusive): the network's deadline plus the validator's upload grace, plus the whole last
 /// second.

@@ -118,6 +118,9 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     let earlier = encode(&sample_file(&p1, 1)).unwrap();
     store.put(&window_file_key(0, &p1.hotkey()), earlier).await.unwrap();
     wait("the copy ignored", &|| reasons(&p1.hotkey()) == ["not_attributable"]);
+    // A refusal that lasts is reported once, however many rounds see it.
+    assert_eq!(reasons(&p3.hotkey()), ["unreadable"]);
+    assert_eq!(reasons(&p2.hotkey()), ["not_attributable"]);
     let kept = spool.load(0, &miners).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].bytes.as_deref(), Some(&own[..]));

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures::StreamExt;
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
 use grail_protocol::verify_params::VerifyParams;
@@ -14,7 +15,7 @@ use grail_protocol::window_file::window_file_key;
 use grail_storage::{ObjectInfo, StoreError, WindowStore};
 use tokio::sync::watch;
 
-use super::{attribute, cutoff_ms, unix_now_ms, Spool, READS_PER_MINER};
+use super::{attribute, cutoff_ms, unix_now_ms, Spool, READS_PER_MINER, READ_CONCURRENCY};
 use crate::http::{IgnoredRead, LiveStatus};
 use crate::metagraph::Metagraph;
 use crate::PipelineError;
@@ -62,7 +63,8 @@ struct KeyState {
     /// The store's version of the object last read (or refused), to skip unchanged objects.
     last: Option<(Option<String>, u64, std::time::SystemTime)>,
     bytes_read: u64,
-    budget_reported: bool,
+    /// The last reason reported, so a lasting one is logged once.
+    reported: Option<String>,
 }
 
 impl Watcher {
@@ -91,10 +93,16 @@ impl Watcher {
                 let Ok(cutoff) = cutoff_ms(window, &self.network, &self.verify, &self.clock) else {
                     continue;
                 };
-                for hotkey in miners.keys() {
-                    let state = keys.entry((window, *hotkey)).or_default();
-                    self.poll(window, hotkey, cutoff, state).await;
-                }
+                let polls: Vec<_> = miners
+                    .keys()
+                    .map(|hotkey| {
+                        let state = keys.remove(&(window, *hotkey)).unwrap_or_default();
+                        self.poll_owned(window, *hotkey, cutoff, state)
+                    })
+                    .collect();
+                let polled: Vec<_> =
+                    futures::stream::iter(polls).buffer_unordered(READ_CONCURRENCY).collect().await;
+                keys.extend(polled);
             }
             if progress.send(round).is_err() {
                 return;
@@ -121,24 +129,50 @@ impl Watcher {
         open
     }
 
+    /// Counts and shows a read not taken as the miner's file; a reason that lasts from round
+    /// to round is reported once.
+    fn report(
+        &self,
+        state: &mut KeyState,
+        window: u64,
+        hotkey: &Hotkey,
+        key: &str,
+        reason: &'static str,
+        detail: String,
+    ) {
+        let what = format!("{reason}: {detail}");
+        if state.reported.as_deref() == Some(what.as_str()) {
+            return;
+        }
+        state.reported = Some(what);
+        tracing::warn!(window, %hotkey, key, reason, detail, "store object not taken as the miner's file");
+        let read = IgnoredRead { window, hotkey: hotkey.to_ss58(), reason: reason.into(), detail };
+        self.live.read_ignored(read, reason);
+    }
+
+    async fn poll_owned(
+        &self,
+        window: u64,
+        hotkey: Hotkey,
+        cutoff: u64,
+        mut state: KeyState,
+    ) -> ((u64, Hotkey), KeyState) {
+        self.poll(window, &hotkey, cutoff, &mut state).await;
+        ((window, hotkey), state)
+    }
+
     async fn poll(&self, window: u64, hotkey: &Hotkey, cutoff: u64, state: &mut KeyState) {
         let key = window_file_key(window, hotkey);
-        let ignore = |reason: &'static str, detail: String| {
-            tracing::warn!(window, %hotkey, key, reason, detail, "store object not taken as the miner's file");
-            let read =
-                IgnoredRead { window, hotkey: hotkey.to_ss58(), reason: reason.into(), detail };
-            self.live.read_ignored(read, reason);
+        let ignore = |state: &mut KeyState, reason: &'static str, detail: String| {
+            self.report(state, window, hotkey, &key, reason, detail);
         };
         let seen = |info: &ObjectInfo| (info.version.clone(), info.size, info.last_modified);
         let info = match self.store.probe(&key).await {
             Ok(Some(info)) => info,
             Ok(None) => return,
             Err(e) => {
-                let version = Some((Some(e.to_string()), 0, std::time::UNIX_EPOCH));
-                if state.last != version {
-                    state.last = version;
-                    ignore("unreadable", e.to_string());
-                }
+                // Probed again next round; reported once while it lasts.
+                ignore(state, "unreadable", e.to_string());
                 return;
             }
         };
@@ -148,21 +182,26 @@ impl Watcher {
         let limit = self.verify.max_file_bytes;
         let budget = limit.saturating_mul(READS_PER_MINER);
         if state.bytes_read.saturating_add(info.size.min(limit)) > budget {
-            if !state.budget_reported {
-                state.budget_reported = true;
-                ignore("read_budget", format!("{} bytes read of {budget}", state.bytes_read));
-            }
+            ignore(state, "read_budget", format!("{} bytes read of {budget}", state.bytes_read));
             return;
         }
-        state.last = Some(seen(&info));
         let (info, bytes) = match self.store.read(&key, limit).await {
             Ok(Some(got)) => got,
             Ok(None) => return,
             Err(e) => {
-                if let StoreError::TooLarge { size, .. } = &e {
-                    state.bytes_read = state.bytes_read.saturating_add((*size).min(limit));
+                match &e {
+                    // Lasting until the object changes: not read again until then.
+                    StoreError::TooLarge { size, .. } => {
+                        state.bytes_read = state.bytes_read.saturating_add((*size).min(limit));
+                        state.last = Some(seen(&info));
+                    }
+                    StoreError::NotRegular { .. } | StoreError::BadKey { .. } => {
+                        state.last = Some(seen(&info));
+                    }
+                    // A timeout or a store error may pass: read again next round.
+                    _ => {}
                 }
-                ignore("unreadable", e.to_string());
+                ignore(state, "unreadable", e.to_string());
                 return;
             }
         };
@@ -170,11 +209,11 @@ impl Watcher {
         state.bytes_read = state.bytes_read.saturating_add(bytes.len() as u64);
         let held = unix_now_ms();
         if held >= cutoff {
-            ignore("after_cutoff", format!("read at {held} ms, the cutoff was {cutoff} ms"));
+            ignore(state, "after_cutoff", format!("read at {held} ms, the cutoff was {cutoff} ms"));
             return;
         }
         if let Err(why) = attribute(&bytes, window, hotkey, &self.verify.limits()) {
-            ignore("not_attributable", why);
+            ignore(state, "not_attributable", why);
             return;
         }
         match self.spool.put(window, hotkey, &bytes, held / 1000) {

@@ -306,7 +306,7 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     miners.push(miner(dir, &url, genesis, GRINDER, w, &Store::Local(private.clone()), 2));
     miners.push(miner(dir, &url, genesis, MISMATCH, w, &Store::Local(attacked.clone()), 1));
     let mut a = validator(dir, &url, genesis, "a", "all.json", &Store::Local(attacked.clone()), w);
-    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean.clone()), w);
+    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean), w);
     let a_log = collect(&mut a);
     let b_log = collect(&mut b);
     let a_pid = a.id();
@@ -545,7 +545,7 @@ fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
     }
     miners.push(miner(dir, &url, genesis, GRINDER, w, &Store::Local(private.clone()), 2));
     let mut a = validator(dir, &url, genesis, "a", "all.json", &s3, w);
-    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean.clone()), w);
+    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean), w);
     let a_log = collect(&mut a);
     let b_log = collect(&mut b);
     let late_by = (deadline + BUFFER + 60) as f64;

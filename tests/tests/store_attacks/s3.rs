@@ -1,0 +1,108 @@
+//! The attacks an S3-compatible store allows, against `moto_server`.
+
+use grail_protocol::codec::{decode, encode, Limits};
+use grail_protocol::keys::Hotkey;
+use grail_protocol::signing::sign_window_file;
+use grail_protocol::window_file::window_file_key;
+use grail_tests::LocalBeacon;
+use grail_validator::state::{State, VerdictResult};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The same attacks that an S3-compatible store allows (no links, no special files there):
+/// garbage and another window's genuine file over honest files, the honest bytes again after
+/// the deadline, and CID grinding after the challenge beacon, each with the store's genuine
+/// upload time. `scripts/test-s3.sh` runs it against `moto_server`.
+#[test]
+#[ignore = "needs an S3-compatible server: scripts/test-s3.sh runs it"]
+fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
+    let endpoint = std::env::var("GRAIL_TEST_S3_ENDPOINT").expect("GRAIL_TEST_S3_ENDPOINT");
+    let bucket = std::env::var("GRAIL_TEST_S3_BUCKET").expect("GRAIL_TEST_S3_BUCKET");
+    let prefix = format!("store-attacks-{}-{}", std::process::id(), now_f64() as u64);
+    let s3 = Store::S3(format!("s3://{bucket}/{prefix}"), endpoint.clone());
+    let writer = grail_storage::WindowStore::open(&grail_storage::StorageConfig {
+        url: Some(format!("s3://{bucket}/{prefix}")),
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        allow_http: Some(true),
+        ..Default::default()
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let put = |key: &str, bytes: Vec<u8>| rt.block_on(writer.put(key, bytes)).unwrap();
+
+    let beacon = LocalBeacon::start(1);
+    let (url, genesis) = (beacon.url(), beacon.genesis());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let names = [HONEST[0], HONEST[1], GRINDER];
+    let hotkeys: Vec<String> = names.iter().map(|n| keygen(dir, n)).collect();
+    let hk = |name: &str| hotkeys[names.iter().position(|n| *n == name).unwrap()].clone();
+    let all: Vec<(u16, &str)> = (1u16..).zip(hotkeys.iter().map(String::as_str)).collect();
+    write_metagraph(dir, "all.json", &all);
+    write_metagraph(dir, "honest.json", &all[..2]);
+    let (clean, private) = (dir.join("clean"), dir.join("private"));
+    let w = (now_f64() as u64).saturating_sub(genesis) / blocks() + 1;
+    let deadline = genesis + (w + 1) * blocks() + GRACE;
+    let challenge_round = deadline + BUFFER - genesis + 1;
+    let key = |name: &str| window_file_key(w, &Hotkey::from_ss58(&hk(name)).unwrap());
+
+    let mut miners = Vec::new();
+    for name in HONEST {
+        miners.push(miner(dir, &url, genesis, name, w, &s3, 1));
+        miners.push(miner(dir, &url, genesis, name, w, &Store::Local(clean.clone()), 1));
+    }
+    miners.push(miner(dir, &url, genesis, GRINDER, w, &Store::Local(private.clone()), 2));
+    let mut a = validator(dir, &url, genesis, "a", "all.json", &s3, w);
+    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean), w);
+    let a_log = collect(&mut a);
+    let b_log = collect(&mut b);
+    let late_by = (deadline + BUFFER + 60) as f64;
+
+    for name in HONEST {
+        let ss58 = hk(name);
+        wait_for_line(&a_log, "honest file read", late_by, |l| {
+            l.contains("miner's file read") && l.contains(&ss58)
+        });
+    }
+    let h1_bytes = rt.block_on(writer.read(&key(HONEST[0]), u64::MAX)).unwrap().unwrap().1;
+    put(&key(HONEST[1]), b"garbage under an honest name".to_vec());
+    let mut other_window = decode(&h1_bytes, &Limits::default()).unwrap();
+    other_window.header.window = w - 1;
+    sign_window_file(&pair(dir, HONEST[0]), &mut other_window).unwrap();
+    put(&key(HONEST[0]), encode(&other_window).unwrap());
+    sleep_until(deadline as f64 + 1.5);
+    put(&key(HONEST[0]), h1_bytes);
+    let randomness = fetch_randomness(&url, challenge_round, late_by);
+    let honest = wait_for_file(&private.join(key(GRINDER)), late_by);
+    for bytes in grind(&randomness, &honest, &pair(dir, GRINDER)) {
+        put(&key(GRINDER), bytes);
+    }
+
+    let a_out = a.wait_with_output().unwrap();
+    let b_out = b.wait_with_output().unwrap();
+    let a_log = a_log.lock().unwrap().join("\n");
+    assert!(a_out.status.success(), "validator A:\n{a_log}");
+    assert!(b_out.status.success(), "validator B:\n{}", b_log.lock().unwrap().join("\n"));
+    for m in &mut miners {
+        assert!(m.0.wait().unwrap().success(), "a miner failed");
+    }
+    let state = State::open(&dir.join("a")).unwrap();
+    let verdicts = state.verdicts(w).unwrap();
+    let result = |name: &str| {
+        let ss58 = hk(name);
+        verdicts.iter().find(|v| v.hotkey.to_ss58() == ss58).unwrap().result
+    };
+    assert_eq!([result(HONEST[0]), result(HONEST[1])], [VerdictResult::Pass; 2], "{verdicts:?}");
+    assert_eq!(result(GRINDER), VerdictResult::Absent);
+    let weights = |out: &std::process::Output| -> Value {
+        let line = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();
+        serde_json::from_str::<Value>(&line).unwrap()["weights"].clone()
+    };
+    let (wa, wb) = (weights(&a_out), weights(&b_out));
+    println!("weights on the attacked S3 store: uids {} weights {}", wa["uids"], wa["weights"]);
+    assert_eq!((&wa["uids"], &wa["weights"]), (&wb["uids"], &wb["weights"]));
+}

@@ -89,7 +89,7 @@ impl MinerArgs {
         let store = self.storage.open().context("opening the storage")?;
         let drand = runtime.block_on(self.beacon.connect())?;
         grail_protocol::window::check_timing(&params, drand.chain().period(), 0)
-            .context("--window.* against the beacon's period")?;
+            .context("--window.challenge-buffer and --window.grace against the beacon's period")?;
         let dir = &self.model.dir;
         let engine =
             self.model.load().with_context(|| format!("loading the model {}", dir.display()))?;

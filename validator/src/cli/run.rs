@@ -273,7 +273,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         drand.chain().period(),
         config.verify.upload_grace_s,
     )
-    .context("--window.* and --verify.upload-grace against the beacon's period")?;
+    .context("--window.challenge-buffer and --window.grace against the beacon's period")?;
     let dir = &args.model.dir;
     let options = args.model.engine_options();
     let verifier = tokio::task::block_in_place(|| ModelVerifier::load(dir, &options))

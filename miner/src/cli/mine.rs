@@ -37,7 +37,9 @@ pub struct MinerArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// Seconds kept free before the upload deadline for signing and upload.
+    /// Seconds kept free before the upload deadline for signing, upload, and the validators' next
+    /// read of the store (they read it about once a second; a file they have not read by the
+    /// deadline does not count).
     #[arg(
         id = "window.margin",
         long = "window.margin",

@@ -1,6 +1,7 @@
 //! The live validator loop (DESIGN.md 3.8-3.10): for each window in turn, wait until its
-//! challenge round is due, fetch both beacons (verified, by round), the first block hash and
-//! the window's files, verify, commit the verdicts in one transaction, compute the span's
+//! challenge round is due, fetch both beacons (verified, by round) and the first block hash,
+//! take the files the store watcher ([`crate::intake`], a task beside the loop) held before the
+//! window's cutoff, verify, commit the verdicts in one transaction, compute the span's
 //! weights, emit them, and publish the status.
 //!
 //! Crash safety: a window is either committed whole ([`State::record_window`]) or not at all,
@@ -8,7 +9,9 @@
 //! re-verifies its unfinished window from scratch and never counts one twice. Weights are a
 //! function of the committed state: a window committed but whose weights were not yet emitted
 //! gets them at the next start ([`Validator::emit_pending_weights`]). The transcript is written
-//! before the commit, so every committed window has one.
+//! before the commit, so every committed window has one. The watcher's files are on disk
+//! before they count, so a restart keeps what was read; they are dropped once their window is
+//! committed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -131,7 +134,9 @@ impl<C: ChainSource> Validator<C> {
                 Ok(line) => {
                     observer.window_done(&line);
                     next += 1;
-                    spool.remove_before(next)?;
+                    if let Err(e) = spool.remove_before(next) {
+                        tracing::warn!(error = %e, "could not clear committed windows' files");
+                    }
                     backoff = Duration::from_secs(1);
                 }
                 Err(e) if retryable(&e) => {

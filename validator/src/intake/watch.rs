@@ -79,12 +79,23 @@ impl Watcher {
     async fn run(self, progress: watch::Sender<u64>) {
         let mut keys: HashMap<(u64, Hotkey), KeyState> = HashMap::new();
         let mut miners: BTreeMap<Hotkey, u16> = BTreeMap::new();
+        let mut metagraph_error: Option<String> = None;
         loop {
             let round = unix_now_ms();
             match Metagraph::load(&self.metagraph) {
-                Ok(m) => miners = m.miners(),
+                Ok(m) => {
+                    miners = m.miners();
+                    metagraph_error = None;
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "watcher: metagraph unreadable; keeping the last")
+                    let e = e.to_string();
+                    if metagraph_error.as_ref() != Some(&e) {
+                        tracing::warn!(
+                            error = e,
+                            "watcher: metagraph unreadable; keeping the last"
+                        );
+                        metagraph_error = Some(e);
+                    }
                 }
             }
             let open = self.open_windows(round);

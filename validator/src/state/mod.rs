@@ -211,7 +211,8 @@ impl State {
     /// uid is the metagraph's, so a re-registered uid does not inherit anyone's history.
     ///
     /// Verdicts map to window records as: `pass` counts `unique_estimated`, checked; `fail`
-    /// is a hard failure; `unchecked` is active but unchecked; `absent` is no record.
+    /// is a hard failure; `mismatch` is checked and counts nothing; `unchecked` is active but
+    /// unchecked; `absent` is no record.
     pub fn miner_records(
         &self,
         current_window: u64,

@@ -14,7 +14,7 @@ use crate::error::{sql, Result, ValidatorError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Unsigned quantities are stored as INTEGER (i64); rusqlite refuses values above i64::MAX
 /// rather than wrapping them.

@@ -317,3 +317,44 @@ fn stage_and_result_names_round_trip() {
     }
     assert!(Stage::ALL.windows(2).all(|w| w[0] < w[1]), "ALL is in pipeline order");
 }
+
+/// A database written by the first schema (no `mismatch` result) is migrated in place: its
+/// rows are kept, and a `mismatch` verdict can then be recorded.
+#[test]
+fn a_first_schema_database_is_migrated_with_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("open");
+        schema::configure(&conn).expect("configure");
+        let tx = conn.transaction().expect("tx");
+        tx.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY) STRICT;
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .expect("version table");
+        tx.execute_batch(schema::MIGRATIONS[0]).expect("first schema");
+        tx.execute_batch(
+            "INSERT INTO windows VALUES (3, 1, zeroblob(32), 0, 1);
+             INSERT INTO verdicts VALUES (3, 'x', 1, 'file', 'absent', NULL, 0, 0, 0, 0);",
+        )
+        .expect("rows");
+        let refused = tx.execute(
+            "INSERT INTO verdicts VALUES (3, 'y', 2, 'header', 'mismatch', NULL, 0, 0, 0, 0)",
+            [],
+        );
+        assert!(refused.is_err(), "the first schema has no mismatch result");
+        tx.commit().expect("commit");
+    }
+    let mut state = open(&dir);
+    assert_eq!(schema::version(&state.conn).expect("version"), schema::SCHEMA_VERSION);
+    assert_eq!(count(&state, "verdicts"), 1);
+    let mut mismatch = verdict(2, VerdictResult::Mismatch, 0);
+    mismatch.stage = Stage::Header;
+    state.record_window(&outcome(4, vec![mismatch.clone()])).expect("record");
+    assert_eq!(state.verdicts(4).expect("verdicts"), vec![mismatch]);
+    let records = state.miner_records(4, 12, &BTreeMap::from([(2, key(2))])).expect("records");
+    assert_eq!(
+        records[0].windows,
+        vec![WindowRecord { window: 4, unique: 0, hard_failure: false, checked: true }]
+    );
+}

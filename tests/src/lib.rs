@@ -32,6 +32,28 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A fresh hotkey `name` in wallet `m` under `dir/wallets` (`grail-miner keygen`); its SS58.
+pub fn keygen(dir: &Path, name: &str) -> String {
+    let out = std::process::Command::new(bin("grail-miner"))
+        .arg("keygen")
+        .arg("--wallet.path")
+        .arg(dir.join("wallets"))
+        .args(["--wallet.name", "m", "--wallet.hotkey", name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["ss58"].as_str().unwrap().to_owned()
+}
+
+/// Writes `dir/file`, a metagraph of netuid 1 with burn uid 0 and these `(uid, hotkey)`s.
+pub fn write_metagraph(dir: &Path, file: &str, neurons: &[(u16, &str)]) {
+    let neurons: Vec<serde_json::Value> =
+        neurons.iter().map(|(uid, hk)| serde_json::json!({"uid": uid, "hotkey": hk})).collect();
+    let metagraph = serde_json::json!({"netuid": 1, "burn_uid": 0, "neurons": neurons});
+    std::fs::write(dir.join(file), metagraph.to_string()).unwrap();
+}
+
 /// Kills a child process when the guard drops, so a failing test leaves no server behind.
 #[derive(Debug)]
 pub struct KillOnDrop(pub std::process::Child);

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::SystemTime;
 
 use grail_protocol::codec::{decode, Limits};
-use grail_tests::{bin, ci_scale, fixture, KillOnDrop, LocalBeacon};
+use grail_tests::{bin, ci_scale, fixture, keygen, write_metagraph, KillOnDrop, LocalBeacon};
 use grail_validator::state::{Stage, State, Verdict, VerdictResult};
 use serde_json::Value;
 
@@ -89,19 +89,6 @@ impl Net {
         }
         v
     }
-}
-
-fn keygen(dir: &Path, name: &str) -> String {
-    let out = Command::new(bin("grail-miner"))
-        .arg("keygen")
-        .arg("--wallet.path")
-        .arg(dir.join("wallets"))
-        .args(["--wallet.name", "m", "--wallet.hotkey", name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["ss58"].as_str().unwrap().to_owned()
 }
 
 fn honest_miner(dir: &Path, net: &Net, name: &str, window: u64) -> KillOnDrop {
@@ -181,13 +168,6 @@ fn finished(child: Child, what: &str) -> Output {
 
 fn json_lines(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn write_metagraph(dir: &Path, file: &str, neurons: &[(u16, &str)]) {
-    let neurons: Vec<Value> =
-        neurons.iter().map(|(uid, hk)| serde_json::json!({"uid": uid, "hotkey": hk})).collect();
-    let metagraph = serde_json::json!({"netuid": 1, "burn_uid": 0, "neurons": neurons});
-    std::fs::write(dir.join(file), metagraph.to_string()).unwrap();
 }
 
 #[test]

@@ -242,11 +242,7 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     assert!(peak_mb < 400, "validator A peaked at {peak_mb} MB");
 
     // Same weights as the attack-free run.
-    let weights = |out: &std::process::Output| -> Value {
-        let line = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();
-        serde_json::from_str::<Value>(&line).unwrap()["weights"].clone()
-    };
-    let (wa, wb) = (weights(&a_out), weights(&b_out));
+    let (wa, wb) = (first_weights(&a_out), first_weights(&b_out));
     println!("weights under attack: uids {} weights {}", wa["uids"], wa["weights"]);
     assert_eq!(wa["uids"], serde_json::json!([0, 1, 2]));
     assert_eq!((&wa["uids"], &wa["weights"]), (&wb["uids"], &wb["weights"]));

@@ -6,7 +6,6 @@ use grail_protocol::signing::sign_window_file;
 use grail_protocol::window_file::window_file_key;
 use grail_tests::LocalBeacon;
 use grail_validator::state::{State, VerdictResult};
-use serde_json::Value;
 
 use crate::support::*;
 
@@ -98,11 +97,7 @@ fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
     };
     assert_eq!([result(HONEST[0]), result(HONEST[1])], [VerdictResult::Pass; 2], "{verdicts:?}");
     assert_eq!(result(GRINDER), VerdictResult::Absent);
-    let weights = |out: &std::process::Output| -> Value {
-        let line = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();
-        serde_json::from_str::<Value>(&line).unwrap()["weights"].clone()
-    };
-    let (wa, wb) = (weights(&a_out), weights(&b_out));
+    let (wa, wb) = (first_weights(&a_out), first_weights(&b_out));
     println!("weights on the attacked S3 store: uids {} weights {}", wa["uids"], wa["weights"]);
     assert_eq!((&wa["uids"], &wa["weights"]), (&wb["uids"], &wb["weights"]));
 }

@@ -13,6 +13,7 @@ use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::signing::sign_window_file;
 use grail_protocol::verify_params::VerifyParams;
 use grail_tests::{bin, ci_scale, fixture, KillOnDrop};
+pub(crate) use grail_tests::{keygen, write_metagraph};
 use grail_validator::pipeline::select::rollouts_to_check;
 use serde_json::Value;
 
@@ -56,19 +57,6 @@ pub(crate) fn timing(genesis: u64) -> Vec<String> {
         .chain(&["--window.grace", &grace, "--window.challenge-buffer", &BUFFER.to_string()])
         .map(|s| (*s).to_owned())
         .collect()
-}
-
-pub(crate) fn keygen(dir: &Path, name: &str) -> String {
-    let out = Command::new(bin("grail-miner"))
-        .arg("keygen")
-        .arg("--wallet.path")
-        .arg(dir.join("wallets"))
-        .args(["--wallet.name", "m", "--wallet.hotkey", name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["ss58"].as_str().unwrap().to_owned()
 }
 
 pub(crate) fn miner(
@@ -160,13 +148,6 @@ impl Store {
             .collect(),
         }
     }
-}
-
-pub(crate) fn write_metagraph(dir: &Path, file: &str, neurons: &[(u16, &str)]) {
-    let neurons: Vec<Value> =
-        neurons.iter().map(|(uid, hk)| serde_json::json!({"uid": uid, "hotkey": hk})).collect();
-    let metagraph = serde_json::json!({"netuid": 1, "burn_uid": 0, "neurons": neurons});
-    std::fs::write(dir.join(file), metagraph.to_string()).unwrap();
 }
 
 /// Collects a child's stderr lines as they come.
@@ -263,6 +244,12 @@ pub(crate) fn grind(
         cids.len()
     );
     chosen
+}
+
+/// The weights of the first window line a validator printed.
+pub(crate) fn first_weights(out: &std::process::Output) -> Value {
+    let line = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();
+    serde_json::from_str::<Value>(&line).unwrap()["weights"].clone()
 }
 
 pub(crate) fn fetch_randomness(url: &str, round: u64, until: f64) -> [u8; 32] {

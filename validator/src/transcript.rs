@@ -18,7 +18,7 @@
 //! | `metagraph` | `{"netuid", "burn_uid", "neurons": [{"uid", "hotkey"}]}` |
 //! | `excluded` | SS58 hotkeys under an exclusion covering the window, as the state had them |
 //! | `processed_at_unix` | the outcome's processing time (an input, so replays match) |
-//! | `objects` | what the validator found under `windows/{w}/`: `key`, `size`, `uploaded_unix`, `cid` (CID string of the bytes) and `bytes` (base64), both null for an object never downloaded |
+//! | `objects` | the miners' files the validator's store watcher held before the cutoff (only bytes attributed to a registered miner): `key`, `size`, `uploaded_unix` (when the validator first held them), `cid` (CID string of the bytes) and `bytes` (base64); a transcript may hold an object with both null, which counts as absent |
 //! | `weights_config` | `WeightsConfig` |
 //! | `prior_records` | per miner, its window records in the span before this window (from the validator's earlier verdicts) |
 //! | `outcome` | `beacon_round`, `randomness` (hex), `files`, `verdicts`, `exclusions` |
@@ -76,7 +76,7 @@ pub struct Transcript {
     pub weights: Weights,
 }
 
-/// An object under `windows/{w}/` as the validator saw it.
+/// A miner's file as the validator held it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptObject {
@@ -85,7 +85,7 @@ pub struct TranscriptObject {
     pub uploaded_unix: u64,
     /// CID string of `bytes`; null when the object was not downloaded.
     pub cid: Option<String>,
-    /// The exact bytes, base64; null when the object was late or oversized.
+    /// The exact bytes, base64; null when the object was never read (absent).
     pub bytes: Option<String>,
 }
 

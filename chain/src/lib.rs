@@ -14,6 +14,8 @@
 //! Nothing here reads the clock: the current time is passed in by the caller (the binaries
 //! read it at their edge).
 
+pub mod metadata;
+
 use std::future::Future;
 
 use grail_protocol::hash::{DomainHasher, Hash32};
@@ -36,6 +38,14 @@ pub enum ChainError {
         block: u64,
         /// The latest block the source knows, if any.
         latest: Option<u64>,
+    },
+    /// The node's runtime lacks calls, storage items or runtime APIs the roles use.
+    #[error("chain source {source_name}: its runtime metadata lacks {missing}")]
+    MissingInMetadata {
+        /// Which source (an URL).
+        source_name: String,
+        /// The missing items, `Pallet.name (kind)`, comma-separated.
+        missing: String,
     },
     /// The chain could not be reached or answered nonsense.
     #[error("chain source {source_name}: {detail}")]

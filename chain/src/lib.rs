@@ -15,6 +15,7 @@
 //! read it at their edge).
 
 pub mod metadata;
+pub mod storage_key;
 
 use std::future::Future;
 

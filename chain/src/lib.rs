@@ -16,6 +16,7 @@
 
 pub mod metadata;
 pub mod storage_key;
+pub mod subnet;
 
 use std::future::Future;
 
@@ -47,6 +48,14 @@ pub enum ChainError {
         source_name: String,
         /// The missing items, `Pallet.name (kind)`, comma-separated.
         missing: String,
+    },
+    /// A storage value is absent where it must exist, or does not decode as its type.
+    #[error("storage {item}: {reason}")]
+    BadStorage {
+        /// The item and its keys, e.g. `SubtensorModule.Keys(81, 2)`.
+        item: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The chain could not be reached or answered nonsense.
     #[error("chain source {source_name}: {detail}")]

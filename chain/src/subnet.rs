@@ -1,0 +1,229 @@
+//! A subnet as subtensor stores it: its registered neurons (uid, hotkey, validator permit,
+//! stake) and the hyperparameters weight setting depends on. [`SubnetState::read`] reads it
+//! through any storage getter (a node's `state_getStorage`, or a map), with the metadata's
+//! defaults for absent items as a node applies them; [`SubnetState::storage`] writes the
+//! same state as the key/value pairs a node holds (the dev chain's genesis). Both take keys
+//! and hashers from the metadata ([`crate::storage_key`]).
+//!
+//! Items (value types checked against finney's metadata in the tests): `SubnetworkN(netuid)
+//! -> u16`, `Keys(netuid, uid) -> AccountId32`, `Uids(netuid, hotkey) -> u16`,
+//! `ValidatorPermit(netuid) -> Vec<bool>`, `TotalHotkeyAlpha(hotkey, netuid) -> u64`,
+//! `Tempo -> u16`, `CommitRevealWeightsEnabled -> bool`, `RevealPeriodEpochs -> u64`,
+//! `WeightsVersionKey -> u64`, `WeightsSetRateLimit -> u64` (per netuid) and
+//! `CommitRevealWeightsVersion -> u16`.
+
+use std::collections::BTreeMap;
+
+use parity_scale_codec::{Decode, Encode};
+use subxt_metadata::Metadata;
+
+use crate::storage_key::storage_key;
+use crate::ChainError;
+
+const PALLET: &str = "SubtensorModule";
+
+/// What weight setting on the subnet depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hyperparameters {
+    /// Blocks per epoch.
+    pub tempo: u16,
+    /// Weights must be committed (timelocked) rather than set.
+    pub commit_reveal_enabled: bool,
+    /// Epochs between a commit and its reveal.
+    pub reveal_period_epochs: u64,
+    /// The version key weights must carry.
+    pub weights_version_key: u64,
+    /// Blocks between two weight settings of one validator.
+    pub weights_rate_limit: u64,
+    /// The timelocked commit format the chain accepts.
+    pub commit_reveal_version: u16,
+}
+
+/// One registered neuron.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetNeuron {
+    pub uid: u16,
+    /// The hotkey's public key.
+    pub hotkey: [u8; 32],
+    pub validator_permit: bool,
+    /// `TotalHotkeyAlpha` on this subnet, in the chain's units.
+    pub stake: u64,
+}
+
+/// A subnet's neurons (ascending by uid) and hyperparameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetState {
+    pub netuid: u16,
+    pub neurons: Vec<SubnetNeuron>,
+    pub hyperparameters: Hyperparameters,
+}
+
+fn bad(item: String, reason: String) -> ChainError {
+    ChainError::BadStorage { item, reason }
+}
+
+fn required<T>(value: Option<T>, entry: &str, label: &str) -> Result<T, ChainError> {
+    value.ok_or_else(|| bad(format!("{PALLET}.{entry}{label}"), "absent, with no default".into()))
+}
+
+fn decode_value<T: Decode>(item: &str, bytes: &[u8]) -> Result<T, ChainError> {
+    let mut input = bytes;
+    let value = T::decode(&mut input)
+        .map_err(|e| bad(item.to_owned(), format!("{} bytes do not decode: {e}", bytes.len())))?;
+    if !input.is_empty() {
+        return Err(bad(item.to_owned(), format!("{} bytes left over", input.len())));
+    }
+    Ok(value)
+}
+
+/// Reads one item: its value, or the metadata's default when the node has none (as a node's
+/// runtime would), or `None` for an item without a default.
+fn read_item<T: Decode>(
+    md: &Metadata,
+    entry: &str,
+    keys: &[&[u8]],
+    label: &str,
+    get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+) -> Result<Option<T>, ChainError> {
+    let key = storage_key(md, PALLET, entry, keys)?;
+    let item = format!("{PALLET}.{entry}{label}");
+    match get(&key)? {
+        Some(bytes) => decode_value(&item, &bytes).map(Some),
+        None => {
+            let default = md
+                .pallet_by_name(PALLET)
+                .and_then(|p| p.storage())
+                .and_then(|s| s.entry_by_name(entry))
+                .and_then(|e| e.default_value());
+            default.map(|d| decode_value(&item, d)).transpose()
+        }
+    }
+}
+
+impl SubnetState {
+    /// Reads subnet `netuid` through `get` (raw storage key to raw value, `None` when absent).
+    pub fn read(
+        md: &Metadata,
+        netuid: u16,
+        mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+    ) -> Result<Self, ChainError> {
+        let n_key = netuid.encode();
+        let at = format!("({netuid})");
+        let n: u16 =
+            required(read_item(md, "SubnetworkN", &[&n_key], &at, &mut get)?, "SubnetworkN", &at)?;
+        let permits: Vec<bool> = required(
+            read_item(md, "ValidatorPermit", &[&n_key], &at, &mut get)?,
+            "ValidatorPermit",
+            &at,
+        )?;
+        let mut neurons = Vec::with_capacity(usize::from(n));
+        for uid in 0..n {
+            let uid_key = uid.encode();
+            let label = format!("({netuid}, {uid})");
+            let key = storage_key(md, PALLET, "Keys", &[&n_key, &uid_key])?;
+            let Some(bytes) = get(&key)? else {
+                return Err(bad(
+                    format!("{PALLET}.Keys{label}"),
+                    format!("absent, but SubnetworkN({netuid}) is {n}"),
+                ));
+            };
+            let hotkey: [u8; 32] = decode_value(&format!("{PALLET}.Keys{label}"), &bytes)?;
+            let stake_label = format!("(0x{}, {netuid})", hex_prefix(&hotkey));
+            let stake: u64 =
+                read_item(md, "TotalHotkeyAlpha", &[&hotkey, &n_key], &stake_label, &mut get)?
+                    .unwrap_or(0);
+            neurons.push(SubnetNeuron {
+                uid,
+                hotkey,
+                validator_permit: permits.get(usize::from(uid)).copied().unwrap_or(false),
+                stake,
+            });
+        }
+        let mut hyper = |entry: &str| -> Result<Vec<u8>, ChainError> {
+            let key = storage_key(md, PALLET, entry, &[&n_key])?;
+            let default = || {
+                md.pallet_by_name(PALLET)
+                    .and_then(|p| p.storage())
+                    .and_then(|s| s.entry_by_name(entry))
+                    .and_then(|e| e.default_value())
+                    .map(<[u8]>::to_vec)
+            };
+            get(&key)?.or_else(default).ok_or_else(|| {
+                bad(format!("{PALLET}.{entry}{at}"), "absent, with no default".into())
+            })
+        };
+        let item = |entry: &str| format!("{PALLET}.{entry}{at}");
+        let tempo = decode_value(&item("Tempo"), &hyper("Tempo")?)?;
+        let commit_reveal_enabled = decode_value(
+            &item("CommitRevealWeightsEnabled"),
+            &hyper("CommitRevealWeightsEnabled")?,
+        )?;
+        let reveal_period_epochs =
+            decode_value(&item("RevealPeriodEpochs"), &hyper("RevealPeriodEpochs")?)?;
+        let weights_version_key =
+            decode_value(&item("WeightsVersionKey"), &hyper("WeightsVersionKey")?)?;
+        let weights_rate_limit =
+            decode_value(&item("WeightsSetRateLimit"), &hyper("WeightsSetRateLimit")?)?;
+        let commit_reveal_version = required(
+            read_item(md, "CommitRevealWeightsVersion", &[], "", &mut get)?,
+            "CommitRevealWeightsVersion",
+            "",
+        )?;
+        Ok(Self {
+            netuid,
+            neurons,
+            hyperparameters: Hyperparameters {
+                tempo,
+                commit_reveal_enabled,
+                reveal_period_epochs,
+                weights_version_key,
+                weights_rate_limit,
+                commit_reveal_version,
+            },
+        })
+    }
+
+    /// The key/value pairs a node holds for this state (every item written, defaults included).
+    pub fn storage(&self, md: &Metadata) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, ChainError> {
+        let n = u16::try_from(self.neurons.len())
+            .map_err(|_| bad(format!("{PALLET}.SubnetworkN"), "more than 65535 neurons".into()))?;
+        for (i, neuron) in self.neurons.iter().enumerate() {
+            if usize::from(neuron.uid) != i {
+                return Err(bad(
+                    format!("{PALLET}.Keys"),
+                    format!("neuron {i} has uid {}; uids must be 0..n in order", neuron.uid),
+                ));
+            }
+        }
+        let n_key = self.netuid.encode();
+        let mut out = BTreeMap::new();
+        let mut put = |entry: &str, keys: &[&[u8]], value: Vec<u8>| -> Result<(), ChainError> {
+            out.insert(storage_key(md, PALLET, entry, keys)?, value);
+            Ok(())
+        };
+        put("SubnetworkN", &[&n_key], n.encode())?;
+        let permits: Vec<bool> = self.neurons.iter().map(|n| n.validator_permit).collect();
+        put("ValidatorPermit", &[&n_key], permits.encode())?;
+        for neuron in &self.neurons {
+            put("Keys", &[&n_key, &neuron.uid.encode()], neuron.hotkey.encode())?;
+            put("Uids", &[&n_key, &neuron.hotkey], neuron.uid.encode())?;
+            put("TotalHotkeyAlpha", &[&neuron.hotkey, &n_key], neuron.stake.encode())?;
+        }
+        let h = &self.hyperparameters;
+        put("Tempo", &[&n_key], h.tempo.encode())?;
+        put("CommitRevealWeightsEnabled", &[&n_key], h.commit_reveal_enabled.encode())?;
+        put("RevealPeriodEpochs", &[&n_key], h.reveal_period_epochs.encode())?;
+        put("WeightsVersionKey", &[&n_key], h.weights_version_key.encode())?;
+        put("WeightsSetRateLimit", &[&n_key], h.weights_rate_limit.encode())?;
+        put("CommitRevealWeightsVersion", &[], h.commit_reveal_version.encode())?;
+        Ok(out)
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>() + "…"
+}
+
+#[cfg(test)]
+#[path = "subnet_tests.rs"]
+mod tests;

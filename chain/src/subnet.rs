@@ -62,10 +62,6 @@ fn bad(item: String, reason: String) -> ChainError {
     ChainError::BadStorage { item, reason }
 }
 
-fn required<T>(value: Option<T>, entry: &str, label: &str) -> Result<T, ChainError> {
-    value.ok_or_else(|| bad(format!("{PALLET}.{entry}{label}"), "absent, with no default".into()))
-}
-
 fn decode_value<T: Decode>(item: &str, bytes: &[u8]) -> Result<T, ChainError> {
     let mut input = bytes;
     let value = T::decode(&mut input)
@@ -74,6 +70,18 @@ fn decode_value<T: Decode>(item: &str, bytes: &[u8]) -> Result<T, ChainError> {
         return Err(bad(item.to_owned(), format!("{} bytes left over", input.len())));
     }
     Ok(value)
+}
+
+/// [`read_item`] of an item that must have a value or a default.
+fn read_required<T: Decode>(
+    md: &Metadata,
+    entry: &str,
+    keys: &[&[u8]],
+    label: &str,
+    get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+) -> Result<T, ChainError> {
+    read_item(md, entry, keys, label, get)?
+        .ok_or_else(|| bad(format!("{PALLET}.{entry}{label}"), "absent, with no default".into()))
 }
 
 /// Reads one item: its value, or the metadata's default when the node has none (as a node's
@@ -109,13 +117,8 @@ impl SubnetState {
     ) -> Result<Self, ChainError> {
         let n_key = netuid.encode();
         let at = format!("({netuid})");
-        let n: u16 =
-            required(read_item(md, "SubnetworkN", &[&n_key], &at, &mut get)?, "SubnetworkN", &at)?;
-        let permits: Vec<bool> = required(
-            read_item(md, "ValidatorPermit", &[&n_key], &at, &mut get)?,
-            "ValidatorPermit",
-            &at,
-        )?;
+        let n: u16 = read_required(md, "SubnetworkN", &[&n_key], &at, &mut get)?;
+        let permits: Vec<bool> = read_required(md, "ValidatorPermit", &[&n_key], &at, &mut get)?;
         let mut neurons = Vec::with_capacity(usize::from(n));
         for uid in 0..n {
             let uid_key = uid.encode();
@@ -139,36 +142,15 @@ impl SubnetState {
                 stake,
             });
         }
-        let mut hyper = |entry: &str| -> Result<Vec<u8>, ChainError> {
-            let key = storage_key(md, PALLET, entry, &[&n_key])?;
-            let default = || {
-                md.pallet_by_name(PALLET)
-                    .and_then(|p| p.storage())
-                    .and_then(|s| s.entry_by_name(entry))
-                    .and_then(|e| e.default_value())
-                    .map(<[u8]>::to_vec)
-            };
-            get(&key)?.or_else(default).ok_or_else(|| {
-                bad(format!("{PALLET}.{entry}{at}"), "absent, with no default".into())
-            })
-        };
-        let item = |entry: &str| format!("{PALLET}.{entry}{at}");
-        let tempo = decode_value(&item("Tempo"), &hyper("Tempo")?)?;
-        let commit_reveal_enabled = decode_value(
-            &item("CommitRevealWeightsEnabled"),
-            &hyper("CommitRevealWeightsEnabled")?,
-        )?;
-        let reveal_period_epochs =
-            decode_value(&item("RevealPeriodEpochs"), &hyper("RevealPeriodEpochs")?)?;
-        let weights_version_key =
-            decode_value(&item("WeightsVersionKey"), &hyper("WeightsVersionKey")?)?;
-        let weights_rate_limit =
-            decode_value(&item("WeightsSetRateLimit"), &hyper("WeightsSetRateLimit")?)?;
-        let commit_reveal_version = required(
-            read_item(md, "CommitRevealWeightsVersion", &[], "", &mut get)?,
-            "CommitRevealWeightsVersion",
-            "",
-        )?;
+        let subnet: &[&[u8]] = &[&n_key];
+        let tempo = read_required(md, "Tempo", subnet, &at, &mut get)?;
+        let commit_reveal_enabled =
+            read_required(md, "CommitRevealWeightsEnabled", subnet, &at, &mut get)?;
+        let reveal_period_epochs = read_required(md, "RevealPeriodEpochs", subnet, &at, &mut get)?;
+        let weights_version_key = read_required(md, "WeightsVersionKey", subnet, &at, &mut get)?;
+        let weights_rate_limit = read_required(md, "WeightsSetRateLimit", subnet, &at, &mut get)?;
+        let commit_reveal_version =
+            read_required(md, "CommitRevealWeightsVersion", &[], "", &mut get)?;
         Ok(Self {
             netuid,
             neurons,

@@ -169,14 +169,7 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let a_out = a.wait_with_output().unwrap();
-    let b_out = b.wait_with_output().unwrap();
-    let a_log = a_log.lock().unwrap().join("\n");
-    assert!(a_out.status.success(), "validator A:\n{a_log}");
-    assert!(b_out.status.success(), "validator B:\n{}", b_log.lock().unwrap().join("\n"));
-    for m in &mut miners {
-        assert!(m.0.wait().unwrap().success(), "a miner failed");
-    }
+    let (a_out, b_out, a_log) = finish(a, b, &a_log, &b_log, &mut miners);
     let peak_mb = *peak.lock().unwrap() / 1024;
     let processed = a_log.lines().find(|l| l.contains("window processed")).unwrap_or("");
     let seconds =

@@ -81,14 +81,7 @@ fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
         put(&key(GRINDER), bytes);
     }
 
-    let a_out = a.wait_with_output().unwrap();
-    let b_out = b.wait_with_output().unwrap();
-    let a_log = a_log.lock().unwrap().join("\n");
-    assert!(a_out.status.success(), "validator A:\n{a_log}");
-    assert!(b_out.status.success(), "validator B:\n{}", b_log.lock().unwrap().join("\n"));
-    for m in &mut miners {
-        assert!(m.0.wait().unwrap().success(), "a miner failed");
-    }
+    let (a_out, b_out, _) = finish(a, b, &a_log, &b_log, &mut miners);
     let state = State::open(&dir.join("a")).unwrap();
     let verdicts = state.verdicts(w).unwrap();
     let result = |name: &str| {

@@ -246,6 +246,25 @@ pub(crate) fn grind(
     chosen
 }
 
+/// Waits for both validators and every miner to succeed; the outputs and A's whole log.
+pub(crate) fn finish(
+    a: Child,
+    b: Child,
+    a_log: &Mutex<Vec<String>>,
+    b_log: &Mutex<Vec<String>>,
+    miners: &mut [KillOnDrop],
+) -> (std::process::Output, std::process::Output, String) {
+    let a_out = a.wait_with_output().unwrap();
+    let b_out = b.wait_with_output().unwrap();
+    let a_log = a_log.lock().unwrap().join("\n");
+    assert!(a_out.status.success(), "validator A:\n{a_log}");
+    assert!(b_out.status.success(), "validator B:\n{}", b_log.lock().unwrap().join("\n"));
+    for m in miners {
+        assert!(m.0.wait().unwrap().success(), "a miner failed");
+    }
+    (a_out, b_out, a_log)
+}
+
 /// The weights of the first window line a validator printed.
 pub(crate) fn first_weights(out: &std::process::Output) -> Value {
     let line = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();

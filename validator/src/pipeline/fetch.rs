@@ -11,7 +11,7 @@
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec::{decode_from, Limits, FILE_EXTENSION};
 use grail_protocol::keys::Hotkey;
-use grail_protocol::signing::{verify_header, verify_rollout};
+use grail_protocol::signing::verify_window_file;
 use grail_protocol::window_file::WindowFile;
 
 /// One miner's file as the validator read it.
@@ -68,12 +68,7 @@ pub fn attribute(
     if h.hotkey != *hotkey {
         return Err(format!("the header names {}, not {hotkey}", h.hotkey));
     }
-    let digest = verify_header(h).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
-    let count = file.rollouts.len();
-    for (i, r) in file.rollouts.iter().enumerate() {
-        verify_rollout(h, &digest, i, count, r)
-            .map_err(|e| format!("not signed by {hotkey}: {e}"))?;
-    }
+    verify_window_file(&file).map_err(|e| format!("not signed by {hotkey}: {e}"))?;
     Ok(file)
 }
 

@@ -9,12 +9,16 @@
 //! `H("grail/v1/local-block", u64 genesis_unix, u64 n)`, so every role computes the same hash
 //! with no node at all. It is predictable, so it adds no unpredictability to the window seed;
 //! the drand beacon provides that. A source that reads block numbers and hashes from a
-//! Bittensor subtensor node over JSON-RPC belongs behind the same trait.
+//! Bittensor subtensor node over JSON-RPC is [`rpc::SubtensorClient`]; [`any::AnyChain`] is
+//! either, as the binaries choose it from their flags.
 //!
 //! Nothing here reads the clock: the current time is passed in by the caller (the binaries
 //! read it at their edge).
 
+pub mod any;
 pub mod metadata;
+pub mod network;
+pub mod rpc;
 pub mod storage_key;
 pub mod subnet;
 
@@ -72,19 +76,56 @@ pub enum ChainError {
 /// The methods return futures so that a source backed by a node (JSON-RPC) fits the same
 /// trait; the local clock answers at once.
 pub trait ChainSource: Send + Sync + std::fmt::Debug {
-    /// The clock mapping this chain's block numbers to unix seconds.
-    fn clock(&self) -> ChainClock;
+    /// Where blocks come from, for logs: `local clock` or the node's URL.
+    fn describe(&self) -> String;
 
-    /// The block in progress at unix time `now_unix`; `None` before genesis. A source backed by
-    /// a node asks the node and ignores `now_unix`.
+    /// An estimate of the block clock, to decide when to wake up and what the current window
+    /// is. Never a protocol value: those come from [`ChainSource::window_clock`].
+    fn estimated_clock(&self) -> ChainClock;
+
+    /// The latest block the roles act on at unix time `now_unix` (a node's finalized head);
+    /// `None` before genesis. A source backed by a node ignores `now_unix`.
     fn current_block(
         &self,
         now_unix: u64,
     ) -> impl Future<Output = Result<Option<u64>, ChainError>> + Send;
 
-    /// The hash of block `block`. [`ChainError::NotYetProduced`] when a node does not have it
-    /// yet.
+    /// The hash of block `block`. [`ChainError::NotYetProduced`] while the block is not
+    /// produced (for a node: not finalized).
     fn block_hash(&self, block: u64) -> impl Future<Output = Result<Hash32, ChainError>> + Send;
+
+    /// The clock of `window`: anchored at the timestamp of the window's first block
+    /// (`genesis_unix = t(w·L) − w·L·block_time_s`), so its start is when that block was
+    /// produced and its deadline the nominal window length later. Every role reads the same
+    /// timestamp from the chain. [`ChainError::NotYetProduced`] before that block.
+    fn window_clock(
+        &self,
+        window: u64,
+        blocks_per_window: u64,
+    ) -> impl Future<Output = Result<ChainClock, ChainError>> + Send;
+}
+
+/// The clock of a window whose first block `first_block` has timestamp `t_ms` (unix ms):
+/// `genesis_unix = floor(t_ms / 1000) − first_block·block_time_s`.
+pub fn anchored_clock(
+    first_block: u64,
+    t_ms: u64,
+    block_time_s: u64,
+) -> Result<ChainClock, ChainError> {
+    if block_time_s == 0 {
+        return Err(ChainError::ZeroBlockTime);
+    }
+    let start = t_ms / 1000;
+    let genesis_unix = first_block
+        .checked_mul(block_time_s)
+        .and_then(|elapsed| start.checked_sub(elapsed))
+        .ok_or_else(|| ChainError::BadStorage {
+            item: format!("Timestamp.Now at block {first_block}"),
+            reason: format!(
+                "{t_ms} ms is earlier than {first_block} blocks of {block_time_s} s after unix 0"
+            ),
+        })?;
+    Ok(ChainClock { genesis_unix, block_time_s })
 }
 
 /// The embedded local chain: block `n` starts at `genesis_unix + n·block_time_s`; its hash is
@@ -122,9 +163,20 @@ pub fn local_block_hash(genesis_unix: u64, block: u64) -> Hash32 {
     DomainHasher::new(DOMAIN_LOCAL_BLOCK).u64(genesis_unix).u64(block).finish()
 }
 
-impl ChainSource for LocalClockChain {
-    fn clock(&self) -> ChainClock {
+impl LocalClockChain {
+    /// The clock of this chain (exact: blocks follow it).
+    pub fn clock(&self) -> ChainClock {
         ChainClock { genesis_unix: self.genesis_unix, block_time_s: self.block_time_s }
+    }
+}
+
+impl ChainSource for LocalClockChain {
+    fn describe(&self) -> String {
+        format!("local clock (genesis {}, {} s blocks)", self.genesis_unix, self.block_time_s)
+    }
+
+    fn estimated_clock(&self) -> ChainClock {
+        self.clock()
     }
 
     fn current_block(
@@ -136,6 +188,14 @@ impl ChainSource for LocalClockChain {
 
     fn block_hash(&self, block: u64) -> impl Future<Output = Result<Hash32, ChainError>> + Send {
         std::future::ready(Ok(self.hash_of(block)))
+    }
+
+    fn window_clock(
+        &self,
+        _window: u64,
+        _blocks_per_window: u64,
+    ) -> impl Future<Output = Result<ChainClock, ChainError>> + Send {
+        std::future::ready(Ok(self.clock()))
     }
 }
 

@@ -108,6 +108,60 @@ fn read_item<T: Decode>(
     }
 }
 
+/// The keys of the items read once per subnet: `SubnetworkN`, `ValidatorPermit`, the
+/// hyperparameters and `CommitRevealWeightsVersion` (a batched read's first request).
+pub fn fixed_keys(md: &Metadata, netuid: u16) -> Result<Vec<Vec<u8>>, ChainError> {
+    let n_key = netuid.encode();
+    let mut keys = Vec::new();
+    for entry in [
+        "SubnetworkN",
+        "ValidatorPermit",
+        "Tempo",
+        "CommitRevealWeightsEnabled",
+        "RevealPeriodEpochs",
+        "WeightsVersionKey",
+        "WeightsSetRateLimit",
+    ] {
+        keys.push(storage_key(md, PALLET, entry, &[&n_key])?);
+    }
+    keys.push(storage_key(md, PALLET, "CommitRevealWeightsVersion", &[])?);
+    Ok(keys)
+}
+
+/// `SubnetworkN(netuid)` through `get`.
+pub fn neuron_count(
+    md: &Metadata,
+    netuid: u16,
+    get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+) -> Result<u16, ChainError> {
+    read_required(md, "SubnetworkN", &[&netuid.encode()], &format!("({netuid})"), get)
+}
+
+/// The keys `Keys(netuid, uid)` for uids `0..n`.
+pub fn hotkey_keys(md: &Metadata, netuid: u16, n: u16) -> Result<Vec<Vec<u8>>, ChainError> {
+    let n_key = netuid.encode();
+    (0..n).map(|uid| storage_key(md, PALLET, "Keys", &[&n_key, &uid.encode()])).collect()
+}
+
+/// The keys `TotalHotkeyAlpha(hotkey, netuid)` of the hotkeys stored under `hotkey_keys`
+/// (read through `get`; absent ones are skipped, [`SubnetState::read`] reports them).
+pub fn stake_keys(
+    md: &Metadata,
+    netuid: u16,
+    hotkey_keys: &[Vec<u8>],
+    get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+) -> Result<Vec<Vec<u8>>, ChainError> {
+    let n_key = netuid.encode();
+    let mut keys = Vec::with_capacity(hotkey_keys.len());
+    for key in hotkey_keys {
+        if let Some(bytes) = get(key)? {
+            let hotkey: [u8; 32] = decode_value(&format!("{PALLET}.Keys"), &bytes)?;
+            keys.push(storage_key(md, PALLET, "TotalHotkeyAlpha", &[&hotkey, &n_key])?);
+        }
+    }
+    Ok(keys)
+}
+
 impl SubnetState {
     /// Reads subnet `netuid` through `get` (raw storage key to raw value, `None` when absent).
     pub fn read(

@@ -1,0 +1,105 @@
+//! A loopback chain that speaks subtensor's wire format, for running and testing the roles
+//! where no subtensor node can run: Substrate JSON-RPC over HTTP and WebSocket on one port,
+//! blocks at a fixed interval, and subtensor's storage SCALE-encoded under its real keys from
+//! a genesis file, described by the vendored finney metadata.
+
+pub mod genesis;
+pub mod rpc;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use grail_chain::metadata::{checked_metadata, FINNEY_METADATA};
+use jsonrpsee::server::{Server, ServerHandle};
+use tokio::sync::broadcast;
+
+use crate::genesis::Genesis;
+use crate::rpc::Shared;
+use crate::state::DevChain;
+
+/// How the dev chain runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub block_time: Duration,
+    pub finality_lag: u64,
+}
+
+/// A running dev chain.
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on (`ws://` and `http://` both).
+    pub addr: SocketAddr,
+    pub genesis_hash: [u8; 32],
+    pub shared: Arc<Shared>,
+    pub server: ServerHandle,
+    pub producer: tokio::task::JoinHandle<()>,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Builds the genesis block and starts serving and producing blocks.
+pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Running> {
+    let metadata = checked_metadata(FINNEY_METADATA, "the vendored finney metadata")?;
+    let (version_scale, version_json) =
+        rpc::runtime_version(&metadata).map_err(|e| anyhow::anyhow!("runtime version: {e}"))?;
+    let storage = genesis.storage(&metadata)?;
+    let block_time_ms = options.block_time.as_millis().max(1) as u64;
+    let chain = DevChain::new(metadata, storage, unix_ms(), block_time_ms, options.finality_lag)?;
+    let genesis_hash = chain.best().hash;
+    let (new_heads, _) = broadcast::channel(64);
+    let (finalized_heads, _) = broadcast::channel(64);
+    let shared = Arc::new(Shared {
+        chain: Mutex::new(chain),
+        metadata_bytes: FINNEY_METADATA.to_vec(),
+        version_scale,
+        version_json,
+        chain_name: genesis.chain.clone(),
+        new_heads,
+        finalized_heads,
+    });
+    let module = rpc::module(shared.clone()).map_err(|e| anyhow::anyhow!("rpc: {e}"))?;
+    let server = Server::builder()
+        .build(options.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", options.listen))?;
+    let addr = server.local_addr()?;
+    let server = server.start(module);
+    let producer = tokio::spawn(produce(shared.clone(), options.block_time));
+    Ok(Running { addr, genesis_hash, shared, server, producer })
+}
+
+/// Produces a block every `interval` and announces it.
+async fn produce(shared: Arc<Shared>, interval: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let produced = {
+            let mut chain = shared.chain();
+            match chain.produce(Vec::new(), unix_ms()) {
+                Ok(block) => {
+                    let best = block.header.clone();
+                    Ok((best, chain.finalized().header.clone()))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match produced {
+            Ok((best, finalized)) => {
+                tracing::debug!(block = best.number, "block produced");
+                // No subscriber is not an error.
+                let _ = shared.new_heads.send(best);
+                let _ = shared.finalized_heads.send(finalized);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "block production stopped");
+                return;
+            }
+        }
+    }
+}

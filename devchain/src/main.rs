@@ -1,0 +1,74 @@
+//! `grail-devchain`: a loopback chain with subtensor's wire format (see the crate docs).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use grail_cli::log::LogArgs;
+use grail_devchain::genesis::Genesis;
+use grail_devchain::Options;
+
+/// A loopback chain that speaks subtensor's wire format (JSON-RPC over HTTP and WebSocket).
+#[derive(Debug, Parser)]
+#[command(name = "grail-devchain", version)]
+struct Cli {
+    #[command(flatten)]
+    log: LogArgs,
+    /// The genesis file: the subnet, its hotkeys in uid order, stake and hyperparameters.
+    #[arg(id = "genesis", long = "genesis", env = "GRAIL_GENESIS", value_name = "FILE")]
+    genesis: PathBuf,
+    /// Address to serve JSON-RPC on (HTTP and WebSocket); port 0 picks a free one.
+    #[arg(id = "listen", long = "listen", env = "GRAIL_LISTEN", default_value = "127.0.0.1:9944")]
+    listen: SocketAddr,
+    /// Milliseconds between blocks.
+    #[arg(
+        id = "block_time_ms",
+        long = "block-time-ms",
+        env = "GRAIL_BLOCK_TIME_MS",
+        default_value_t = 12_000
+    )]
+    block_time_ms: u64,
+    /// Blocks between the best block and the finalized one.
+    #[arg(
+        id = "finality_lag",
+        long = "finality-lag",
+        env = "GRAIL_FINALITY_LAG",
+        default_value_t = 0
+    )]
+    finality_lag: u64,
+}
+
+fn main() -> ExitCode {
+    grail_cli::run_main(|c: &Cli| &c.log, run)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.block_time_ms == 0 {
+        anyhow::bail!("--block-time-ms must be at least 1");
+    }
+    let genesis = Genesis::load(&cli.genesis)?;
+    let options = Options {
+        listen: cli.listen,
+        block_time: Duration::from_millis(cli.block_time_ms),
+        finality_lag: cli.finality_lag,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let running = grail_devchain::start(&genesis, &options).await?;
+        // One line on stdout, for scripts and tests that start the chain on port 0.
+        println!(
+            "grail-devchain: listening on ws://{addr} and http://{addr}, genesis 0x{}, netuid {}, {} neurons",
+            hex::encode(running.genesis_hash),
+            genesis.netuid,
+            genesis.neurons.len(),
+            addr = running.addr,
+        );
+        tracing::info!(addr = %running.addr, "dev chain serving");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = running.server.clone().stopped() => anyhow::bail!("the RPC server stopped"),
+        }
+    })
+}

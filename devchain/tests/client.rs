@@ -1,0 +1,98 @@
+//! The chain client against the dev chain, over WebSocket and HTTP: the same answers, every
+//! block hash checked against its header, the subnet read back from storage.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use grail_chain::rpc::{ClientOptions, SubtensorClient};
+use grail_chain::ChainSource;
+use grail_devchain::genesis::{Genesis, GenesisNeuron};
+use grail_devchain::Options;
+use grail_protocol::keys::Hotkey;
+
+fn genesis(n: usize) -> Genesis {
+    let neurons = (0..n)
+        .map(|i| {
+            let mut b = [7u8; 32];
+            b[..2].copy_from_slice(&(i as u16).to_le_bytes());
+            GenesisNeuron { hotkey: Hotkey(b), stake: 1000 + i as u64, validator_permit: i == 0 }
+        })
+        .collect();
+    Genesis {
+        netuid: 81,
+        owner: None,
+        chain: "Development".into(),
+        tempo: Some(20),
+        commit_reveal_enabled: None,
+        reveal_period_epochs: None,
+        weights_version_key: None,
+        weights_rate_limit: None,
+        commit_reveal_version: None,
+        neurons,
+    }
+}
+
+async fn start(n: usize, block_ms: u64) -> grail_devchain::Running {
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(block_ms),
+        finality_lag: 1,
+    };
+    grail_devchain::start(&genesis(n), &options).await.unwrap()
+}
+
+fn options(url: String) -> ClientOptions {
+    ClientOptions {
+        endpoint: url,
+        block_time_s: 1,
+        request_timeout: Duration::from_secs(5),
+        expected_genesis: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reads_blocks_and_the_subnet_over_both_transports() {
+    let chain = start(5, 200).await;
+    let ws = SubtensorClient::connect(options(format!("ws://{}", chain.addr))).await.unwrap();
+    let http = SubtensorClient::connect(options(format!("http://{}", chain.addr))).await.unwrap();
+    assert_eq!(ws.info().genesis, chain.genesis_hash);
+    assert_eq!(http.info(), ws.info());
+    assert_eq!(ws.info().metadata_version, 16);
+    assert_eq!(ws.info().spec_name, "node-subtensor");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let finalized = ws.current_block(0).await.unwrap().unwrap();
+    let finalized = finalized.min(http.current_block(0).await.unwrap().unwrap());
+    assert!(finalized >= 2, "finalized {finalized}");
+    for b in 0..=finalized {
+        let want = chain.shared.chain().block(b).unwrap().hash;
+        assert_eq!(ws.block_hash(b).await.unwrap(), want, "block {b}");
+        assert_eq!(http.block_hash(b).await.unwrap(), want, "block {b}");
+    }
+    // The best block is produced but not finalized: no hash yet.
+    let best = chain.shared.chain().best().header.number;
+    let err = ws.block_hash(best + 5).await.unwrap_err();
+    assert!(matches!(err, grail_chain::ChainError::NotYetProduced { .. }), "{err}");
+    // A window's clock is anchored at its first block's timestamp.
+    let clock = ws.window_clock(1, 2).await.unwrap();
+    let head = chain.shared.chain().block(2).unwrap().hash;
+    let t = ws.timestamp_at(head).await.unwrap();
+    assert_eq!(clock.block_start(2).unwrap(), t / 1000);
+    let state = ws.subnet_at(81, head).await.unwrap();
+    assert_eq!(state.neurons.len(), 5);
+    assert_eq!(state.neurons[3].stake, 1003);
+    assert!(state.neurons[0].validator_permit && !state.neurons[1].validator_permit);
+    assert_eq!(state.hyperparameters.tempo, 20);
+    assert_eq!(http.subnet_at(81, head).await.unwrap(), state);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_another_chain_is_refused_by_name() {
+    let chain = start(1, 500).await;
+    let mut o = options(format!("ws://{}", chain.addr));
+    o.expected_genesis = Some([1; 32]);
+    let err = SubtensorClient::connect(o).await.unwrap_err().to_string();
+    assert!(err.contains(&chain.addr.to_string()) && err.contains("genesis"), "{err}");
+    let err = SubtensorClient::connect(options("ws://127.0.0.1:1".into())).await.unwrap_err();
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+}

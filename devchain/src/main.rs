@@ -45,15 +45,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.block_time_ms == 0 {
+    let Cli { genesis, listen, block_time_ms, finality_lag, .. } = cli;
+    if block_time_ms == 0 {
         anyhow::bail!("--block-time-ms must be at least 1");
     }
-    let genesis = Genesis::load(&cli.genesis)?;
-    let options = Options {
-        listen: cli.listen,
-        block_time: Duration::from_millis(cli.block_time_ms),
-        finality_lag: cli.finality_lag,
-    };
+    let genesis = Genesis::load(&genesis)?;
+    let options =
+        Options { listen, block_time: Duration::from_millis(block_time_ms), finality_lag };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let running = grail_devchain::start(&genesis, &options).await?;

@@ -174,8 +174,8 @@ fn to_json<T: serde::Serialize>(v: &T) -> Answer {
 }
 
 /// Every method, registered on one module.
-pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, String> {
-    let mut m = RpcModule::new(shared);
+pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Shared>, String> {
+    let mut m = RpcModule::from_arc(shared);
     let names = register(&mut m).map_err(|e| e.to_string())?;
     let mut methods: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     methods.push("rpc_methods".into());
@@ -188,7 +188,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, String> {
 }
 
 fn register(
-    m: &mut RpcModule<Arc<Shared>>,
+    m: &mut RpcModule<Shared>,
 ) -> Result<Vec<&'static str>, jsonrpsee::core::RegisterMethodError> {
     let mut names = Vec::new();
     macro_rules! method {
@@ -342,7 +342,7 @@ type SubResult = jsonrpsee::core::SubscriptionResult;
 /// Sends the current head, then every new one.
 async fn follow_heads(
     pending: PendingSubscriptionSink,
-    ctx: Arc<Arc<Shared>>,
+    ctx: Arc<Shared>,
     finalized: bool,
 ) -> SubResult {
     let mut rx =

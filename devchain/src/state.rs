@@ -23,13 +23,16 @@ pub struct Block {
     pub hash: [u8; 32],
 }
 
+/// A key's values, each from its block on (`None`: deleted), ascending by block.
+type Versions = Vec<(u64, Option<Vec<u8>>)>;
+
 /// Blocks and storage.
 #[derive(Debug)]
 pub struct DevChain {
     metadata: Metadata,
     blocks: Vec<Block>,
     /// key -> (block, value from that block on; `None`: deleted).
-    history: BTreeMap<Vec<u8>, Vec<(u64, Option<Vec<u8>>)>>,
+    history: BTreeMap<Vec<u8>, Versions>,
     /// Blocks behind the best one that are finalized.
     pub finality_lag: u64,
     /// Milliseconds per block (the Aura slot).

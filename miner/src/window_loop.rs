@@ -250,10 +250,29 @@ impl<C: ChainSource> Miner<C> {
         Ok(Some(report))
     }
 
-    /// The schedule of `window` on this miner's chain and drand clocks.
+    /// The schedule of `window`: its clock anchored at the timestamp of its first block,
+    /// which is waited for while the chain has not finalized it (until the window's estimated
+    /// deadline).
     pub fn schedule(&self, window: u64) -> anyhow::Result<WindowSchedule> {
         let rounds = self.drand.chain().round_clock();
-        WindowSchedule::of(window, &self.params, &self.chain.clock(), &rounds)
+        let l = self.params.blocks_per_window;
+        let estimate = self.chain.estimated_clock();
+        let give_up = estimate.upload_deadline(window, l, self.params.grace_period_s).unwrap_or(0);
+        let poll = Duration::from_millis((estimate.block_time_s * 250).clamp(100, 3000));
+        let clock = loop {
+            match self.runtime.block_on(self.chain.window_clock(window, l)) {
+                Ok(clock) => break clock,
+                Err(ChainError::NotYetProduced { .. }) if (unix_now_f64() as u64) < give_up => {
+                    std::thread::sleep(poll);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("the first block of window {window} on {}", self.chain.describe())
+                    })
+                }
+            }
+        };
+        WindowSchedule::of(window, &self.params, &clock, &rounds)
             .with_context(|| format!("the schedule of window {window}"))
     }
 
@@ -267,10 +286,10 @@ impl<C: ChainSource> Miner<C> {
         budget: Budget,
         mut on_report: impl FnMut(&WindowReport),
     ) -> anyhow::Result<()> {
-        let clock = self.chain.clock();
         let l = self.params.blocks_per_window;
         let mut next = windows.first;
         loop {
+            let clock = self.chain.estimated_clock();
             let now = unix_now_f64();
             let Some(current) = clock.window_at(now as u64, l)? else {
                 let wait = clock.genesis_unix as f64 - now;
@@ -282,7 +301,7 @@ impl<C: ChainSource> Miner<C> {
             if windows.last.is_some_and(|last| window > last) {
                 return Ok(());
             }
-            let start = self.schedule(window)?.start_unix as f64;
+            let start = clock.window_start(window, l)? as f64;
             if start > now {
                 std::thread::sleep(Duration::from_secs_f64(start - now));
             }
@@ -296,6 +315,7 @@ impl<C: ChainSource> Miner<C> {
             }
             // A bounded run mines every window it names; an open-ended one keeps up with the
             // chain and skips the windows that passed while it mined.
+            let clock = self.chain.estimated_clock();
             let current = clock.window_at(unix_now_f64() as u64, l)?.unwrap_or(window);
             next =
                 Some(if windows.last.is_some() { window + 1 } else { (window + 1).max(current) });
@@ -333,7 +353,7 @@ impl<C: ChainSource> Miner<C> {
 
     /// The hash of the window's first block, waiting while the chain has not produced it.
     fn first_block_hash(&self, times: WindowSchedule) -> anyhow::Result<[u8; 32]> {
-        let block_time = Duration::from_secs(self.chain.clock().block_time_s.max(1));
+        let block_time = Duration::from_secs(self.chain.estimated_clock().block_time_s.max(1));
         loop {
             match self.runtime.block_on(self.chain.block_hash(times.first_block)) {
                 Ok(h) => return Ok(h),

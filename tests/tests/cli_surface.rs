@@ -40,8 +40,11 @@ fn paths<'c>(cmd: &'c Command, prefix: &[String], out: &mut Vec<(Vec<String>, &'
     }
 }
 
+/// `GRAIL_<ID>`; Bittensor's own flags (`--netuid`, `--subtensor.*`) read `BT_<ID>` as the
+/// Bittensor tools do.
 fn env_of(id: &str) -> String {
-    format!("GRAIL_{}", id.to_uppercase().replace(['.', '-'], "_"))
+    let prefix = if id == "netuid" || id.starts_with("subtensor.") { "BT" } else { "GRAIL" };
+    format!("{prefix}_{}", id.to_uppercase().replace(['.', '-'], "_"))
 }
 
 #[test]

@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
 use crate::intake::{cutoff_ms, Progress, Spool, Watcher};
-use crate::metagraph::Metagraph;
+use crate::metagraph::{Metagraph, MetagraphSource};
 use crate::pipeline::{verify_window, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
@@ -45,8 +45,8 @@ pub struct LiveConfig {
     pub weights: WeightsConfig,
     /// Data folder: state, weights files, transcripts.
     pub data_dir: PathBuf,
-    /// The metagraph file, read again for every window.
-    pub metagraph: PathBuf,
+    /// Where the metagraph comes from; read again for every window.
+    pub metagraph: MetagraphSource,
     /// Write one transcript per window into `data_dir/transcripts/`.
     pub transcripts: bool,
     /// First window when the state is empty (default: the chain's current window).
@@ -99,13 +99,13 @@ pub struct Validator<C: ChainSource> {
     pub live: LiveStatus,
 }
 
-impl<C: ChainSource> Validator<C> {
+impl<C: ChainSource + Clone + 'static> Validator<C> {
     /// Processes windows from where the state stopped until `until_window` (or forever),
     /// telling `observer` about each window. A beacon, chain or store failure is retried
     /// with backoff (never replaced by anything); any other error ends the loop.
     pub async fn run(&mut self, observer: &mut impl LoopObserver) -> Result<()> {
         self.live.restore(&self.state)?;
-        self.emit_pending_weights()?;
+        self.emit_pending_weights().await?;
         let mut next = self.first_window()?;
         let spool = Spool::new(&self.config.data_dir);
         spool.remove_before(next)?;
@@ -115,7 +115,7 @@ impl<C: ChainSource> Validator<C> {
             metagraph: self.config.metagraph.clone(),
             network: self.config.network.clone(),
             verify: self.config.verify,
-            clock: self.chain.clock(),
+            chain: self.chain.clone(),
             first_window: next,
             interval: self.config.poll_interval,
             live: self.live.clone(),
@@ -161,7 +161,7 @@ impl<C: ChainSource> Validator<C> {
             None => match self.config.from_window {
                 Some(f) => f,
                 None => {
-                    let clock = self.chain.clock();
+                    let clock = self.chain.estimated_clock();
                     let l = self.config.network.blocks_per_window;
                     clock.window_at(unix_now(), l).ok().flatten().unwrap_or(0)
                 }
@@ -177,12 +177,12 @@ impl<C: ChainSource> Validator<C> {
 
     /// Emits the weights of the last committed window if a crash came between its commit and
     /// its emission.
-    pub fn emit_pending_weights(&mut self) -> Result<()> {
+    pub async fn emit_pending_weights(&mut self) -> Result<()> {
         let Some(last) = self.state.last_processed()? else { return Ok(()) };
         if self.state.latest_weights()?.is_some_and(|(w, _)| w >= last) {
             return Ok(());
         }
-        let metagraph = Metagraph::load(&self.config.metagraph)?;
+        let metagraph = self.config.metagraph.load().await?;
         let config = self.weights_config(&metagraph);
         let records = self.state.miner_records(last, config.span_windows, &metagraph.by_uid())?;
         let weights = compute_weights(&config, last, &records)?;
@@ -212,7 +212,13 @@ impl<C: ChainSource> Validator<C> {
     ) -> Result<WindowLine> {
         let cfg = &self.config;
         let drand = self.drand.chain().clone();
-        let clock = self.chain.clock();
+        let l = cfg.network.blocks_per_window;
+        let clock = self.chain.window_clock(window, l).await.map_err(|e| PipelineError::Chain {
+            reason: format!(
+                "the clock of window {window} (its first block {}): {e}",
+                window.saturating_mul(l)
+            ),
+        })?;
         let times = window_schedule(window, &cfg.network, &clock, &drand)?;
         let beacon_err = |which: &'static str, e: &dyn std::fmt::Display| PipelineError::Beacon {
             which,
@@ -240,7 +246,7 @@ impl<C: ChainSource> Validator<C> {
         let first_block_hash = self.chain.block_hash(first_block).await.map_err(|e| {
             PipelineError::Chain { reason: format!("hash of block {first_block}: {e}") }
         })?;
-        let metagraph = Metagraph::load(&cfg.metagraph)?;
+        let metagraph = cfg.metagraph.load().await?;
         let miners = metagraph.miners();
         let cutoff = cutoff_ms(window, &cfg.network, &cfg.verify, &clock)?;
         progress.wait_past(cutoff).await?;
@@ -404,7 +410,7 @@ mod tests {
             verify: VerifyParams::default(),
             weights: WeightsConfig { span_windows: 2, cap_per_window: 10, ..Default::default() },
             data_dir: dir.path().to_path_buf(),
-            metagraph: metagraph_path,
+            metagraph: MetagraphSource::File(metagraph_path),
             transcripts: false,
             from_window: None,
             until_window: Some(5),

@@ -1,13 +1,18 @@
-//! The subnet's metagraph: who is registered under which uid, and the burn uid. Read from a
-//! JSON file for the local subnet (a stand-in for the chain's metagraph; a subtensor source
-//! fills the same type later):
+//! The subnet's metagraph: who is registered under which uid, and the burn uid. On a chain it
+//! is read from subtensor's storage at the finalized head ([`MetagraphSource::Chain`]: the
+//! burn uid is the subnet owner's hotkey's, else 0; every other uid is a miner); offline it
+//! is a JSON file:
 //!
 //! ```json
 //! {"netuid": 81, "burn_uid": 0, "neurons": [{"uid": 1, "hotkey": "5F..."}]}
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use grail_chain::rpc::SubtensorClient;
+use grail_chain::subnet::SubnetState;
 
 use grail_protocol::keys::Hotkey;
 use serde::{Deserialize, Serialize};
@@ -73,6 +78,89 @@ impl Metagraph {
     /// Uid to hotkey: the miners the weights score.
     pub fn by_uid(&self) -> BTreeMap<u16, Hotkey> {
         self.neurons.iter().map(|n| (n.uid, n.hotkey)).collect()
+    }
+}
+
+impl Metagraph {
+    /// The metagraph of a subnet read from the chain: every uid but the burn uid is a miner.
+    pub fn from_subnet(state: &SubnetState, owner: Option<[u8; 32]>) -> Metagraph {
+        let burn_uid =
+            owner.and_then(|o| state.neurons.iter().find(|n| n.hotkey == o)).map_or(0, |n| n.uid);
+        let neurons = state
+            .neurons
+            .iter()
+            .filter(|n| n.uid != burn_uid)
+            .map(|n| Neuron { uid: n.uid, hotkey: Hotkey(n.hotkey) })
+            .collect();
+        Metagraph { netuid: Some(state.netuid), burn_uid, neurons }
+    }
+}
+
+/// Where the metagraph comes from.
+#[derive(Debug, Clone)]
+pub enum MetagraphSource {
+    /// A JSON file, read again on every load.
+    File(PathBuf),
+    /// Subtensor's storage at the finalized head, read again when the head moves.
+    Chain {
+        client: SubtensorClient,
+        netuid: u16,
+        /// The last read, with the block it was read at.
+        cache: Arc<Mutex<Option<(u64, Metagraph)>>>,
+    },
+}
+
+impl MetagraphSource {
+    /// A chain source of `netuid`.
+    pub fn chain(client: SubtensorClient, netuid: u16) -> Self {
+        MetagraphSource::Chain { client, netuid, cache: Arc::default() }
+    }
+
+    /// Where it comes from, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            MetagraphSource::File(p) => format!("file {}", p.display()),
+            MetagraphSource::Chain { client, netuid, .. } => {
+                format!("netuid {netuid} on {}", client.endpoint())
+            }
+        }
+    }
+
+    /// The current metagraph.
+    pub async fn load(&self) -> Result<Metagraph> {
+        match self {
+            MetagraphSource::File(path) => Metagraph::load(path),
+            MetagraphSource::Chain { client, netuid, cache } => {
+                let bad = |e: grail_chain::ChainError| ValidatorError::Metagraph {
+                    reason: format!("netuid {netuid}: {e}"),
+                };
+                let Some(head) = client.finalized() else {
+                    let none = grail_chain::ChainError::NotYetProduced { block: 0, latest: None };
+                    return Err(bad(none));
+                };
+                if let Some((at, graph)) = cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+                {
+                    if *at == head.number {
+                        return Ok(graph.clone());
+                    }
+                }
+                let started = std::time::Instant::now();
+                let state = client.subnet_at(*netuid, head.hash).await.map_err(bad)?;
+                let owner = client.subnet_owner(*netuid, head.hash).await.map_err(bad)?;
+                let graph = Metagraph::from_subnet(&state, owner);
+                graph.check()?;
+                tracing::debug!(
+                    netuid,
+                    block = head.number,
+                    uids = state.neurons.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "metagraph read from the chain"
+                );
+                *cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((head.number, graph.clone()));
+                Ok(graph)
+            }
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! true model, and the verdict the validator's own checks reach on a forger's file.
 
 use anyhow::{bail, ensure, Context};
-use grail_chain::{ChainSource, LocalClockChain};
+use grail_chain::any::AnyChain;
+use grail_chain::ChainSource;
 use grail_challenges::assembly::Scorer;
 use grail_fingerprint::engine::{GroupRequest, Sequence};
 use grail_fingerprint::Engine;
@@ -22,10 +23,7 @@ use super::Expect;
 /// The validator's verdict on `file`'s forward checks, computed here with the true model the
 /// way `grail-validator run` computes it: every rollout, every position, the default prefill
 /// batch and tolerances.
-pub(super) fn predicted(
-    miner: &mut Miner<LocalClockChain>,
-    file: &WindowFile,
-) -> anyhow::Result<Expect> {
+pub(super) fn predicted(miner: &mut Miner<AnyChain>, file: &WindowFile) -> anyhow::Result<Expect> {
     let h = &file.header;
     let params = VerifyParams::default();
     ensure!(

@@ -318,6 +318,29 @@ impl SubtensorClient {
         })
     }
 
+    /// `SubnetOwnerHotkey(netuid)` at block `at`, if set.
+    pub async fn subnet_owner(
+        &self,
+        netuid: u16,
+        at: Hash32,
+    ) -> Result<Option<[u8; 32]>, ChainError> {
+        let key = storage_key(
+            &self.inner.metadata,
+            "SubtensorModule",
+            "SubnetOwnerHotkey",
+            &[&netuid.encode()],
+        )?;
+        let value = self.storage_at(&[key], at).await?.pop().flatten();
+        value
+            .map(|v| {
+                <[u8; 32]>::decode(&mut v.as_slice()).map_err(|e| ChainError::BadStorage {
+                    item: format!("SubtensorModule.SubnetOwnerHotkey({netuid})"),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
     async fn fetch_into(
         &self,
         keys: &[Vec<u8>],

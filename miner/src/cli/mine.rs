@@ -4,7 +4,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use grail_chain::LocalClockChain;
+use std::time::Duration;
+
+use grail_chain::any::AnyChain;
 use grail_challenges::env::environment_by_id;
 use grail_challenges::prompt::PromptRenderer;
 use grail_cli::beacon::BeaconArgs;
@@ -18,6 +20,9 @@ use grail_cli::windows::WindowRangeArgs;
 use grail_protocol::keys::HotkeyPair;
 
 use crate::window_loop::{check_environment, Budget, Miner, WindowReport, Windows};
+
+/// How long a node that cannot be reached at start is retried.
+const CHAIN_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Default seconds kept free before the upload deadline.
 pub const DEFAULT_SAFETY_MARGIN_S: f64 = 15.0;
@@ -73,18 +78,21 @@ pub struct MineArgs {
 
 impl MinerArgs {
     /// Loads the model, reads the hotkey, opens the store and connects to the beacon.
-    pub fn build(&self) -> anyhow::Result<Miner<LocalClockChain>> {
+    pub fn build(&self) -> anyhow::Result<Miner<AnyChain>> {
         let pair = self.wallet.load()?;
         self.build_with(pair)
     }
 
     /// [`MinerArgs::build`] signing with `pair` instead of the wallet's hotkey.
-    pub fn build_with(&self, pair: HotkeyPair) -> anyhow::Result<Miner<LocalClockChain>> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    pub fn build_with(&self, pair: HotkeyPair) -> anyhow::Result<Miner<AnyChain>> {
+        // One worker thread keeps the chain's and the store's connections served while the
+        // model runs on this one.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let chain = self.chain.local_chain().context("--chain.block-time")?;
+        let chain = runtime.block_on(self.chain.connect(CHAIN_PATIENCE))?;
         let params = self.network.params(self.chain.block_time)?;
         let env = environment_by_id(&params.environment.id).context("--env")?;
         check_environment(env.as_ref(), &params)?;
@@ -106,6 +114,7 @@ impl MinerArgs {
             hotkey = %pair.hotkey(),
             store = store.description(),
             beacon = %drand.chain().label(),
+            chain = %grail_chain::ChainSource::describe(&chain),
             "miner ready"
         );
         Ok(Miner {

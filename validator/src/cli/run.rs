@@ -28,7 +28,7 @@ use grail_weights::{
 
 use crate::http::{router, LiveStatus};
 use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
-use crate::metagraph::Metagraph;
+use crate::metagraph::MetagraphSource;
 use crate::pipeline::ModelVerifier;
 use crate::sink::FileSink;
 use crate::state::State;
@@ -87,9 +87,10 @@ pub struct ValidatorArgs {
     /// Data folder: validator.sqlite, weights/, transcripts/.
     #[arg(id = "data", long = "data", env = "GRAIL_DATA", default_value = "grail-validator-data")]
     pub data: PathBuf,
-    /// Metagraph JSON: {"netuid", "burn_uid", "neurons": [{"uid", "hotkey"}]}; read per window.
+    /// Metagraph JSON for offline runs (no subtensor node): {"netuid", "burn_uid", "neurons":
+    /// [{"uid", "hotkey"}]}; read per window. On a node the metagraph is the chain's.
     #[arg(id = "metagraph", long = "metagraph", env = "GRAIL_METAGRAPH", value_name = "FILE")]
-    pub metagraph: PathBuf,
+    pub metagraph: Option<PathBuf>,
     /// Write one transcript per window into DATA/transcripts/ (a bare flag means true).
     #[arg(
         id = "transcripts",
@@ -228,7 +229,7 @@ impl RunArgs {
             verify: self.verify.params()?,
             weights: self.weights.config()?,
             data_dir: self.validator.data.clone(),
-            metagraph: self.validator.metagraph.clone(),
+            metagraph: MetagraphSource::File(self.validator.metagraph.clone().unwrap_or_default()),
             transcripts: self.validator.transcripts,
             from_window: self.windows.from_window,
             until_window: self.windows.until_window,
@@ -237,6 +238,9 @@ impl RunArgs {
         })
     }
 }
+
+/// How long a node that cannot be reached at start is retried.
+const CHAIN_PATIENCE: Duration = Duration::from_secs(120);
 
 /// The binary's observer: one JSON line per window on stdout.
 #[derive(Debug, Clone, Copy)]
@@ -261,11 +265,34 @@ pub fn run(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()
 }
 
 async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()> {
-    let config = args.live_config()?;
-    let chain = args.chain.local_chain().context("--chain.block-time")?;
-    // Checked once here so a bad file fails at start; the loop reads it again per window.
-    let metagraph = Metagraph::load(&config.metagraph)
-        .with_context(|| format!("--metagraph {}", config.metagraph.display()))?;
+    let mut config = args.live_config()?;
+    let chain = args.chain.connect(CHAIN_PATIENCE).await?;
+    config.metagraph = match (chain.subtensor(), &args.validator.metagraph) {
+        (Some(_), Some(path)) => anyhow::bail!(
+            "--metagraph {} is for offline runs; on a subtensor node the metagraph is the chain's",
+            path.display()
+        ),
+        (Some(client), None) => {
+            MetagraphSource::chain(client.clone(), args.chain.require_netuid()?)
+        }
+        (None, Some(path)) => MetagraphSource::File(path.clone()),
+        (None, None) => anyhow::bail!(
+            "--metagraph FILE is needed without a subtensor node (--subtensor.network or \
+             --subtensor.chain_endpoint)"
+        ),
+    };
+    // Read once here so a bad source fails at start; the loop reads it again per window.
+    let metagraph = config
+        .metagraph
+        .load()
+        .await
+        .with_context(|| format!("the metagraph ({})", config.metagraph.describe()))?;
+    tracing::info!(
+        source = %config.metagraph.describe(),
+        miners = metagraph.neurons.len(),
+        burn_uid = metagraph.burn_uid,
+        "metagraph read"
+    );
     let store = args.storage.open().context("opening the storage")?;
     let drand = args.beacon.connect().await?;
     grail_protocol::window::check_timing(

@@ -60,17 +60,17 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     std::fs::write(&metagraph_path, serde_json::to_vec(&metagraph).unwrap()).unwrap();
     // Window 0 started 10 s ago and stays open for minutes.
     let now = unix_now_ms() / 1000;
-    let clock = ChainClock { genesis_unix: now - 10, block_time_s: 1 };
+    let chain = grail_chain::LocalClockChain::new(now - 10, 1).unwrap();
     let network = NetworkParams { blocks_per_window: 600, ..NetworkParams::default() };
     let spool = Spool::new(dir.path());
     let live = LiveStatus::new(Some(1));
     let watcher = Watcher {
         store: store.clone(),
         spool: spool.clone(),
-        metagraph: metagraph_path,
+        metagraph: crate::metagraph::MetagraphSource::File(metagraph_path),
         network,
         verify: VerifyParams::default(),
-        clock,
+        chain,
         first_window: 0,
         interval: Duration::from_millis(50),
         live: live.clone(),
@@ -139,10 +139,10 @@ async fn progress_passes_the_cutoff_only_after_a_later_round() {
     let watcher = Watcher {
         store: WindowStore::open_local(&dir.path().join("s")).unwrap(),
         spool: Spool::new(dir.path()),
-        metagraph: metagraph_path,
+        metagraph: crate::metagraph::MetagraphSource::File(metagraph_path),
         network: NetworkParams::default(),
         verify: VerifyParams::default(),
-        clock: ChainClock { genesis_unix: 0, block_time_s: 12 },
+        chain: grail_chain::LocalClockChain::new(0, 12).unwrap(),
         first_window: 0,
         interval: Duration::from_millis(20),
         live: LiveStatus::new(None),

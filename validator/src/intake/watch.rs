@@ -3,7 +3,6 @@
 //! cutoff.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,7 +16,9 @@ use tokio::sync::watch;
 
 use super::{attribute, cutoff_ms, unix_now_ms, Spool, READS_PER_MINER, READ_CONCURRENCY};
 use crate::http::{IgnoredRead, LiveStatus};
-use crate::metagraph::Metagraph;
+use grail_chain::{ChainError, ChainSource};
+
+use crate::metagraph::MetagraphSource;
 use crate::PipelineError;
 
 /// How far the watcher has got: the start (unix ms) of its latest finished polling round.
@@ -42,14 +43,15 @@ impl Progress {
 
 /// What the watcher reads, where it keeps it, and whom it tells.
 #[derive(Debug)]
-pub struct Watcher {
+pub struct Watcher<C> {
     pub store: WindowStore,
     pub spool: Spool,
-    /// The metagraph file, read again every round (the registered miners).
-    pub metagraph: PathBuf,
+    /// The registered miners, read again every round.
+    pub metagraph: MetagraphSource,
     pub network: NetworkParams,
     pub verify: VerifyParams,
-    pub clock: ChainClock,
+    /// Each window's clock (its cutoff) comes from the chain.
+    pub chain: C,
     /// No window below this one is watched.
     pub first_window: u64,
     /// Pause between polling rounds.
@@ -67,7 +69,7 @@ struct KeyState {
     reported: Option<String>,
 }
 
-impl Watcher {
+impl<C: ChainSource + Clone + 'static> Watcher<C> {
     /// Starts the watcher as a task; it runs until dropped with the returned handle aborted.
     pub fn spawn(self) -> (Progress, tokio::task::JoinHandle<()>) {
         let started_ms = unix_now_ms();
@@ -80,9 +82,10 @@ impl Watcher {
         let mut keys: HashMap<(u64, Hotkey), KeyState> = HashMap::new();
         let mut miners: BTreeMap<Hotkey, u16> = BTreeMap::new();
         let mut metagraph_error: Option<String> = None;
+        let mut clocks: BTreeMap<u64, ChainClock> = BTreeMap::new();
         loop {
             let round = unix_now_ms();
-            match Metagraph::load(&self.metagraph) {
+            match self.metagraph.load().await {
                 Ok(m) => {
                     miners = m.miners();
                     metagraph_error = None;
@@ -98,12 +101,12 @@ impl Watcher {
                     }
                 }
             }
-            let open = self.open_windows(round);
-            keys.retain(|(w, _), _| open.contains(w));
-            for &window in &open {
-                let Ok(cutoff) = cutoff_ms(window, &self.network, &self.verify, &self.clock) else {
-                    continue;
-                };
+            let open = self.open_windows(round, &mut clocks).await;
+            keys.retain(|(w, _), _| open.iter().any(|(o, _)| o == w));
+            if let Some(&(oldest, _)) = open.last() {
+                clocks.retain(|w, _| *w >= oldest);
+            }
+            for &(window, cutoff) in &open {
                 let polls: Vec<_> = miners
                     .keys()
                     .map(|hotkey| {
@@ -123,16 +126,39 @@ impl Watcher {
         }
     }
 
-    /// Windows whose upload period holds `now_ms`: started, cutoff not passed.
-    fn open_windows(&self, now_ms: u64) -> Vec<u64> {
+    /// Windows whose upload period holds `now_ms`, with their cutoffs: started (their first
+    /// block is on the chain), cutoff not passed. `clocks` keeps the windows' clocks.
+    async fn open_windows(
+        &self,
+        now_ms: u64,
+        clocks: &mut BTreeMap<u64, ChainClock>,
+    ) -> Vec<(u64, u64)> {
         let l = self.network.blocks_per_window;
-        let Ok(Some(current)) = self.clock.window_at(now_ms / 1000, l) else { return vec![] };
+        let estimate = self.chain.estimated_clock();
+        let Ok(Some(current)) = estimate.window_at(now_ms / 1000, l) else { return vec![] };
         let mut open = Vec::new();
-        let mut w = current;
+        // The estimate may run a window ahead of the chain: look one further.
+        let mut w = current.saturating_add(1);
         while w >= self.first_window {
-            match cutoff_ms(w, &self.network, &self.verify, &self.clock) {
-                Ok(c) if c > now_ms => open.push(w),
-                _ => break,
+            let clock = match clocks.get(&w) {
+                Some(c) => Some(*c),
+                None => match self.chain.window_clock(w, l).await {
+                    Ok(c) => {
+                        clocks.insert(w, c);
+                        Some(c)
+                    }
+                    Err(ChainError::NotYetProduced { .. }) => None,
+                    Err(e) => {
+                        tracing::warn!(window = w, error = %e, "watcher: no clock for the window yet");
+                        None
+                    }
+                },
+            };
+            if let Some(clock) = clock {
+                match cutoff_ms(w, &self.network, &self.verify, &clock) {
+                    Ok(c) if c > now_ms => open.push((w, c)),
+                    _ => break,
+                }
             }
             let Some(before) = w.checked_sub(1) else { break };
             w = before;

@@ -221,15 +221,15 @@ impl WeightsArgs {
 }
 
 impl RunArgs {
-    /// The loop's configuration.
-    pub fn live_config(&self) -> anyhow::Result<LiveConfig> {
+    /// The loop's configuration, with the metagraph from `metagraph`.
+    pub fn live_config(&self, metagraph: MetagraphSource) -> anyhow::Result<LiveConfig> {
         self.windows.check().map_err(anyhow::Error::msg)?;
         Ok(LiveConfig {
             network: self.network.params(self.chain.block_time)?,
             verify: self.verify.params()?,
             weights: self.weights.config()?,
             data_dir: self.validator.data.clone(),
-            metagraph: MetagraphSource::File(self.validator.metagraph.clone().unwrap_or_default()),
+            metagraph,
             transcripts: self.validator.transcripts,
             from_window: self.windows.from_window,
             until_window: self.windows.until_window,
@@ -265,9 +265,9 @@ pub fn run(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()
 }
 
 async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::Result<()> {
-    let mut config = args.live_config()?;
+    args.windows.check().map_err(anyhow::Error::msg)?;
     let chain = args.chain.connect(CHAIN_PATIENCE).await?;
-    config.metagraph = match (chain.subtensor(), &args.validator.metagraph) {
+    let source = match (chain.subtensor(), &args.validator.metagraph) {
         (Some(_), Some(path)) => anyhow::bail!(
             "--metagraph {} is for offline runs; on a subtensor node the metagraph is the chain's",
             path.display()
@@ -281,6 +281,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
              --subtensor.chain_endpoint)"
         ),
     };
+    let config = args.live_config(source)?;
     // Read once here so a bad source fails at start; the loop reads it again per window.
     let metagraph = config
         .metagraph

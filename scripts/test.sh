@@ -9,7 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-step() { printf '\n== %s ==\n' "$*" >&2; }
+started=$SECONDS
+step() { printf '\n== %s (at %ds) ==\n' "$*" "$((SECONDS - started))" >&2; }
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "test.sh: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
@@ -44,3 +45,5 @@ fi
 
 step "object store against a real S3-compatible server (moto, pip)"
 scripts/test-s3.sh --locked
+
+step "done"

@@ -2,6 +2,9 @@
 # The main job, end to end, on the embedded defaults: a local subnet on loopback.
 #
 #   the local drand beacon (real BLS, quicknet's scheme, an insecure development key)
+#   grail-devchain, a loopback chain with subtensor's wire format (JSON-RPC over WebSocket and
+#     HTTP, SCALE storage under subtensor's keys): netuid 1 with the subnet owner at uid 0 and
+#     the miners' hotkeys at uids 1-4; the roles read blocks, hashes and the metagraph from it
 #   3 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store), and
 #     miner 4, the adversary of `grail-audit`, which forges a token in every rollout
 #   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts)
@@ -10,7 +13,8 @@
 # of miners with verdicts, scores and weights, and replays the last window's transcript. The
 # weights use a 2-window span with the cap at what one honest miner makes per window, so an
 # honest miner's full score is visible; the network defaults are in `grail-validator run --help`.
-# The model is fixtures/models/tiny; set GRAIL_DEMO_MODEL=models/smollm2-135m (after
+# GRAIL_DEMO_CHAIN=clock runs the same subnet offline on the local clock chain and a metagraph
+# file instead of the dev chain. The model is fixtures/models/tiny; set GRAIL_DEMO_MODEL=models/smollm2-135m (after
 # `scripts/fetch-model.sh smollm2-135m`) to run the same subnet on SmolLM2-135M-Instruct.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,10 +47,17 @@ trap cleanup EXIT
 # shellcheck source=scripts/lib/subnet.sh
 . "$root/scripts/lib/subnet.sh"
 subnet_beacon
-now=$(date +%s)
-w=$(( (now - genesis) / blocks + 1 ))
-say "beacon at $url (genesis $genesis); model $(basename "$model"); windows $w and $((w + 1)), ${blocks} s each"
 subnet_keys 4
+if [ "${GRAIL_DEMO_CHAIN:-devchain}" = clock ]; then
+  now=$(date +%s)
+  w=$(( (now - genesis) / blocks + 1 ))
+  say "beacon at $url; local clock chain (genesis $genesis) and $work/metagraph.json"
+else
+  subnet_devchain
+  w=$(( best / blocks + 2 ))
+  say "beacon at $url; dev chain at ws://$chain (genesis $chain_genesis), block $best; no metagraph file"
+fi
+say "model $(basename "$model"); windows $w and $((w + 1)), ${blocks} blocks of 1 s each"
 
 miners=()
 for window in "$w" "$((w + 1))"; do
@@ -64,6 +75,8 @@ for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$wo
 python3 - "$work/validator.jsonl" "$work/metagraph.json" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# Names for display only (the keys subnet_keys made); the validator had uids and hotkeys from
+# the chain, or from this file on the local clock.
 names = {n["hotkey"]: f"miner{n['uid']}" for n in json.load(open(sys.argv[2]))["neurons"]}
 print()
 print(f"{'window':>8}  {'uid':>3}  {'miner':<7} {'hotkey':<14} {'verdict':<9} {'stage':<12} {'checked':>7} {'unique':>6}  reason")

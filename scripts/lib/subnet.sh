@@ -4,8 +4,9 @@
 #   model  model folder                     tokens --max-new-tokens of miners and validator
 #   blocks --window.blocks                  grace  --window.grace
 #   pids   an array the caller's EXIT trap kills
-# and call, in order: subnet_beacon, subnet_keys, then subnet_mine / subnet_tamper /
-# subnet_validate.
+# and call, in order: subnet_beacon, subnet_keys, optionally subnet_devchain (the roles then
+# read blocks, hashes and the metagraph from the dev chain over RPC instead of the local clock
+# and $work/metagraph.json), then subnet_mine / subnet_tamper / subnet_validate.
 
 # Starts the local beacon (1 s rounds); sets `url`, `genesis` and the `timing` flags.
 subnet_beacon() {
@@ -27,11 +28,57 @@ subnet_keys() {
     neurons="$neurons${neurons:+, }{\"uid\": $i, \"hotkey\": \"$ss58\"}"
   done
   echo "{\"netuid\": 1, \"burn_uid\": 0, \"neurons\": [$neurons]}" >"$work/metagraph.json"
+  metagraph=(--metagraph "$work/metagraph.json")
+}
+
+# subnet_devchain: starts grail-devchain on a free loopback port with block time 1 s, netuid 1,
+# uid 0 the subnet owner (hotkey `owner`, which the weights' burn share goes to) and uids 1..
+# the keys of subnet_keys; sets `chain` (host:port), `chain_genesis`, `best` (its best block)
+# and points `timing` at it: miners over WebSocket, the validator over HTTP.
+subnet_devchain() {
+  local owner
+  owner="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
+  python3 - "$work/metagraph.json" "$owner" >"$work/genesis.json" <<'PY'
+import json, sys
+keys = [n["hotkey"] for n in sorted(json.load(open(sys.argv[1]))["neurons"], key=lambda n: n["uid"])]
+neurons = [{"hotkey": hk, "stake": 10**9} for hk in [sys.argv[2]] + keys]
+print(json.dumps({"netuid": 1, "owner": sys.argv[2], "neurons": neurons}))
+PY
+  "$bin/grail-devchain" --genesis "$work/genesis.json" --listen 127.0.0.1:0 --block-time-ms 1000 \
+    --log.level info >"$work/devchain.out" 2>"$work/devchain.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/devchain.out" ] && break; sleep 0.1; done
+  [ -s "$work/devchain.out" ] || { echo "the dev chain did not start; see $work/devchain.log" >&2; return 1; }
+  # grail-devchain: listening on ws://ADDR and http://ADDR, genesis 0x…, netuid N, K neurons
+  read -r chain chain_genesis < <(sed -E 's|.*ws://([^ ]+) .*genesis (0x[0-9a-f]+).*|\1 \2|' "$work/devchain.out")
+  best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
+  metagraph=()
+  timing=(--netuid 1 --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
+}
+
+# subnet_rpc METHOD [PARAMS_JSON]: one JSON-RPC call to the dev chain over HTTP; prints `result`.
+subnet_rpc() {
+  python3 - "http://$chain" "$1" "${2:-[]}" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": json.loads(sys.argv[3])}).encode()
+req = urllib.request.Request(sys.argv[1], body, {"Content-Type": "application/json"})
+answer = json.load(urllib.request.urlopen(req, timeout=30))
+if "error" in answer:
+    sys.exit(f"{sys.argv[2]}: {answer['error']}")
+print(json.dumps(answer["result"]))
+PY
+}
+
+# The endpoint flag of a role: `ws` or `http` on the dev chain, nothing on the local clock.
+subnet_endpoint() {
+  if [ -n "${chain:-}" ]; then endpoint=(--subtensor.chain_endpoint "$1://$chain"); else endpoint=(); fi
 }
 
 # The flags every mining process shares.
 subnet_miner_flags() {
-  miner_flags=(--model "$model" --wallet.path "$work/wallets" --wallet.name subnet
+  subnet_endpoint ws
+  miner_flags=("${endpoint[@]}" --model "$model" --wallet.path "$work/wallets" --wallet.name subnet
     --beacon.chain local --beacon.relays "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1
     --storage.path "$work/storage")
 }
@@ -60,7 +107,8 @@ subnet_tamper() {
 # transcripts; JSON lines to $work/validator.jsonl, log to $work/validator.log.
 subnet_validate() {
   local first=$1 last=$2; shift 2
-  "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" --metagraph "$work/metagraph.json" \
+  subnet_endpoint http
+  "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" "${metagraph[@]}" "${endpoint[@]}" \
     --beacon.chain local --beacon.relays "$url" "${timing[@]}" --window.challenge-buffer 2 \
     --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts \
     --from-window "$first" --until-window "$last" --log.level info "$@" \

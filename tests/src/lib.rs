@@ -120,3 +120,116 @@ pub fn ci_scale() -> u64 {
         _ => 1,
     }
 }
+
+/// A running `grail-devchain` on a loopback port the OS picked.
+#[derive(Debug)]
+pub struct DevChain {
+    /// Kills the chain on drop.
+    pub guard: KillOnDrop,
+    /// `host:port` it serves HTTP and WebSocket JSON-RPC on.
+    pub addr: String,
+    /// Its genesis hash, `0x…`.
+    pub genesis_hash: String,
+}
+
+impl DevChain {
+    /// Writes `genesis` to `dir/genesis.json`, starts the chain with `block_ms` blocks and
+    /// waits for its start line.
+    pub fn start(dir: &Path, genesis: &serde_json::Value, block_ms: u64) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let path = dir.join("genesis.json");
+        std::fs::write(&path, genesis.to_string()).unwrap();
+        let child = Command::new(bin("grail-devchain"))
+            .arg("--genesis")
+            .arg(&path)
+            .args(["--listen", "127.0.0.1:0", "--block-time-ms", &block_ms.to_string()])
+            .args(["--log.level", "warn"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting grail-devchain");
+        let mut guard = KillOnDrop(child);
+        let stdout = guard.0.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("grail-devchain printed no start line");
+        // grail-devchain: listening on ws://ADDR and http://ADDR, genesis 0x…, netuid N, K neurons
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ws://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        let genesis_hash = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("0x").map(|h| format!("0x{}", h.trim_end_matches(','))))
+            .unwrap_or_else(|| panic!("no genesis hash in {line:?}"));
+        Self { guard, addr, genesis_hash }
+    }
+
+    /// `ws://host:port`.
+    pub fn ws(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// `http://host:port`.
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One JSON-RPC call over HTTP; its `result` (panics on an error answer).
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn rpc(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let answer = rpc_call(&self.http(), method, &params);
+        if let Some(e) = answer.get("error") {
+            panic!("{method}: {e}");
+        }
+        answer["result"].clone()
+    }
+}
+
+/// One JSON-RPC 2.0 call over HTTP/1.1 to `url` (`http://host:port`); the whole answer object.
+pub fn rpc_call(url: &str, method: &str, params: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let host = url.strip_prefix("http://").expect("an http:// URL");
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{method}: {head}");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method}: {e}: {body}"))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n").expect("a chunk size");
+        let n = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}

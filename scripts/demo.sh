@@ -4,7 +4,9 @@
 #   the local drand beacon (real BLS, quicknet's scheme, an insecure development key)
 #   grail-devchain, a loopback chain with subtensor's wire format (JSON-RPC over WebSocket and
 #     HTTP, SCALE storage under subtensor's keys): netuid 1 with the subnet owner at uid 0 and
-#     the miners' hotkeys at uids 1-4; the roles read blocks, hashes and the metagraph from it
+#     miners 1-3 at uids 1-3 from its genesis; miner 4 registers itself with a signed
+#     burned_register extrinsic (`grail-miner register`) and gets uid 4; the roles read blocks,
+#     hashes and the metagraph from it
 #   3 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store), and
 #     miner 4, the adversary of `grail-audit`, which forges a token in every rollout
 #   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts)
@@ -53,9 +55,12 @@ if [ "${GRAIL_DEMO_CHAIN:-devchain}" = clock ]; then
   w=$(( (now - genesis) / blocks + 1 ))
   say "beacon at $url; local clock chain (genesis $genesis) and $work/metagraph.json"
 else
-  subnet_devchain
+  subnet_devchain 3
+  say "beacon at $url; dev chain at ws://$chain (genesis $chain_genesis); no metagraph file"
+  subnet_register 4
+  say "miner4 registered on chain: $(cat "$work/register4.json")"
+  best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
   w=$(( best / blocks + 2 ))
-  say "beacon at $url; dev chain at ws://$chain (genesis $chain_genesis), block $best; no metagraph file"
 fi
 say "model $(basename "$model"); windows $w and $((w + 1)), ${blocks} blocks of 1 s each"
 

@@ -16,6 +16,7 @@
 //! read it at their edge).
 
 pub mod any;
+pub mod events;
 pub mod metadata;
 pub mod network;
 pub mod rpc;
@@ -60,6 +61,32 @@ pub enum ChainError {
         item: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The node refused a submitted extrinsic (its transaction pool's verdict).
+    #[error("chain source {source_name}: {call} refused: {code} {message}{}", data.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Rejected {
+        /// Which source (an URL).
+        source_name: String,
+        /// `Pallet.call`.
+        call: String,
+        /// The JSON-RPC error code (1010 invalid, 1011 unknown validity, 1001 bad format, ...).
+        code: i32,
+        /// Its message.
+        message: String,
+        /// The runtime's reason (`Transaction is outdated`, ...).
+        data: Option<String>,
+    },
+    /// An included extrinsic failed in the runtime (`System.ExtrinsicFailed`).
+    #[error("chain source {source_name}: {call} failed in block {block}: {error}")]
+    DispatchFailed {
+        /// Which source (an URL).
+        source_name: String,
+        /// `Pallet.call`.
+        call: String,
+        /// The block that included it.
+        block: u64,
+        /// The error, `Pallet.Name` for a pallet's error.
+        error: String,
     },
     /// The chain could not be reached or answered nonsense.
     #[error("chain source {source_name}: {detail}")]

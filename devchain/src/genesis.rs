@@ -3,8 +3,12 @@
 //!
 //! ```json
 //! {"netuid": 81, "owner": "5F…", "tempo": 360, "commit_reveal_enabled": true,
-//!  "neurons": [{"hotkey": "5F…", "stake": 1000000000, "validator_permit": true}]}
+//!  "neurons": [{"hotkey": "5F…", "stake": 1000000000, "validator_permit": true}],
+//!  "balances": [{"account": "5F…", "free": 1000000000}]}
 //! ```
+//!
+//! `balances` funds accounts (`System.Account`, in rao) so that they can sign extrinsics and
+//! pay for registration (`burned_register` burns `Burn(netuid)`, 0.1 TAO by default).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +19,8 @@ use grail_protocol::keys::Hotkey;
 use parity_scale_codec::Encode;
 use serde::Deserialize;
 use subxt_metadata::Metadata;
+
+use crate::account::AccountInfo;
 
 /// The most uids a subnet has on subtensor (`MaxAllowedUids`).
 pub const MAX_UIDS: usize = 256;
@@ -28,6 +34,14 @@ pub struct GenesisNeuron {
     pub stake: u64,
     #[serde(default)]
     pub validator_permit: bool,
+}
+
+/// A funded account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisBalance {
+    pub account: Hotkey,
+    pub free: u64,
 }
 
 /// The genesis file.
@@ -55,6 +69,8 @@ pub struct Genesis {
     pub commit_reveal_version: Option<u16>,
     /// In uid order: the first is uid 0.
     pub neurons: Vec<GenesisNeuron>,
+    #[serde(default)]
+    pub balances: Vec<GenesisBalance>,
 }
 
 fn default_chain_name() -> String {
@@ -145,6 +161,12 @@ impl Genesis {
             let key =
                 storage_key(md, "SubtensorModule", "SubnetOwnerHotkey", &[&self.netuid.encode()])?;
             out.insert(key, owner.0.encode());
+        }
+        let added = storage_key(md, "SubtensorModule", "NetworksAdded", &[&self.netuid.encode()])?;
+        out.insert(added, true.encode());
+        for b in &self.balances {
+            let key = storage_key(md, "System", "Account", &[&b.account.0])?;
+            out.insert(key, AccountInfo::funded(b.free).encode());
         }
         Ok(out)
     }

@@ -3,7 +3,13 @@
 //! blocks at a fixed interval, and subtensor's storage SCALE-encoded under its real keys from
 //! a genesis file, described by the vendored finney metadata.
 
+pub mod account;
+pub mod author;
+pub mod dispatch;
+pub mod events;
+pub mod extrinsic;
 pub mod genesis;
+pub mod pool;
 pub mod rpc;
 pub mod state;
 
@@ -16,6 +22,7 @@ use jsonrpsee::server::{Server, ServerHandle};
 use tokio::sync::broadcast;
 
 use crate::genesis::Genesis;
+use crate::pool::Pool;
 use crate::rpc::Shared;
 use crate::state::DevChain;
 
@@ -51,6 +58,13 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
     let block_time_ms = options.block_time.as_millis().max(1) as u64;
     let chain = DevChain::new(metadata, storage, unix_ms(), block_time_ms, options.finality_lag)?;
     let genesis_hash = chain.best().hash;
+    let num = |field: &str| {
+        version_json[field]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| anyhow::anyhow!("runtime version: no {field}"))
+    };
+    let (spec_version, transaction_version) = (num("specVersion")?, num("transactionVersion")?);
     let (new_heads, _) = broadcast::channel(64);
     let (finalized_heads, _) = broadcast::channel(64);
     let shared = Arc::new(Shared {
@@ -59,8 +73,12 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
         version_scale,
         version_json,
         chain_name: genesis.chain.clone(),
+        genesis_hash,
+        spec_version,
+        transaction_version,
         new_heads,
         finalized_heads,
+        pool: Mutex::new(Pool::default()),
     });
     let module = rpc::module(shared.clone()).map_err(|e| anyhow::anyhow!("rpc: {e}"))?;
     let server = Server::builder()
@@ -81,13 +99,18 @@ async fn produce(shared: Arc<Shared>, interval: Duration) {
         tick.tick().await;
         let produced = {
             let mut chain = shared.chain();
-            match chain.produce(Vec::new(), unix_ms()) {
-                Ok(block) => {
-                    let best = block.header.clone();
-                    Ok((best, chain.finalized().header.clone()))
-                }
-                Err(e) => Err(e),
-            }
+            let mut pool = shared.pool();
+            let number = chain.best().header.number + 1;
+            pool.build(&chain, number).and_then(|mut built| {
+                let extrinsics = std::mem::take(&mut built.extrinsics);
+                let changes = std::mem::take(&mut built.changes);
+                let block = chain.produce(changes, extrinsics, unix_ms())?;
+                let (best, hash) = (block.header.clone(), block.hash);
+                pool.included(built, number, hash);
+                let finalized = chain.finalized().header.clone();
+                pool.finalized(finalized.number);
+                Ok((best, finalized))
+            })
         };
         match produced {
             Ok((best, finalized)) => {

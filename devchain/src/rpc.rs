@@ -10,6 +10,7 @@ use parity_scale_codec::{Decode, Encode};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use crate::pool::Pool;
 use crate::state::DevChain;
 
 /// Substrate's code for a client (state or block lookup) error.
@@ -29,14 +30,24 @@ pub struct Shared {
     pub version_scale: Vec<u8>,
     pub version_json: Value,
     pub chain_name: String,
+    pub genesis_hash: [u8; 32],
+    pub spec_version: u32,
+    pub transaction_version: u32,
     pub new_heads: broadcast::Sender<Header>,
     pub finalized_heads: broadcast::Sender<Header>,
+    /// Admitted extrinsics; lock after `chain` when both are held.
+    pub pool: Mutex<Pool>,
 }
 
 impl Shared {
     /// The chain, even if a panicking holder poisoned the lock.
     pub fn chain(&self) -> MutexGuard<'_, DevChain> {
         self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pool, even if a panicking holder poisoned the lock.
+    pub fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -176,7 +187,8 @@ fn to_json<T: serde::Serialize>(v: &T) -> Answer {
 /// Every method, registered on one module.
 pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Shared>, String> {
     let mut m = RpcModule::from_arc(shared);
-    let names = register(&mut m).map_err(|e| e.to_string())?;
+    let mut names = register(&mut m).map_err(|e| e.to_string())?;
+    names.extend(crate::author::register(&mut m).map_err(|e| e.to_string())?);
     let mut methods: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     methods.push("rpc_methods".into());
     methods.sort();
@@ -242,7 +254,10 @@ fn register(
         match block {
             None => Ok(Value::Null),
             Some(b) => Ok(json!({
-                "block": { "header": to_json(&b.header)?, "extrinsics": [] },
+                "block": {
+                    "header": to_json(&b.header)?,
+                    "extrinsics": b.extrinsics.iter().map(|x| hex0x(x)).collect::<Vec<_>>(),
+                },
                 "justifications": null,
             })),
         }

@@ -21,6 +21,8 @@ use subxt_metadata::Metadata;
 pub struct Block {
     pub header: Header,
     pub hash: [u8; 32],
+    /// The encoded extrinsics in the block's body.
+    pub extrinsics: Vec<Vec<u8>>,
 }
 
 /// A key's values, each from its block on (`None`: deleted), ascending by block.
@@ -57,7 +59,11 @@ impl DevChain {
             block_time_ms: block_time_ms.max(1),
             state_root: [0; 32],
         };
-        chain.append(storage.into_iter().map(|(k, v)| (k, Some(v))).collect(), now_ms)?;
+        chain.append(
+            storage.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            Vec::new(),
+            now_ms,
+        )?;
         Ok(chain)
     }
 
@@ -66,18 +72,21 @@ impl DevChain {
         &self.metadata
     }
 
-    /// Produces the next block at unix ms `now_ms` with the storage `changes`.
+    /// Produces the next block at unix ms `now_ms` with the storage `changes` and these
+    /// extrinsics in its body.
     pub fn produce(
         &mut self,
         changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        extrinsics: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Result<&Block, ChainError> {
-        self.append(changes, now_ms)
+        self.append(changes, extrinsics, now_ms)
     }
 
     fn append(
         &mut self,
         mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        extrinsics: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Result<&Block, ChainError> {
         let number = self.blocks.len() as u64;
@@ -107,11 +116,12 @@ impl DevChain {
             parent_hash: H256(parent),
             number,
             state_root: H256(self.state_root),
-            extrinsics_root: H256(sp_crypto_hashing::blake2_256(&Vec::<Vec<u8>>::new().encode())),
+            // A node's root is a trie root; clients do not recompute it.
+            extrinsics_root: H256(sp_crypto_hashing::blake2_256(&extrinsics.encode())),
             digest: Digest { logs: vec![DigestItem::PreRuntime(*b"aura", slot.encode())] },
         };
         let hash = header_hash(&header);
-        self.blocks.push(Block { header, hash });
+        self.blocks.push(Block { header, hash, extrinsics });
         Ok(&self.blocks[self.blocks.len() - 1])
     }
 
@@ -184,7 +194,7 @@ mod tests {
     fn blocks_link_by_parent_hash_and_hash_their_encoding() {
         let mut c = chain();
         for i in 1..=3u64 {
-            c.produce(vec![], 1_700_000_000_000 + i * 1000).unwrap();
+            c.produce(vec![], vec![], 1_700_000_000_000 + i * 1000).unwrap();
         }
         for n in 1..=3u64 {
             let b = c.block(n).unwrap();
@@ -201,8 +211,9 @@ mod tests {
     #[test]
     fn storage_reads_see_the_value_at_each_block() {
         let mut c = chain();
-        c.produce(vec![(b"k1".to_vec(), Some(b"v2".to_vec()))], 1).unwrap();
-        c.produce(vec![(b"k1".to_vec(), None), (b"k2".to_vec(), Some(vec![9]))], 2).unwrap();
+        c.produce(vec![(b"k1".to_vec(), Some(b"v2".to_vec()))], vec![], 1).unwrap();
+        c.produce(vec![(b"k1".to_vec(), None), (b"k2".to_vec(), Some(vec![9]))], vec![], 2)
+            .unwrap();
         assert_eq!(c.get(b"k1", 0), Some(&b"v1"[..]));
         assert_eq!(c.get(b"k1", 1), Some(&b"v2"[..]));
         assert_eq!(c.get(b"k1", 2), None);

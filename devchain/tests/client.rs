@@ -30,6 +30,7 @@ fn genesis(n: usize) -> Genesis {
         weights_rate_limit: None,
         commit_reveal_version: None,
         neurons,
+        balances: Vec::new(),
     }
 }
 

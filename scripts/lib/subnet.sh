@@ -31,19 +31,22 @@ subnet_keys() {
   metagraph=(--metagraph "$work/metagraph.json")
 }
 
-# subnet_devchain: starts grail-devchain on a free loopback port with block time 1 s, netuid 1,
-# uid 0 the subnet owner (hotkey `owner`, which the weights' burn share goes to) and uids 1..
-# the keys of subnet_keys; sets `chain` (host:port), `chain_genesis`, `best` (its best block)
-# and points `timing` at it: miners over WebSocket, the validator over HTTP.
+# subnet_devchain [REGISTERED]: starts grail-devchain on a free loopback port with block time
+# 1 s, netuid 1, uid 0 the subnet owner (hotkey `owner`, which the weights' burn share goes to)
+# and uids 1..REGISTERED (default: all) the first keys of subnet_keys; every miner's hotkey is
+# funded (1 TAO) so that the others can register with subnet_register. Sets `chain`
+# (host:port), `chain_genesis`, `best` (its best block) and points `timing` at it: miners over
+# WebSocket, the validator over HTTP.
 subnet_devchain() {
   local owner
   owner="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
-  python3 - "$work/metagraph.json" "$owner" >"$work/genesis.json" <<'PY'
+  python3 - "$work/metagraph.json" "$owner" "${1:-256}" >"$work/genesis.json" <<'PY'
 import json, sys
 keys = [n["hotkey"] for n in sorted(json.load(open(sys.argv[1]))["neurons"], key=lambda n: n["uid"])]
-neurons = [{"hotkey": hk, "stake": 10**9} for hk in [sys.argv[2]] + keys]
-print(json.dumps({"netuid": 1, "owner": sys.argv[2], "neurons": neurons}))
+neurons = [{"hotkey": hk, "stake": 10**9} for hk in [sys.argv[2]] + keys[:int(sys.argv[3])]]
+balances = [{"account": hk, "free": 10**9} for hk in keys]
+print(json.dumps({"netuid": 1, "owner": sys.argv[2], "neurons": neurons, "balances": balances}))
 PY
   "$bin/grail-devchain" --genesis "$work/genesis.json" --listen 127.0.0.1:0 --block-time-ms 1000 \
     --log.level info >"$work/devchain.out" 2>"$work/devchain.log" &
@@ -55,6 +58,15 @@ PY
   best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
   metagraph=()
   timing=(--netuid 1 --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
+}
+
+# subnet_register I: miner I registers its hotkey on the dev chain (`grail-miner register`,
+# burned_register signed by the hotkey); its JSON line goes to $work/registerI.json.
+subnet_register() {
+  "$bin/grail-miner" register --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey "miner$1" \
+    --netuid 1 --subtensor.chain_endpoint "ws://$chain" --chain.block-time 1 \
+    >"$work/register$1.json" 2>"$work/register$1.log" \
+    || { echo "miner$1 could not register; see $work/register$1.log" >&2; return 1; }
 }
 
 # subnet_rpc METHOD [PARAMS_JSON]: one JSON-RPC call to the dev chain over HTTP; prints `result`.

@@ -40,10 +40,19 @@ impl RpcClientT for HttpRpc {
         params: Option<Box<RawValue>>,
     ) -> RawRpcFuture<'a, Box<RawValue>> {
         Box::pin(async move {
-            self.client
-                .request::<Box<RawValue>, _>(method, Params(params))
-                .await
-                .map_err(|e| subxt::rpcs::Error::Client(Box::new(e)))
+            self.client.request::<Box<RawValue>, _>(method, Params(params)).await.map_err(|e| {
+                match e {
+                    // A node's error answer, as subxt's own clients report it.
+                    jsonrpsee::core::ClientError::Call(e) => {
+                        subxt::rpcs::Error::User(subxt::rpcs::UserError {
+                            code: e.code(),
+                            message: e.message().to_owned(),
+                            data: e.data().map(ToOwned::to_owned),
+                        })
+                    }
+                    e => subxt::rpcs::Error::Client(Box::new(e)),
+                }
+            })
         })
     }
 

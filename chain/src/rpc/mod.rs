@@ -13,6 +13,7 @@
 
 mod heads;
 mod http;
+pub mod submit;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 pub mod generate;
 pub mod keys;
 pub mod mine;
+pub mod register;
 
 use clap::{Parser, Subcommand};
 use grail_cli::log::LogArgs;
@@ -30,6 +31,9 @@ enum Command {
     /// Mine windows: wait for each window's verified drand beacon, generate complete groups of
     /// 16 rollouts, sign and upload the window file. Prints one JSON report line per window.
     Mine(Box<mine::MineArgs>),
+    /// Register the hotkey on the subnet (`burned_register`, signed and paid by the hotkey as
+    /// its own owning account); prints `{"netuid", "hotkey", "uid", "block", ...}`.
+    Register(register::RegisterArgs),
     /// Greedy-decode one chat prompt with a model folder (to check a model by eye); prints
     /// `{"prompt", "answer", "tokens", "tokens_per_s"}`.
     Generate(generate::GenerateArgs),
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keys::keygen(&args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Mine(args) => mine::run(&args),
+        Command::Register(args) => register::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }

@@ -39,6 +39,7 @@ impl Tracker {
         let mut backoff = Duration::from_millis(250);
         let mut last_error: Option<String> = None;
         loop {
+            let before = tx.borrow().map(|h| h.number);
             let outcome = match self.transport {
                 Transport::WebSocket => self.follow(&tx).await,
                 Transport::Http => self.poll(&tx).await,
@@ -53,6 +54,10 @@ impl Tracker {
             if last_error.as_ref() != Some(&e) {
                 tracing::warn!(endpoint = %self.endpoint, error = %e, retry_ms = backoff.as_millis() as u64, "chain: following finalized heads again");
                 last_error = Some(e);
+            }
+            // A subscription that delivered heads starts the backoff over.
+            if tx.borrow().map(|h| h.number) != before {
+                backoff = Duration::from_millis(250);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -114,16 +114,24 @@ impl SubtensorClient {
         let transport = transport_of(&endpoint).map_err(&unavailable)?;
         let client: RpcClient = match transport {
             Transport::WebSocket => {
-                let policy =
-                    ExponentialBackoff::from_millis(250).max_delay(Duration::from_secs(10)).take(2);
+                // Reconnects forever, 200 ms, 400 ms, ... up to 5 s apart: a node back after
+                // any outage is used again. The first connection gets one request timeout.
+                let policy = ExponentialBackoff::from_millis(2)
+                    .factor(100)
+                    .max_delay(Duration::from_secs(5));
                 let connect = ReconnectingRpcClient::builder()
                     .retry_policy(policy)
                     .request_timeout(options.request_timeout)
                     .connection_timeout(options.request_timeout)
                     .build(&endpoint);
-                let ws = tokio::time::timeout(options.request_timeout * 3, connect)
+                let ws = tokio::time::timeout(options.request_timeout, connect)
                     .await
-                    .map_err(|_| unavailable("no WebSocket connection in time".into()))?
+                    .map_err(|_| {
+                        unavailable(format!(
+                            "no WebSocket connection within {:.1} s (refused, or no answer)",
+                            options.request_timeout.as_secs_f64()
+                        ))
+                    })?
                     .map_err(|e| unavailable(format!("cannot connect: {e}")))?;
                 RpcClient::new(ws)
             }
@@ -255,7 +263,8 @@ impl SubtensorClient {
             .run("chain_getHeader", rpc.chain_get_header(Some(hash)))
             .await?
             .ok_or_else(|| self.unavailable(format!("no header for block {block}'s hash")))?;
-        check_header(&header, block, hash.0).map_err(|d| self.unavailable(d))?;
+        check_header(&header, block, hash.0)
+            .map_err(|d| self.unavailable(format!("chain_getHeader: {d}")))?;
         Ok(hash.0)
     }
 

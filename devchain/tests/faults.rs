@@ -1,0 +1,683 @@
+//! The chain client when the node misbehaves: unreachable, silent, slow, dropping its
+//! connections mid-subscription, answering for blocks it has not produced or with headers that
+//! do not match, on another chain, or serving metadata that lacks what the roles use. The node
+//! is the dev chain, behind proxies written here that delay, cut or rewrite what it says.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use grail_chain::metadata::FINNEY_METADATA;
+use grail_chain::rpc::{header_hash, ClientOptions, Head, Header, SubtensorClient};
+use grail_chain::storage_key::storage_key;
+use grail_chain::ChainError;
+use grail_devchain::genesis::Genesis;
+use grail_devchain::{Options, Running};
+use grail_protocol::keys::Hotkey;
+use parity_scale_codec::{Decode, Encode};
+use serde_json::{json, Value};
+use subxt::config::substrate::Digest;
+use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+use subxt::utils::H256;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+fn genesis() -> Genesis {
+    serde_json::from_value(json!({
+        "netuid": 81,
+        "chain": "Development",
+        "tempo": 20,
+        "neurons": [{"hotkey": Hotkey([7; 32]).to_ss58(), "stake": 1000, "validator_permit": true}],
+    }))
+    .unwrap()
+}
+
+async fn start_chain(block_ms: u64) -> Running {
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(block_ms),
+        finality_lag: 1,
+    };
+    grail_devchain::start(&genesis(), &options).await.unwrap()
+}
+
+fn options(endpoint: &str, timeout: Duration) -> ClientOptions {
+    ClientOptions {
+        endpoint: endpoint.to_owned(),
+        block_time_s: 1,
+        request_timeout: timeout,
+        expected_genesis: None,
+    }
+}
+
+/// A loopback port nothing listens on.
+async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Waits until the client's finalized head reaches `block`.
+async fn wait_for_block(client: &SubtensorClient, block: u64, limit: Duration) -> Head {
+    let start = Instant::now();
+    loop {
+        let head = client.finalized();
+        if let Some(head) = head.filter(|h| h.number >= block) {
+            return head;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "no finalized block {block} in {limit:?} (last seen {:?})",
+            head.map(|h| h.number)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn assert_unavailable_at(err: &ChainError, endpoint: &str, needles: &[&str]) {
+    let ChainError::Unavailable { source_name, detail } = err else {
+        panic!("not Unavailable: {err:?}");
+    };
+    assert_eq!(source_name, endpoint, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(endpoint), "{text}");
+    for needle in needles {
+        assert!(detail.contains(needle), "{needle:?} not in: {text}");
+    }
+}
+
+/// A TCP proxy to `upstream` that can cut every live connection, answer late, or refuse
+/// (accept and close at once).
+struct TcpProxy {
+    addr: SocketAddr,
+    state: Arc<TcpState>,
+}
+
+#[derive(Default)]
+struct TcpState {
+    live: Mutex<Vec<AbortHandle>>,
+    accepted: AtomicUsize,
+    delay_ms: AtomicU64,
+    refusing: AtomicBool,
+}
+
+impl TcpProxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(TcpState::default());
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if shared.refusing.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
+                let conn = shared.clone();
+                let task = tokio::spawn(async move {
+                    let Ok(node) = TcpStream::connect(upstream).await else { return };
+                    let (client_read, client_write) = client.into_split();
+                    let (node_read, node_write) = node.into_split();
+                    tokio::select! {
+                        () = pump(client_read, node_write, None) => {}
+                        () = pump(node_read, client_write, Some(&conn.delay_ms)) => {}
+                    }
+                });
+                shared.live.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self { addr, state }
+    }
+
+    /// Closes every connection open now; new ones are accepted.
+    fn drop_all(&self) {
+        for conn in self.state.live.lock().unwrap().drain(..) {
+            conn.abort();
+        }
+    }
+
+    /// Holds each chunk from the node this long before passing it on.
+    fn set_delay(&self, delay: Duration) {
+        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn set_refusing(&self, refusing: bool) {
+        self.state.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
+    }
+}
+
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay_ms: Option<&AtomicU64>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let delay = delay_ms.map_or(0, |d| d.load(Ordering::SeqCst));
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What the rewriting HTTP proxy does to the node's answers.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// Passes everything through.
+    None,
+    /// Where the node has no hash for a block, makes up a block: a hash, and a header of that
+    /// number that hashes to it.
+    MadeUpBlocks,
+    /// Answers `chain_getHeader(hash)` with the header's state root changed.
+    OtherStateRoot(String),
+    /// Answers `chain_getHeader(hash)` with the header's number plus one.
+    OtherNumber(String),
+    /// Answers the metadata requests.
+    Metadata { at_version: Served, legacy: Served },
+}
+
+/// What a metadata request is answered with.
+#[derive(Debug, Clone)]
+enum Served {
+    /// The node's answer.
+    Node,
+    /// A runtime call error.
+    Error,
+    /// These bytes (as `Some(bytes)` for `Metadata_metadata_at_version`).
+    Bytes(Vec<u8>),
+}
+
+/// An HTTP/1.1 JSON-RPC proxy to `upstream` that rewrites answers as its [`Fault`] says.
+struct HttpProxy {
+    addr: SocketAddr,
+    state: Arc<HttpState>,
+}
+
+struct HttpState {
+    upstream: SocketAddr,
+    fault: Mutex<Fault>,
+    made_up: Mutex<HashMap<String, Value>>,
+}
+
+impl HttpProxy {
+    async fn start(upstream: SocketAddr, fault: Fault) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(HttpState {
+            upstream,
+            fault: Mutex::new(fault),
+            made_up: Mutex::new(HashMap::new()),
+        });
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(serve_http(client, shared.clone()));
+            }
+        });
+        Self { addr, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn set(&self, fault: Fault) {
+        *self.state.fault.lock().unwrap() = fault;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads one HTTP request with a `Content-Length` body from a kept-alive connection: its head
+/// (lower case) and body; `None` once the client closes it.
+async fn read_request(
+    stream: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(end) = find(buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let total = end + 4 + content_length(&head).unwrap_or(0);
+            while buf.len() < total {
+                let n = stream.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = buf[end + 4..total].to_vec();
+            buf.drain(..total);
+            return Some((head, body));
+        }
+        let n = stream.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The body of a chunked HTTP message.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = find(raw, b"\r\n") {
+        let line = std::str::from_utf8(&raw[..eol]).unwrap();
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// POSTs `body` to the node and returns the answer's body.
+async fn forward(upstream: SocketAddr, body: &[u8]) -> Vec<u8> {
+    let mut node = TcpStream::connect(upstream).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {upstream}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    node.write_all(head.as_bytes()).await.unwrap();
+    node.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    node.read_to_end(&mut raw).await.unwrap();
+    let end = find(&raw, b"\r\n\r\n").expect("an HTTP answer");
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let rest = &raw[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest[..content_length(&head).unwrap_or(rest.len()).min(rest.len())].to_vec()
+    }
+}
+
+async fn serve_http(mut client: TcpStream, state: Arc<HttpState>) {
+    let mut buf = Vec::new();
+    while let Some((head, body)) = read_request(&mut client, &mut buf).await {
+        let answer = answer(&state, &body).await;
+        let close = head.contains("connection: close");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+            answer.len(),
+            if close { "connection: close\r\n" } else { "" }
+        );
+        if client.write_all(head.as_bytes()).await.is_err()
+            || client.write_all(&answer).await.is_err()
+            || close
+        {
+            return;
+        }
+    }
+}
+
+async fn answer(state: &HttpState, body: &[u8]) -> Vec<u8> {
+    let from_node = forward(state.upstream, body).await;
+    let Ok(request) = serde_json::from_slice::<Value>(body) else { return from_node };
+    let Some(method) = request["method"].as_str() else { return from_node };
+    let mut response: Value = serde_json::from_slice(&from_node).unwrap();
+    let fault = state.fault.lock().unwrap().clone();
+    rewrite(state, &fault, method, &request["params"], &mut response);
+    serde_json::to_vec(&response).unwrap()
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn block_number(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => u64::from_str_radix(s.strip_prefix("0x")?, 16).ok(),
+        _ => None,
+    }
+}
+
+fn serve(response: &mut Value, served: &Served, encode: impl Fn(&[u8]) -> Vec<u8>) {
+    match served {
+        Served::Node => {}
+        Served::Error => {
+            let obj = response.as_object_mut().unwrap();
+            obj.remove("result");
+            obj.insert(
+                "error".into(),
+                json!({"code": 1002, "message": "Execution failed: refused by the test proxy"}),
+            );
+        }
+        Served::Bytes(bytes) => response["result"] = json!(hex0x(&encode(bytes))),
+    }
+}
+
+fn rewrite(state: &HttpState, fault: &Fault, method: &str, params: &Value, response: &mut Value) {
+    let first = &params[0];
+    let asked_hash = first.as_str().map(str::to_ascii_lowercase);
+    match (fault, method) {
+        (Fault::MadeUpBlocks, "chain_getBlockHash") if response["result"].is_null() => {
+            let Some(number) = block_number(first) else { return };
+            let header = Header {
+                parent_hash: H256([9; 32]),
+                number,
+                state_root: H256([8; 32]),
+                extrinsics_root: H256([7; 32]),
+                digest: Digest { logs: Vec::new() },
+            };
+            let hash = hex0x(&header_hash(&header));
+            let json = serde_json::to_value(&header).unwrap();
+            state.made_up.lock().unwrap().insert(hash.clone(), json);
+            response["result"] = json!(hash);
+        }
+        (Fault::MadeUpBlocks, "chain_getHeader") => {
+            let made_up = state.made_up.lock().unwrap();
+            if let Some(header) = asked_hash.and_then(|h| made_up.get(&h)) {
+                response["result"] = header.clone();
+            }
+        }
+        (Fault::OtherStateRoot(target) | Fault::OtherNumber(target), "chain_getHeader")
+            if asked_hash.as_ref() == Some(target) =>
+        {
+            let mut header: Header = serde_json::from_value(response["result"].clone()).unwrap();
+            if matches!(fault, Fault::OtherStateRoot(_)) {
+                header.state_root = H256([0xee; 32]);
+            } else {
+                header.number += 1;
+            }
+            response["result"] = serde_json::to_value(&header).unwrap();
+        }
+        (Fault::Metadata { at_version, .. }, "state_call")
+            if first.as_str() == Some("Metadata_metadata_at_version") =>
+        {
+            serve(response, at_version, |b| Some(b.to_vec()).encode());
+        }
+        (Fault::Metadata { legacy, .. }, "state_getMetadata") => {
+            serve(response, legacy, <[u8]>::to_vec);
+        }
+        _ => {}
+    }
+}
+
+/// The vendored finney metadata without `SubtensorModule.Keys`, re-encoded.
+fn metadata_without_keys() -> Vec<u8> {
+    let mut prefixed = RuntimeMetadataPrefixed::decode(&mut &FINNEY_METADATA[..]).unwrap();
+    let RuntimeMetadata::V16(v16) = &mut prefixed.1 else { panic!("the metadata is not V16") };
+    let subtensor = v16.pallets.iter_mut().find(|p| p.name == "SubtensorModule").unwrap();
+    let entries = &mut subtensor.storage.as_mut().unwrap().entries;
+    let before = entries.len();
+    entries.retain(|e| e.name != "Keys");
+    assert_eq!(entries.len() + 1, before);
+    prefixed.encode()
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_node_over_http_fails_at_once_naming_it() {
+    let url = format!("http://127.0.0.1:{}", closed_port().await);
+    let start = Instant::now();
+    let err = SubtensorClient::connect(options(&url, SECOND)).await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert_unavailable_at(&err, &url, &["chain_getBlockHash(0)"]);
+    assert!(elapsed < SECOND, "{elapsed:?}");
+}
+
+/// `connect` bounds a WebSocket connection at three request timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_node_over_ws_fails_within_the_connect_limit_naming_it() {
+    let url = format!("ws://127.0.0.1:{}", closed_port().await);
+    let start = Instant::now();
+    let err = SubtensorClient::connect(options(&url, SECOND)).await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert_unavailable_at(&err, &url, &[]);
+    assert!(elapsed < 3 * SECOND + SECOND / 2, "{elapsed:?}");
+}
+
+/// A refused connection fails within the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_node_over_ws_fails_within_the_request_timeout() {
+    let url = format!("ws://127.0.0.1:{}", closed_port().await);
+    let start = Instant::now();
+    let err = SubtensorClient::connect(options(&url, SECOND)).await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert_unavailable_at(&err, &url, &[]);
+    assert!(elapsed < SECOND + SECOND / 2, "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_accepts_but_never_answers_times_out_naming_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    let (ws, http) = (format!("ws://{addr}"), format!("http://{addr}"));
+    let timed = |url: String| async move {
+        let start = Instant::now();
+        let err = SubtensorClient::connect(options(&url, SECOND)).await.unwrap_err();
+        (url, err, start.elapsed())
+    };
+    let ((ws, ws_err, ws_took), (http, http_err, http_took)) = tokio::join!(timed(ws), timed(http));
+    assert_unavailable_at(&ws_err, &ws, &[]);
+    assert!(ws_took >= SECOND && ws_took < 3 * SECOND + SECOND / 2, "{ws_took:?}");
+    assert_unavailable_at(&http_err, &http, &["chain_getBlockHash(0)"]);
+    assert!(http_took >= SECOND * 9 / 10 && http_took < 2 * SECOND, "{http_took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_slow_after_connecting_fails_requests_in_time_naming_it() {
+    let chain = start_chain(200).await;
+    let proxy = TcpProxy::start(chain.addr).await;
+    let ws_url = format!("ws://{}", proxy.addr);
+    let http_url = format!("http://{}", proxy.addr);
+    let ws = SubtensorClient::connect(options(&ws_url, SECOND)).await.unwrap();
+    let http = SubtensorClient::connect(options(&http_url, SECOND)).await.unwrap();
+    wait_for_block(&ws, 2, 5 * SECOND).await;
+    let at = ws.verified_hash(1).await.unwrap();
+    assert_eq!(http.verified_hash(1).await.unwrap(), at);
+    let key = storage_key(ws.metadata(), "Timestamp", "Now", &[]).unwrap();
+    proxy.set_delay(5 * SECOND);
+    for (client, url) in [(&ws, &ws_url), (&http, &http_url)] {
+        let start = Instant::now();
+        let err = client.verified_hash(1).await.unwrap_err();
+        assert_unavailable_at(&err, url, &["chain_getBlockHash"]);
+        let took = start.elapsed();
+        assert!(took < 2 * SECOND, "{url}: verified_hash took {took:?}");
+        let start = Instant::now();
+        let err = client.storage_at(std::slice::from_ref(&key), at).await.unwrap_err();
+        assert_unavailable_at(&err, url, &["state_queryStorageAt"]);
+        let took = start.elapsed();
+        assert!(took < 2 * SECOND, "{url}: storage_at took {took:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_follows_heads_again_after_its_connection_drops() {
+    let chain = start_chain(200).await;
+    let proxy = TcpProxy::start(chain.addr).await;
+    let url = format!("ws://{}", proxy.addr);
+    let client = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap();
+    wait_for_block(&client, 3, 5 * SECOND).await;
+    assert_eq!(proxy.accepted(), 1);
+    proxy.drop_all();
+    let best_at_drop = chain.shared.chain().best().header.number;
+    let head = wait_for_block(&client, best_at_drop + 3, 5 * SECOND).await;
+    assert!(proxy.accepted() >= 2, "the client did not connect again");
+    let want = chain.shared.chain().block(head.number).unwrap().hash;
+    assert_eq!(head.hash, want);
+    assert_eq!(client.verified_hash(head.number).await.unwrap(), want);
+    let first_after = chain.shared.chain().block(best_at_drop + 1).unwrap().hash;
+    assert_eq!(client.verified_hash(best_at_drop + 1).await.unwrap(), first_after);
+}
+
+/// A node away for a second (a restart) is followed again a moment after it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_outage_is_bridged_within_seconds() {
+    let chain = start_chain(100).await;
+    let proxy = TcpProxy::start(chain.addr).await;
+    let url = format!("ws://{}", proxy.addr);
+    let client = SubtensorClient::connect(options(&url, SECOND)).await.unwrap();
+    wait_for_block(&client, 2, 5 * SECOND).await;
+    proxy.set_refusing(true);
+    proxy.drop_all();
+    tokio::time::sleep(SECOND).await;
+    proxy.set_refusing(false);
+    let best = chain.shared.chain().best().header.number;
+    wait_for_block(&client, best + 2, 3 * SECOND).await;
+}
+
+/// A node away for longer than the WebSocket client's retries is followed again once back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_retries_is_bridged_once_the_node_is_back() {
+    let chain = start_chain(100).await;
+    let proxy = TcpProxy::start(chain.addr).await;
+    let url = format!("ws://{}", proxy.addr);
+    let client = SubtensorClient::connect(options(&url, SECOND)).await.unwrap();
+    wait_for_block(&client, 1, 5 * SECOND).await;
+    proxy.set_refusing(true);
+    proxy.drop_all();
+    tokio::time::sleep(Duration::from_millis(10_800)).await;
+    proxy.set_refusing(false);
+    let best = chain.shared.chain().best().header.number;
+    wait_for_block(&client, best + 2, 3 * SECOND).await;
+}
+
+/// Each of several drops, some seconds apart, is followed again within a second or so: the
+/// pause before following again does not keep growing once heads flow again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_drops_are_each_bridged_quickly() {
+    let chain = start_chain(100).await;
+    let proxy = TcpProxy::start(chain.addr).await;
+    let url = format!("ws://{}", proxy.addr);
+    let client = SubtensorClient::connect(options(&url, SECOND)).await.unwrap();
+    wait_for_block(&client, 1, 5 * SECOND).await;
+    for _ in 0..5 {
+        proxy.drop_all();
+        let best = chain.shared.chain().best().header.number;
+        wait_for_block(&client, best + 2, 2 * SECOND).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_not_finalized_is_not_produced_whatever_the_node_answers() {
+    let chain = start_chain(200).await;
+    let proxy = HttpProxy::start(chain.addr, Fault::MadeUpBlocks).await;
+    let url = proxy.url();
+    let client = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap();
+    let head = wait_for_block(&client, 2, 5 * SECOND).await;
+    // Through the proxy, a finalized block is the node's.
+    let want = chain.shared.chain().block(head.number).unwrap().hash;
+    assert_eq!(client.verified_hash(head.number).await.unwrap(), want);
+    let best = chain.shared.chain().best().header.number;
+    for block in [best + 5, best + 50] {
+        match client.verified_hash(block).await {
+            Err(ChainError::NotYetProduced { block: b, latest: Some(latest) }) => {
+                assert_eq!(b, block);
+                assert!(latest < block, "latest {latest}, block {block}");
+            }
+            other => panic!("block {block}: {other:?}"),
+        }
+    }
+    // The client never asked; asked, the proxy makes up a block that checks out.
+    assert!(proxy.state.made_up.lock().unwrap().is_empty());
+    let ask = |method: &str, param: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": [param]});
+        let addr = proxy.addr;
+        async move {
+            let answer = forward(addr, &serde_json::to_vec(&body).unwrap()).await;
+            serde_json::from_slice::<Value>(&answer).unwrap()["result"].clone()
+        }
+    };
+    let made_up = ask("chain_getBlockHash", json!(best + 50)).await;
+    let made_up = made_up.as_str().expect("a made-up hash").to_owned();
+    let header: Header =
+        serde_json::from_value(ask("chain_getHeader", json!(made_up)).await).unwrap();
+    assert_eq!(header.number, best + 50);
+    assert_eq!(hex0x(&header_hash(&header)), made_up);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_does_not_match_its_hash_or_number_is_refused() {
+    let chain = start_chain(200).await;
+    let proxy = HttpProxy::start(chain.addr, Fault::None).await;
+    let url = proxy.url();
+    let client = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap();
+    wait_for_block(&client, 3, 5 * SECOND).await;
+    let real = chain.shared.chain().block(1).unwrap().hash;
+    let target = hex0x(&real);
+    proxy.set(Fault::OtherStateRoot(target.clone()));
+    let err = client.verified_hash(1).await.unwrap_err();
+    assert_unavailable_at(&err, &url, &["block 1", "hashes to", &target]);
+    proxy.set(Fault::OtherNumber(target.clone()));
+    let err = client.verified_hash(1).await.unwrap_err();
+    assert_unavailable_at(&err, &url, &["block 1", "is block 2", &target]);
+    proxy.set(Fault::None);
+    assert_eq!(client.verified_hash(1).await.unwrap(), real);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_another_chain_is_refused_naming_both_hashes() {
+    let chain = start_chain(300).await;
+    for url in [format!("ws://{}", chain.addr), format!("http://{}", chain.addr)] {
+        let mut o = options(&url, 2 * SECOND);
+        o.expected_genesis = Some([1; 32]);
+        let err = SubtensorClient::connect(o).await.unwrap_err();
+        let real = hex::encode(chain.genesis_hash);
+        let expected = hex::encode([1u8; 32]);
+        assert_unavailable_at(&err, &url, &["genesis", &real, &expected]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_lacking_a_storage_item_is_refused_naming_it() {
+    let chain = start_chain(300).await;
+    let stripped = metadata_without_keys();
+    // Served by the runtime API; then only by `state_getMetadata`, the runtime API failing.
+    let faults = [
+        Fault::Metadata { at_version: Served::Bytes(stripped.clone()), legacy: Served::Node },
+        Fault::Metadata { at_version: Served::Error, legacy: Served::Bytes(stripped) },
+    ];
+    for fault in faults {
+        let proxy = HttpProxy::start(chain.addr, fault.clone()).await;
+        let url = proxy.url();
+        let err = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap_err();
+        let ChainError::MissingInMetadata { source_name, missing } = &err else {
+            panic!("{fault:?}: not MissingInMetadata: {err:?}");
+        };
+        assert_eq!(source_name, &url);
+        assert_eq!(missing, "SubtensorModule.Keys (storage)");
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+    // The same proxy serving the node's own metadata is accepted.
+    let proxy = HttpProxy::start(chain.addr, Fault::None).await;
+    let client = SubtensorClient::connect(options(&proxy.url(), 2 * SECOND)).await.unwrap();
+    assert_eq!(client.info().metadata_version, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_that_does_not_decode_is_refused_naming_the_node() {
+    let chain = start_chain(300).await;
+    let truncated = FINNEY_METADATA[..FINNEY_METADATA.len() / 2].to_vec();
+    let fault = Fault::Metadata { at_version: Served::Bytes(truncated), legacy: Served::Node };
+    let proxy = HttpProxy::start(chain.addr, fault).await;
+    let url = proxy.url();
+    let err = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap_err();
+    let bytes = format!("({} bytes)", FINNEY_METADATA.len() / 2);
+    assert_unavailable_at(&err, &url, &["does not decode", &bytes]);
+}

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod events;
 pub mod extrinsic;
 pub mod genesis;
+pub mod legacy_metadata;
 pub mod pool;
 pub mod rpc;
 pub mod state;
@@ -55,6 +56,13 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
     let (version_scale, version_json) =
         rpc::runtime_version(&metadata).map_err(|e| anyhow::anyhow!("runtime version: {e}"))?;
     let storage = genesis.storage(&metadata)?;
+    let v16 = legacy_metadata::decode_v16(FINNEY_METADATA)?;
+    let metadata_v14 = legacy_metadata::encode(frame_metadata::RuntimeMetadata::V14(
+        legacy_metadata::v14_of(&v16)?,
+    ));
+    let metadata_v15 = legacy_metadata::encode(frame_metadata::RuntimeMetadata::V15(
+        legacy_metadata::v15_of(&v16)?,
+    ));
     let block_time_ms = options.block_time.as_millis().max(1) as u64;
     let chain = DevChain::new(metadata, storage, unix_ms(), block_time_ms, options.finality_lag)?;
     let genesis_hash = chain.best().hash;
@@ -70,6 +78,8 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
     let shared = Arc::new(Shared {
         chain: Mutex::new(chain),
         metadata_bytes: FINNEY_METADATA.to_vec(),
+        metadata_v14,
+        metadata_v15,
         version_scale,
         version_json,
         chain_name: genesis.chain.clone(),

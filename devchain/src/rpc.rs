@@ -24,8 +24,11 @@ const INVALID_PARAMS: i32 = -32602;
 #[derive(Debug)]
 pub struct Shared {
     pub chain: Mutex<DevChain>,
-    /// The metadata served (the vendored finney file, V16).
+    /// The metadata served: the vendored finney file (V16), and V14 (`state_getMetadata`,
+    /// `Metadata_metadata`) and V15 derived from it.
     pub metadata_bytes: Vec<u8>,
+    pub metadata_v14: Vec<u8>,
+    pub metadata_v15: Vec<u8>,
     /// `System.Version` from the metadata: SCALE (for `Core_version`) and JSON.
     pub version_scale: Vec<u8>,
     pub version_json: Value,
@@ -268,7 +271,7 @@ fn register(
     });
     method!("state_getMetadata", |a, s| {
         block_at(&s.chain(), opt_str(&a, 0, "block hash")?)?;
-        Ok(json!(hex0x(&s.metadata_bytes)))
+        Ok(json!(hex0x(&s.metadata_v14)))
     });
     method!("state_call", |a, s| {
         let name = opt_str(&a, 0, "method")?.unwrap_or_default();
@@ -388,13 +391,18 @@ async fn follow_heads(
 fn runtime_call(s: &Shared, name: &str, data: &[u8]) -> Result<Vec<u8>, ErrorObjectOwned> {
     match name {
         "Core_version" => Ok(s.version_scale.clone()),
-        "Metadata_metadata_versions" => Ok(vec![16u32].encode()),
-        "Metadata_metadata" => Ok(s.metadata_bytes.encode()),
+        "Metadata_metadata_versions" => Ok(vec![14u32, 15, 16].encode()),
+        "Metadata_metadata" => Ok(s.metadata_v14.encode()),
         "Metadata_metadata_at_version" => {
             let version = u32::decode(&mut &data[..]).map_err(|e| {
                 err(CALL_ERROR, format!("Execution failed: Could not decode the version: {e}"))
             })?;
-            let answer: Option<Vec<u8>> = (version == 16).then(|| s.metadata_bytes.clone());
+            let answer: Option<Vec<u8>> = match version {
+                14 => Some(s.metadata_v14.clone()),
+                15 => Some(s.metadata_v15.clone()),
+                16 => Some(s.metadata_bytes.clone()),
+                _ => None,
+            };
             Ok(answer.encode())
         }
         other => Err(err(

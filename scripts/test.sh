@@ -28,8 +28,12 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build binaries"
-cargo build --workspace --bins --locked
+# Binaries and tests in one build: the end-to-end tests run the binaries, and building every
+# target at once gives the binaries the same dependency features as the tests (dev-dependencies
+# enable some), so the test runner below reuses every artifact instead of compiling the
+# dependency tree a second time.
+step "build binaries and tests"
+cargo build --workspace --all-targets --locked
 
 step "golden vectors, recomputed by the Python reference (reference/)"
 scripts/check-vectors.sh

@@ -246,7 +246,7 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let first_block_hash = self.chain.block_hash(first_block).await.map_err(|e| {
             PipelineError::Chain { reason: format!("hash of block {first_block}: {e}") }
         })?;
-        let metagraph = cfg.metagraph.load().await?;
+        let metagraph = cfg.metagraph.load_at(Some((first_block, first_block_hash))).await?;
         let miners = metagraph.miners();
         let cutoff = cutoff_ms(window, &cfg.network, &cfg.verify, &clock)?;
         progress.wait_past(cutoff).await?;

@@ -126,17 +126,30 @@ impl MetagraphSource {
         }
     }
 
-    /// The current metagraph.
+    /// The current metagraph (on a node: at the latest finalized block).
     pub async fn load(&self) -> Result<Metagraph> {
+        self.load_at(None).await
+    }
+
+    /// The metagraph at block `at` (number, hash) on a node, so that every validator of a
+    /// window reads the same one; the file, whatever `at`.
+    pub async fn load_at(&self, at: Option<(u64, [u8; 32])>) -> Result<Metagraph> {
         match self {
             MetagraphSource::File(path) => Metagraph::load(path),
             MetagraphSource::Chain { client, netuid, cache } => {
                 let bad = |e: grail_chain::ChainError| ValidatorError::Metagraph {
                     reason: format!("netuid {netuid}: {e}"),
                 };
-                let Some(head) = client.finalized() else {
-                    let none = grail_chain::ChainError::NotYetProduced { block: 0, latest: None };
-                    return Err(bad(none));
+                let head = match (at, client.finalized()) {
+                    (Some((number, hash)), _) => {
+                        grail_chain::rpc::Head { number, hash, timestamp_ms: 0 }
+                    }
+                    (None, Some(head)) => head,
+                    (None, None) => {
+                        let none =
+                            grail_chain::ChainError::NotYetProduced { block: 0, latest: None };
+                        return Err(bad(none));
+                    }
                 };
                 if let Some((at, graph)) = cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
                 {

@@ -52,14 +52,18 @@ fn dispatch_error_name(md: &Metadata, e: &Value<u32>) -> String {
     }
 }
 
-/// The outcome of extrinsic `index` from the encoded `System.Events` of its block.
-pub fn extrinsic_outcome(md: &Metadata, events: &[u8], index: u32) -> Result<Outcome, ChainError> {
-    let ty = md
-        .pallet_by_name("System")
+/// The type of `System.Events`' value (`Vec<EventRecord>`) in `md`.
+pub fn events_type(md: &Metadata) -> Result<u32, ChainError> {
+    md.pallet_by_name("System")
         .and_then(|p| p.storage())
         .and_then(|s| s.entry_by_name("Events"))
-        .ok_or_else(|| bad("the metadata has no System.Events".into()))?
-        .value_ty();
+        .map(|e| e.value_ty())
+        .ok_or_else(|| bad("the metadata has no System.Events".into()))
+}
+
+/// The outcome of extrinsic `index` from the encoded `System.Events` of its block.
+pub fn extrinsic_outcome(md: &Metadata, events: &[u8], index: u32) -> Result<Outcome, ChainError> {
+    let ty = events_type(md)?;
     let mut input = events;
     let records: Value<u32> = scale_value::scale::decode_as_type(&mut input, ty, md.types())
         .map_err(|e| bad(format!("{} bytes do not decode: {e}", events.len())))?;

@@ -112,12 +112,7 @@ pub fn encode_events(
     md: &Metadata,
     outcomes: &[Result<(), ModuleError>],
 ) -> Result<Vec<u8>, EventError> {
-    let ty = md
-        .pallet_by_name("System")
-        .and_then(|p| p.storage())
-        .and_then(|s| s.entry_by_name("Events"))
-        .ok_or_else(|| EventError("no System.Events".into()))?
-        .value_ty();
+    let ty = grail_chain::events::events_type(md).map_err(|e| EventError(e.to_string()))?;
     let mut records = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
         let index = u32::try_from(i).map_err(|_| EventError("too many extrinsics".into()))?;

@@ -158,7 +158,15 @@ impl Pool {
                             Ok(())
                         }
                         Err(DispatchFailure::Module(e)) => Err(e),
-                        Err(DispatchFailure::Internal(e)) => return Err(e),
+                        Err(DispatchFailure::Internal(e)) => {
+                            // The dev chain's own fault: the extrinsic is dropped, the chain
+                            // goes on.
+                            tracing::error!(error = %e, tx = %hex::encode(p.checked.hash), "extrinsic dropped");
+                            if let Some(w) = &p.watcher {
+                                let _ = w.send(json!("invalid"));
+                            }
+                            continue;
+                        }
                     }
                 }
                 _ => unreachable_call(&p.checked)?,

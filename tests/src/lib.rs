@@ -46,6 +46,42 @@ pub fn keygen(dir: &Path, name: &str) -> String {
     v["ss58"].as_str().unwrap().to_owned()
 }
 
+/// The command of one-shot miner `h{i}` of `window` on the tiny model (1 problem, 16 tokens,
+/// wallet `m` under `dir/wallets`, store `dir/storage`): `grail-miner mine`, or (`tamper`)
+/// `grail-audit adversary` forging a token in every rollout. `chain` holds the chain and
+/// window flags.
+pub fn miner_command(
+    dir: &Path,
+    beacon_url: &str,
+    i: u32,
+    window: u64,
+    tamper: bool,
+    chain: &[String],
+) -> std::process::Command {
+    use std::process::Command;
+    let w = window.to_string();
+    let mut cmd = if tamper {
+        let mut cmd = Command::new(bin("grail-audit"));
+        cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
+        cmd
+    } else {
+        let mut cmd = Command::new(bin("grail-miner"));
+        cmd.args(["mine", "--from-window", &w, "--until-window", &w]);
+        cmd
+    };
+    cmd.arg("--model")
+        .arg(fixture("models/tiny"))
+        .arg("--wallet.path")
+        .arg(dir.join("wallets"))
+        .args(["--wallet.name", "m", "--wallet.hotkey", &format!("h{i}")])
+        .args(["--beacon.chain", "local", "--beacon.relay", beacon_url])
+        .args(chain)
+        .args(["--max-new-tokens", "16", "--threads", "1", "--problems", "1"])
+        .arg("--storage.path")
+        .arg(dir.join("storage"));
+    cmd
+}
+
 /// Writes `dir/file`, a metagraph of netuid 1 with burn uid 0 and these `(uid, hotkey)`s.
 pub fn write_metagraph(dir: &Path, file: &str, neurons: &[(u16, &str)]) {
     let neurons: Vec<serde_json::Value> =
@@ -65,6 +101,30 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts `cmd` with its stdout piped and waits (30 s at most) for its first line, which a
+/// server started on port 0 prints to say where it listens.
+fn spawn_with_start_line(mut cmd: std::process::Command, name: &str) -> (KillOnDrop, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+    let mut guard = KillOnDrop(child);
+    let stdout = guard.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{name} printed no start line"));
+    (guard, line)
+}
+
 /// A running `grail-beacon` on a loopback port the OS picked.
 #[derive(Debug)]
 pub struct LocalBeacon {
@@ -77,26 +137,10 @@ pub struct LocalBeacon {
 impl LocalBeacon {
     /// Starts the beacon with `period`-second rounds and waits for its JSON start line.
     pub fn start(period: u64) -> Self {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
-        let child = Command::new(bin("grail-beacon"))
-            .args(["--listen", "127.0.0.1:0", "--period", &period.to_string()])
-            .args(["--log.level", "warn"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting grail-beacon");
-        let mut guard = KillOnDrop(child);
-        let stdout = guard.0.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("grail-beacon printed no start line");
+        let mut cmd = std::process::Command::new(bin("grail-beacon"));
+        cmd.args(["--listen", "127.0.0.1:0", "--period", &period.to_string()])
+            .args(["--log.level", "warn"]);
+        let (guard, line) = spawn_with_start_line(cmd, "grail-beacon");
         let info = serde_json::from_str(line.trim()).expect("start line is JSON");
         Self { guard, info }
     }
@@ -136,30 +180,14 @@ impl DevChain {
     /// Writes `genesis` to `dir/genesis.json`, starts the chain with `block_ms` blocks and
     /// waits for its start line.
     pub fn start(dir: &Path, genesis: &serde_json::Value, block_ms: u64) -> Self {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
         let path = dir.join("genesis.json");
         std::fs::write(&path, genesis.to_string()).unwrap();
-        let child = Command::new(bin("grail-devchain"))
-            .arg("--genesis")
+        let mut cmd = std::process::Command::new(bin("grail-devchain"));
+        cmd.arg("--genesis")
             .arg(&path)
             .args(["--listen", "127.0.0.1:0", "--block-time-ms", &block_ms.to_string()])
-            .args(["--log.level", "warn"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting grail-devchain");
-        let mut guard = KillOnDrop(child);
-        let stdout = guard.0.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("grail-devchain printed no start line");
+            .args(["--log.level", "warn"]);
+        let (guard, line) = spawn_with_start_line(cmd, "grail-devchain");
         // grail-devchain: listening on ws://ADDR and http://ADDR, genesis 0x…, netuid N, K neurons
         let addr = line
             .split_whitespace()

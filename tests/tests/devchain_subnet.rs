@@ -18,7 +18,9 @@ use std::process::{Command, Stdio};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use grail_protocol::codec::{decode, Limits};
-use grail_tests::{bin, ci_scale, fixture, keygen, DevChain, KillOnDrop, LocalBeacon};
+use grail_tests::{
+    bin, ci_scale, fixture, keygen, miner_command, DevChain, KillOnDrop, LocalBeacon,
+};
 use serde_json::{json, Value};
 
 /// `twox128("Timestamp") ++ twox128("Now")`.
@@ -38,29 +40,8 @@ fn chain_flags(endpoint: &str) -> Vec<String> {
 }
 
 fn miner(dir: &Path, beacon: &str, endpoint: &str, i: u32, w: u64) -> KillOnDrop {
-    let w = w.to_string();
-    let mut cmd = if i == 3 {
-        let mut cmd = Command::new(bin("grail-audit"));
-        cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
-        cmd
-    } else {
-        let mut cmd = Command::new(bin("grail-miner"));
-        cmd.args(["mine", "--from-window", &w, "--until-window", &w]);
-        cmd
-    };
-    cmd.arg("--model")
-        .arg(fixture("models/tiny"))
-        .arg("--wallet.path")
-        .arg(dir.join("wallets"))
-        .args(["--wallet.name", "m", "--wallet.hotkey", &format!("h{i}")])
-        .args(["--beacon.chain", "local", "--beacon.relay", beacon])
-        .args(chain_flags(endpoint))
-        .args(["--max-new-tokens", "16", "--threads", "1", "--problems", "1"])
-        .arg("--storage.path")
-        .arg(dir.join("storage"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    KillOnDrop(cmd.spawn().unwrap())
+    let mut cmd = miner_command(dir, beacon, i, w, i == 3, &chain_flags(endpoint));
+    KillOnDrop(cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
 }
 
 fn hex32(v: &Value) -> String {

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use grail_tests::{bin, ci_scale, fixture, KillOnDrop, LocalBeacon};
+use grail_tests::{bin, ci_scale, fixture, miner_command, KillOnDrop, LocalBeacon};
 use grail_validator::state::{Stage, State, VerdictResult};
 use serde_json::Value;
 
@@ -50,29 +50,8 @@ fn keygen(dir: &Path, i: u32) -> String {
 
 /// Miner `i` of `window`: honest, or (`tamper`) the adversary forging a token in every rollout.
 fn miner(dir: &Path, url: &str, genesis: u64, i: u32, window: u64, tamper: bool) -> KillOnDrop {
-    let w = window.to_string();
-    let mut cmd = if tamper {
-        let mut cmd = Command::new(bin("grail-audit"));
-        cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
-        cmd
-    } else {
-        let mut cmd = Command::new(bin("grail-miner"));
-        cmd.args(["mine", "--from-window", &w, "--until-window", &w]);
-        cmd
-    };
-    cmd.arg("--model")
-        .arg(fixture("models/tiny"))
-        .arg("--wallet.path")
-        .arg(dir.join("wallets"))
-        .args(["--wallet.name", "m", "--wallet.hotkey", &format!("h{i}")])
-        .args(["--beacon.chain", "local", "--beacon.relay", url])
-        .args(timing(genesis))
-        .args(["--max-new-tokens", "16", "--threads", "1", "--problems", "1"])
-        .arg("--storage.path")
-        .arg(dir.join("storage"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    KillOnDrop(cmd.spawn().unwrap())
+    let mut cmd = miner_command(dir, url, i, window, tamper, &timing(genesis));
+    KillOnDrop(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
 }
 
 /// The validator, or (`stall`) its test build that pauses 3 s before each commit.

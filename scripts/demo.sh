@@ -59,7 +59,7 @@ else
   say "beacon at $url; dev chain at ws://$chain (genesis $chain_genesis); no metagraph file"
   subnet_register 4
   say "miner4 registered on chain: $(cat "$work/register4.json")"
-  best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
+  subnet_best
   w=$(( best / blocks + 2 ))
 fi
 say "model $(basename "$model"); windows $w and $((w + 1)), ${blocks} blocks of 1 s each"

@@ -80,26 +80,28 @@ fn read_required<T: Decode>(
     label: &str,
     get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
 ) -> Result<T, ChainError> {
-    read_item(md, entry, keys, label, get)?
+    read_item(md, PALLET, entry, keys, label, get)?
         .ok_or_else(|| bad(format!("{PALLET}.{entry}{label}"), "absent, with no default".into()))
 }
 
-/// Reads one item: its value, or the metadata's default when the node has none (as a node's
-/// runtime would), or `None` for an item without a default.
-fn read_item<T: Decode>(
+/// Reads `pallet.entry(keys)` through `get`: its value, or the metadata's default when the
+/// node has none (as a node's runtime would), or `None` for an item without a default. `label`
+/// names the keys in errors, e.g. `(81, 2)`.
+pub fn read_item<T: Decode>(
     md: &Metadata,
+    pallet: &str,
     entry: &str,
     keys: &[&[u8]],
     label: &str,
     get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
 ) -> Result<Option<T>, ChainError> {
-    let key = storage_key(md, PALLET, entry, keys)?;
-    let item = format!("{PALLET}.{entry}{label}");
+    let key = storage_key(md, pallet, entry, keys)?;
+    let item = format!("{pallet}.{entry}{label}");
     match get(&key)? {
         Some(bytes) => decode_value(&item, &bytes).map(Some),
         None => {
             let default = md
-                .pallet_by_name(PALLET)
+                .pallet_by_name(pallet)
                 .and_then(|p| p.storage())
                 .and_then(|s| s.entry_by_name(entry))
                 .and_then(|e| e.default_value());
@@ -186,9 +188,15 @@ impl SubnetState {
             };
             let hotkey: [u8; 32] = decode_value(&format!("{PALLET}.Keys{label}"), &bytes)?;
             let stake_label = format!("(0x{}, {netuid})", hex_prefix(&hotkey));
-            let stake: u64 =
-                read_item(md, "TotalHotkeyAlpha", &[&hotkey, &n_key], &stake_label, &mut get)?
-                    .unwrap_or(0);
+            let stake: u64 = read_item(
+                md,
+                PALLET,
+                "TotalHotkeyAlpha",
+                &[&hotkey, &n_key],
+                &stake_label,
+                &mut get,
+            )?
+            .unwrap_or(0);
             neurons.push(SubnetNeuron {
                 uid,
                 hotkey,

@@ -12,7 +12,7 @@
 //! burns the cost from the coldkey.
 
 use grail_chain::storage_key::storage_key;
-use grail_chain::subnet::{SubnetNeuron, SubnetState};
+use grail_chain::subnet::{read_item, SubnetNeuron, SubnetState};
 use grail_chain::ChainError;
 use parity_scale_codec::{Decode, Encode};
 use subxt_metadata::Metadata;
@@ -54,31 +54,14 @@ fn module_error(md: &Metadata, pallet: &str, name: &str) -> DispatchFailure {
     }
 }
 
-/// The value of an item through `get`, or the metadata's default.
+/// `SubtensorModule.entry(keys)` through `get`, or the metadata's default.
 fn value<T: Decode>(
     md: &Metadata,
     get: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
-    pallet: &str,
     entry: &str,
     keys: &[&[u8]],
 ) -> Result<Option<T>, ChainError> {
-    let key = storage_key(md, pallet, entry, keys)?;
-    let bytes = match get(&key) {
-        Some(b) => b,
-        None => match md
-            .pallet_by_name(pallet)
-            .and_then(|p| p.storage())
-            .and_then(|s| s.entry_by_name(entry))
-            .and_then(|e| e.default_value())
-        {
-            Some(d) if !d.is_empty() => d.to_vec(),
-            _ => return Ok(None),
-        },
-    };
-    T::decode(&mut bytes.as_slice()).map(Some).map_err(|e| ChainError::BadStorage {
-        item: format!("{pallet}.{entry}"),
-        reason: e.to_string(),
-    })
+    read_item(md, PALLET, entry, keys, "", &mut |k| Ok(get(k)))
 }
 
 /// The account of `who` (default when absent).
@@ -123,12 +106,11 @@ pub fn burned_register(
         })
     })?;
     let n_key = netuid.encode();
-    let added: bool = value(md, get, PALLET, "NetworksAdded", &[&n_key])?.unwrap_or(false);
+    let added: bool = value(md, get, "NetworksAdded", &[&n_key])?.unwrap_or(false);
     if !added {
         return Err(module_error(md, PALLET, "SubnetNotExists"));
     }
-    let per_block: u16 =
-        value(md, get, PALLET, "MaxRegistrationsPerBlock", &[&n_key])?.unwrap_or(1);
+    let per_block: u16 = value(md, get, "MaxRegistrationsPerBlock", &[&n_key])?.unwrap_or(1);
     if earlier >= per_block {
         return Err(module_error(md, PALLET, "TooManyRegistrationsThisBlock"));
     }
@@ -142,12 +124,12 @@ pub fn burned_register(
             return Err(module_error(md, PALLET, "NonAssociatedColdKey"));
         }
     }
-    let burn: u64 = value(md, get, PALLET, "Burn", &[&n_key])?.unwrap_or(0);
+    let burn: u64 = value(md, get, "Burn", &[&n_key])?.unwrap_or(0);
     let mut cold = account(md, get, coldkey)?;
     if cold.data.free < burn {
         return Err(module_error(md, PALLET, "NotEnoughBalanceToStake"));
     }
-    let max_uids: u16 = value(md, get, PALLET, "MaxAllowedUids", &[&n_key])?.unwrap_or(256);
+    let max_uids: u16 = value(md, get, "MaxAllowedUids", &[&n_key])?.unwrap_or(256);
     let mut subnet = SubnetState::read(md, netuid, |k| Ok(get(k)))?;
     let uid = u16::try_from(subnet.neurons.len()).unwrap_or(u16::MAX);
     if uid >= max_uids {

@@ -117,6 +117,11 @@ pub fn era_death(era: &Era, current: u64) -> u64 {
     }
 }
 
+/// The extensions whose implicit data `check` computes (in its match); every other one must
+/// have none.
+const WITH_IMPLICIT: [&str; 5] =
+    ["CheckSpecVersion", "CheckTxVersion", "CheckGenesis", "CheckMortality", "CheckMetadataHash"];
+
 fn zero_sized(md: &Metadata, ty: u32) -> bool {
     match md.types().resolve(ty).map(|t| &t.type_def) {
         Some(TypeDef::<PortableForm>::Tuple(t)) => t.fields.is_empty(),
@@ -195,15 +200,7 @@ pub fn check(bytes: &[u8], ctx: &Context<'_>) -> Result<Checked, TxError> {
     // Extensions not named above must have no implicit data, or the payload is unknown here.
     if let Some(list) = md.extrinsic().transaction_extensions_by_version(0) {
         for e in list {
-            let known = matches!(
-                e.identifier(),
-                "CheckSpecVersion"
-                    | "CheckTxVersion"
-                    | "CheckGenesis"
-                    | "CheckMortality"
-                    | "CheckMetadataHash"
-            );
-            if !known && !zero_sized(md, e.additional_ty()) {
+            if !WITH_IMPLICIT.contains(&e.identifier()) && !zero_sized(md, e.additional_ty()) {
                 return Err(TxError::invalid(UNEXPECTED_CALL));
             }
         }

@@ -105,6 +105,22 @@ fn constants(
         .collect()
 }
 
+/// The pallets in V14's form (the fields V15 and V16 added dropped).
+fn pallets_v14(md: &RuntimeMetadataV16) -> Vec<v14::PalletMetadata<PortableForm>> {
+    md.pallets
+        .iter()
+        .map(|p| v14::PalletMetadata {
+            name: p.name.clone(),
+            storage: p.storage.as_ref().map(storage),
+            calls: p.calls.as_ref().map(|c| v14::PalletCallMetadata { ty: c.ty }),
+            event: p.event.as_ref().map(|e| v14::PalletEventMetadata { ty: e.ty }),
+            constants: constants(p),
+            error: p.error.as_ref().map(|e| v14::PalletErrorMetadata { ty: e.ty }),
+            index: p.index,
+        })
+        .collect()
+}
+
 /// The runtime type (`node_subtensor_runtime::Runtime`), which V14 and V15 name.
 fn runtime_type(md: &RuntimeMetadataV16) -> Result<u32, LegacyMetadataError> {
     find_type(md, &["node_subtensor_runtime", "Runtime"])
@@ -116,22 +132,9 @@ pub fn v14_of(md: &RuntimeMetadataV16) -> Result<RuntimeMetadataV14, LegacyMetad
     let extrinsic_ty =
         find_type(md, &["fp_self_contained", "unchecked_extrinsic", "UncheckedExtrinsic"])
             .ok_or_else(|| LegacyMetadataError("no UncheckedExtrinsic type".into()))?;
-    let pallets = md
-        .pallets
-        .iter()
-        .map(|p| v14::PalletMetadata {
-            name: p.name.clone(),
-            storage: p.storage.as_ref().map(storage),
-            calls: p.calls.as_ref().map(|c| v14::PalletCallMetadata { ty: c.ty }),
-            event: p.event.as_ref().map(|e| v14::PalletEventMetadata { ty: e.ty }),
-            constants: constants(p),
-            error: p.error.as_ref().map(|e| v14::PalletErrorMetadata { ty: e.ty }),
-            index: p.index,
-        })
-        .collect();
     Ok(RuntimeMetadataV14 {
         types: md.types.clone(),
-        pallets,
+        pallets: pallets_v14(md),
         extrinsic: v14::ExtrinsicMetadata {
             ty: sym(extrinsic_ty),
             version: 4,
@@ -157,18 +160,19 @@ pub fn v15_of(md: &RuntimeMetadataV16) -> Result<RuntimeMetadataV15, LegacyMetad
             docs: Vec::new(),
         },
     });
-    let pallets = md
-        .pallets
-        .iter()
-        .map(|p| v15::PalletMetadata {
-            name: p.name.clone(),
-            storage: p.storage.as_ref().map(storage),
-            calls: p.calls.as_ref().map(|c| v14::PalletCallMetadata { ty: c.ty }),
-            event: p.event.as_ref().map(|e| v14::PalletEventMetadata { ty: e.ty }),
-            constants: constants(p),
-            error: p.error.as_ref().map(|e| v14::PalletErrorMetadata { ty: e.ty }),
+    // V15's pallets are V14's with their docs.
+    let pallets = pallets_v14(md)
+        .into_iter()
+        .zip(&md.pallets)
+        .map(|(p, v16)| v15::PalletMetadata {
+            name: p.name,
+            storage: p.storage,
+            calls: p.calls,
+            event: p.event,
+            constants: p.constants,
+            error: p.error,
             index: p.index,
-            docs: p.docs.clone(),
+            docs: v16.docs.clone(),
         })
         .collect();
     let apis = md

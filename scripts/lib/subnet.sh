@@ -55,7 +55,7 @@ PY
   [ -s "$work/devchain.out" ] || { echo "the dev chain did not start; see $work/devchain.log" >&2; return 1; }
   # grail-devchain: listening on ws://ADDR and http://ADDR, genesis 0x…, netuid N, K neurons
   read -r chain chain_genesis < <(sed -E 's|.*ws://([^ ]+) .*genesis (0x[0-9a-f]+).*|\1 \2|' "$work/devchain.out")
-  best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
+  subnet_best
   metagraph=()
   timing=(--netuid 1 --chain.block-time 1 --window.blocks "$blocks" --window.grace "$grace")
 }
@@ -67,6 +67,11 @@ subnet_register() {
     --netuid 1 --subtensor.chain_endpoint "ws://$chain" --chain.block-time 1 \
     >"$work/register$1.json" 2>"$work/register$1.log" \
     || { echo "miner$1 could not register; see $work/register$1.log" >&2; return 1; }
+}
+
+# subnet_best: sets `best` to the dev chain's best block.
+subnet_best() {
+  best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"
 }
 
 # subnet_rpc METHOD [PARAMS_JSON]: one JSON-RPC call to the dev chain over HTTP; prints `result`.

@@ -401,10 +401,27 @@ impl Caller<'_> {
         method: &str,
         request: impl std::future::Future<Output = Result<T, subxt::rpcs::Error>>,
     ) -> Result<T, ChainError> {
+        self.try_run(method, request).await?.map_err(|e| {
+            let e = subxt::rpcs::Error::User(e);
+            ChainError::Unavailable {
+                source_name: self.endpoint.into(),
+                detail: format!("{method}: {e}"),
+            }
+        })
+    }
+
+    /// [`Caller::run`] that hands back the node's error answer (code, message, data) for the
+    /// caller to judge; no answer or a transport failure is `Unavailable`.
+    async fn try_run<T>(
+        &self,
+        method: &str,
+        request: impl std::future::Future<Output = Result<T, subxt::rpcs::Error>>,
+    ) -> Result<Result<T, subxt::rpcs::UserError>, ChainError> {
         let unavailable =
             |detail: String| ChainError::Unavailable { source_name: self.endpoint.into(), detail };
         match tokio::time::timeout(self.timeout, request).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => Ok(Ok(v)),
+            Ok(Err(subxt::rpcs::Error::User(e))) => Ok(Err(e)),
             Ok(Err(e)) => Err(unavailable(format!("{method}: {e}"))),
             Err(_) => Err(unavailable(format!(
                 "{method}: no answer in {:.1} s",

@@ -130,39 +130,28 @@ impl SubtensorClient {
                 None => self.wait_for_head(self.inner.timeout).await?,
             };
             let bytes = self.sign(call, signer, nonce, (head.number, head.hash))?;
-            let submitted = tokio::time::timeout(
-                self.inner.timeout,
-                self.inner.rpc.author_submit_extrinsic(&bytes),
-            )
-            .await;
-            match submitted {
-                Ok(Ok(hash)) => break (bytes, hash.0, head.number),
-                Ok(Err(subxt::rpcs::Error::User(e))) => {
-                    let data = e.data.as_ref().map(|d| {
-                        serde_json::from_str::<String>(d.get())
-                            .unwrap_or_else(|_| d.get().to_owned())
-                    });
-                    let stale = data.as_deref() == Some("Transaction is outdated");
-                    if stale && attempt <= STALE_RETRIES {
-                        tracing::warn!(call = %call.label(), nonce, "stale nonce: refetching it and signing again");
-                        continue;
-                    }
-                    return Err(ChainError::Rejected {
-                        source_name: self.endpoint().to_owned(),
-                        call: call.label(),
-                        code: e.code,
-                        message: e.message,
-                        data,
-                    });
-                }
-                Ok(Err(e)) => return Err(self.unavailable(format!("author_submitExtrinsic: {e}"))),
-                Err(_) => {
-                    return Err(self.unavailable(format!(
-                        "author_submitExtrinsic: no answer in {:.1} s",
-                        self.inner.timeout.as_secs_f64()
-                    )))
-                }
+            let submitted = self
+                .call()
+                .try_run("author_submitExtrinsic", self.inner.rpc.author_submit_extrinsic(&bytes))
+                .await?;
+            let e = match submitted {
+                Ok(hash) => break (bytes, hash.0, head.number),
+                Err(e) => e,
+            };
+            let data = e.data.as_ref().map(|d| {
+                serde_json::from_str::<String>(d.get()).unwrap_or_else(|_| d.get().to_owned())
+            });
+            if data.as_deref() == Some("Transaction is outdated") && attempt <= STALE_RETRIES {
+                tracing::warn!(call = %call.label(), nonce, "stale nonce: refetching it and signing again");
+                continue;
             }
+            return Err(ChainError::Rejected {
+                source_name: self.endpoint().to_owned(),
+                call: call.label(),
+                code: e.code,
+                message: e.message,
+                data,
+            });
         };
         tracing::info!(call = %call.label(), tx = %hex::encode(tx_hash), "extrinsic submitted");
         let inclusion = self.find_inclusion(&bytes, tx_hash, from_block).await?;

@@ -22,6 +22,7 @@ pub mod network;
 pub mod rpc;
 pub mod storage_key;
 pub mod subnet;
+pub mod tlock;
 
 use std::future::Future;
 

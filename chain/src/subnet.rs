@@ -9,7 +9,8 @@
 //! -> u16`, `Keys(netuid, uid) -> AccountId32`, `Uids(netuid, hotkey) -> u16`,
 //! `ValidatorPermit(netuid) -> Vec<bool>`, `TotalHotkeyAlpha(hotkey, netuid) -> u64`,
 //! `Tempo -> u16`, `CommitRevealWeightsEnabled -> bool`, `RevealPeriodEpochs -> u64`,
-//! `WeightsVersionKey -> u64`, `WeightsSetRateLimit -> u64` (per netuid) and
+//! `WeightsVersionKey -> u64`, `WeightsSetRateLimit -> u64`, `MinAllowedWeights -> u16`,
+//! `MaxWeightsLimit -> u16` (per netuid) and
 //! `CommitRevealWeightsVersion -> u16`.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ pub struct Hyperparameters {
     pub weights_rate_limit: u64,
     /// The timelocked commit format the chain accepts.
     pub commit_reveal_version: u16,
+    /// The fewest weights a validator may set (the chain uses min(this, neurons)).
+    pub min_allowed_weights: u16,
+    /// The largest weight after the chain max-upscales them (65535: no limit).
+    pub max_weights_limit: u16,
 }
 
 /// One registered neuron.
@@ -123,6 +128,8 @@ pub fn fixed_keys(md: &Metadata, netuid: u16) -> Result<Vec<Vec<u8>>, ChainError
         "RevealPeriodEpochs",
         "WeightsVersionKey",
         "WeightsSetRateLimit",
+        "MinAllowedWeights",
+        "MaxWeightsLimit",
     ] {
         keys.push(storage_key(md, PALLET, entry, &[&n_key])?);
     }
@@ -213,6 +220,8 @@ impl SubnetState {
         let weights_rate_limit = read_required(md, "WeightsSetRateLimit", subnet, &at, &mut get)?;
         let commit_reveal_version =
             read_required(md, "CommitRevealWeightsVersion", &[], "", &mut get)?;
+        let min_allowed_weights = read_required(md, "MinAllowedWeights", subnet, &at, &mut get)?;
+        let max_weights_limit = read_required(md, "MaxWeightsLimit", subnet, &at, &mut get)?;
         Ok(Self {
             netuid,
             neurons,
@@ -223,6 +232,8 @@ impl SubnetState {
                 weights_version_key,
                 weights_rate_limit,
                 commit_reveal_version,
+                min_allowed_weights,
+                max_weights_limit,
             },
         })
     }
@@ -260,6 +271,8 @@ impl SubnetState {
         put("WeightsVersionKey", &[&n_key], h.weights_version_key.encode())?;
         put("WeightsSetRateLimit", &[&n_key], h.weights_rate_limit.encode())?;
         put("CommitRevealWeightsVersion", &[], h.commit_reveal_version.encode())?;
+        put("MinAllowedWeights", &[&n_key], h.min_allowed_weights.encode())?;
+        put("MaxWeightsLimit", &[&n_key], h.max_weights_limit.encode())?;
         Ok(out)
     }
 }

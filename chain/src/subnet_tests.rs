@@ -27,6 +27,8 @@ fn state() -> SubnetState {
             weights_version_key: 7,
             weights_rate_limit: 50,
             commit_reveal_version: 4,
+            min_allowed_weights: 2,
+            max_weights_limit: 60_000,
         },
     }
 }
@@ -55,6 +57,8 @@ fn value_types_are_the_metadatas() {
     primitive("WeightsVersionKey", TypeDefPrimitive::U64);
     primitive("WeightsSetRateLimit", TypeDefPrimitive::U64);
     primitive("CommitRevealWeightsVersion", TypeDefPrimitive::U16);
+    primitive("MinAllowedWeights", TypeDefPrimitive::U16);
+    primitive("MaxWeightsLimit", TypeDefPrimitive::U16);
     let TypeDef::Sequence(seq) = shape("ValidatorPermit") else { panic!("ValidatorPermit") };
     assert_eq!(
         md.types().resolve(seq.type_param.id).unwrap().type_def,
@@ -69,7 +73,7 @@ fn what_is_written_reads_back() {
     let md = finney();
     let s = state();
     let map = s.storage(&md).unwrap();
-    assert_eq!(map.len(), 2 + 3 * 4 + 6);
+    assert_eq!(map.len(), 2 + 3 * 4 + 8);
     let read = SubnetState::read(&md, 81, |k| Ok(map.get(k).cloned())).unwrap();
     assert_eq!(read, s);
 }

@@ -67,6 +67,10 @@ pub struct Genesis {
     pub weights_rate_limit: Option<u64>,
     #[serde(default)]
     pub commit_reveal_version: Option<u16>,
+    #[serde(default)]
+    pub min_allowed_weights: Option<u16>,
+    #[serde(default)]
+    pub max_weights_limit: Option<u16>,
     /// In uid order: the first is uid 0.
     pub neurons: Vec<GenesisNeuron>,
     #[serde(default)]
@@ -139,6 +143,8 @@ impl Genesis {
             commit_reveal_version: self
                 .commit_reveal_version
                 .unwrap_or(defaults.commit_reveal_version),
+            min_allowed_weights: self.min_allowed_weights.unwrap_or(defaults.min_allowed_weights),
+            max_weights_limit: self.max_weights_limit.unwrap_or(defaults.max_weights_limit),
         };
         let neurons = self
             .neurons

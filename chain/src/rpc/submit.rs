@@ -4,6 +4,7 @@
 //! and judged by that block's `System.Events`. A stale nonce is refetched and the extrinsic
 //! signed again; every other refusal is returned with the node's code and reason.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grail_protocol::keys::{Hotkey, HotkeyPair};
@@ -13,6 +14,7 @@ use subxt::config::{SubstrateConfig, SubstrateExtrinsicParamsBuilder};
 use subxt::dynamic::Value;
 use subxt::tx::Signer;
 use subxt::utils::{AccountId32, MultiSignature, H256};
+use subxt_metadata::Metadata;
 
 use super::SubtensorClient;
 use crate::events::{extrinsic_outcome, Outcome};
@@ -63,6 +65,79 @@ impl Call {
             args: vec![Value::u128(u128::from(netuid)), Value::from_bytes(hotkey.0)],
         }
     }
+
+    /// `SubtensorModule.set_weights(netuid, dests, weights, version_key)`, signed by the
+    /// validator's hotkey; refused with `CommitRevealEnabled` where commit-reveal is on.
+    pub fn set_weights(netuid: u16, uids: &[u16], weights: &[u16], version_key: u64) -> Self {
+        Self {
+            pallet: "SubtensorModule",
+            name: "set_weights",
+            args: vec![
+                Value::u128(u128::from(netuid)),
+                u16s(uids),
+                u16s(weights),
+                Value::u128(u128::from(version_key)),
+            ],
+        }
+    }
+
+    /// `SubtensorModule.commit_timelocked_weights(netuid, commit, reveal_round,
+    /// commit_reveal_version)`, signed by the validator's hotkey: `commit` is a timelock
+    /// ciphertext of the weights ([`crate::tlock`]).
+    pub fn commit_timelocked_weights(
+        netuid: u16,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Self {
+        Self {
+            pallet: "SubtensorModule",
+            name: "commit_timelocked_weights",
+            args: vec![
+                Value::u128(u128::from(netuid)),
+                Value::from_bytes(commit),
+                Value::u128(u128::from(reveal_round)),
+                Value::u128(u128::from(commit_reveal_version)),
+            ],
+        }
+    }
+
+    /// The SCALE call data (pallet index, call index, arguments) against `metadata`: what a
+    /// signed extrinsic carries as its call.
+    pub fn call_data(&self, metadata: &Arc<Metadata>) -> Result<Vec<u8>, ChainError> {
+        let bad = |detail: String| ChainError::MissingInMetadata {
+            source_name: "call data".into(),
+            missing: format!("{} with these arguments ({detail})", self.label()),
+        };
+        // The call's encoding depends on the metadata alone; genesis and versions are unused.
+        let client = offline_client([0; 32], 0, 0, metadata.clone());
+        let at = client.at_block(0u64).map_err(|e| bad(e.to_string()))?;
+        let payload = subxt::dynamic::tx(self.pallet, self.name, self.args.clone());
+        at.tx().call_data(&payload).map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// A client that signs and encodes without a node, for one runtime.
+fn offline_client(
+    genesis: Hash32,
+    spec_version: u32,
+    transaction_version: u32,
+    metadata: Arc<Metadata>,
+) -> OfflineClient<SubstrateConfig> {
+    let config = SubstrateConfig::builder()
+        .set_genesis_hash(H256(genesis))
+        .set_spec_version_for_block_ranges([SpecVersionForRange {
+            block_range: 0..u64::MAX,
+            spec_version,
+            transaction_version,
+        }])
+        .set_metadata_for_spec_versions([(spec_version, metadata)])
+        .build();
+    OfflineClient::new_with_config(config)
+}
+
+fn u16s(values: &[u16]) -> Value {
+    Value::unnamed_composite(values.iter().map(|v| Value::u128(u128::from(*v))))
 }
 
 /// Where an extrinsic landed.
@@ -96,16 +171,12 @@ impl SubtensorClient {
     ) -> Result<Vec<u8>, ChainError> {
         let info = self.info();
         let bad = |detail: String| self.unavailable(format!("signing {}: {detail}", call.label()));
-        let config = SubstrateConfig::builder()
-            .set_genesis_hash(H256(info.genesis))
-            .set_spec_version_for_block_ranges([SpecVersionForRange {
-                block_range: 0..u64::MAX,
-                spec_version: info.spec_version,
-                transaction_version: info.transaction_version,
-            }])
-            .set_metadata_for_spec_versions([(info.spec_version, self.inner.metadata.clone())])
-            .build();
-        let client = OfflineClient::new_with_config(config);
+        let client = offline_client(
+            info.genesis,
+            info.spec_version,
+            info.transaction_version,
+            self.inner.metadata.clone(),
+        );
         let at = client.at_block(birth.0).map_err(|e| bad(e.to_string()))?;
         let payload = subxt::dynamic::tx(call.pallet, call.name, call.args.clone());
         let params = SubstrateExtrinsicParamsBuilder::<SubstrateConfig>::new()
@@ -211,5 +282,40 @@ impl SubtensorClient {
             "extrinsic 0x{} was not in a finalized block up to block {last}, where its era ends",
             hex::encode(tx_hash)
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{checked_metadata, FINNEY_METADATA};
+
+    fn finney() -> Arc<Metadata> {
+        Arc::new(checked_metadata(FINNEY_METADATA, "finney").expect("metadata"))
+    }
+
+    fn indices(md: &Metadata, call: &str) -> (u8, u8) {
+        let p = md.pallet_by_name("SubtensorModule").expect("pallet");
+        (p.call_index(), p.call_variant_by_name(call).expect("call").index)
+    }
+
+    #[test]
+    fn weights_call_data_is_the_calls_scale_encoding() {
+        let md = finney();
+        let (pallet, set) = indices(&md, "set_weights");
+        let data = Call::set_weights(81, &[0, 7], &[65535, 300], 9).call_data(&md).expect("encode");
+        let mut expected = vec![pallet, set, 81, 0, 0x08, 0, 0, 7, 0, 0x08, 0xff, 0xff, 0x2c, 0x01];
+        expected.extend(9u64.to_le_bytes());
+        assert_eq!(data, expected);
+
+        let (_, commit) = indices(&md, "commit_timelocked_weights");
+        assert_eq!(commit, 113, "subtensor's call index");
+        let data = Call::commit_timelocked_weights(81, &[1, 2, 3], 1000, 4)
+            .call_data(&md)
+            .expect("encode");
+        let mut expected = vec![pallet, 113, 81, 0, 0x0c, 1, 2, 3];
+        expected.extend(1000u64.to_le_bytes());
+        expected.extend(4u16.to_le_bytes());
+        assert_eq!(data, expected);
     }
 }

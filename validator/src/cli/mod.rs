@@ -1,10 +1,11 @@
 //! The validator's command line, one subcommand group per concern: `beacon`, `model`, `run`,
-//! `replay`. The flag groups come from `grail-cli`; `run`'s own are in [`run`](mod@run).
+//! `replay`, `weights`. The flag groups come from `grail-cli`; `run`'s own are in [`run`](mod@run).
 
 pub mod beacon;
 pub mod model;
 pub mod replay;
 pub mod run;
+pub mod weights;
 
 use clap::{Parser, Subcommand};
 use grail_cli::log::LogArgs;
@@ -32,6 +33,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Recompute a window's verdicts and weights from its transcript; non-zero on a difference.
     Replay(replay::ReplayArgs),
+    /// Weights on chain: build a timelocked commit offline (`dry-run`).
+    #[command(subcommand)]
+    Weights(weights::WeightsCommand),
 }
 
 /// Runs the parsed command line.
@@ -41,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(cmd) => model::run(cmd),
         Command::Run(args) => run::run(*args, &mut run::PrintLines),
         Command::Replay(args) => replay::run(&args),
+        Command::Weights(cmd) => weights::run(cmd),
     }
 }

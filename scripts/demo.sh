@@ -73,7 +73,7 @@ done
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
 subnet_validate "$w" "$((w + 1))" --http.listen "127.0.0.1:$port" \
-  --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 \
+  --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 --weights.on-chain false \
   || { tail -n 20 "$work/validator.log" >&2; exit 1; }
 for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
 

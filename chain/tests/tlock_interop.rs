@@ -2,6 +2,9 @@
 //! the venv `scripts/bittensor-venv.sh` makes), with drand quicknet's real key and its real
 //! signature of round 1000 (`fixtures/drand/beacons.json`).
 
+// Helpers outside #[test] fns panic on purpose: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

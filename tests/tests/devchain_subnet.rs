@@ -79,6 +79,7 @@ fn miners_and_a_validator_agree_on_the_dev_chains_block_hash() {
         .args(chain_flags(&chain.http()))
         .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
         .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
+        .args(["--weights.on-chain", "false"])
         .args(["--from-window", &w.to_string(), "--until-window", &w.to_string()])
         .arg("--storage.path")
         .arg(dir.join("storage"))

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::metrics::{Metrics, CONTENT_TYPE};
 use crate::sink::ChainWeights;
-use crate::state::{State, Verdict, WindowOutcome};
+use crate::state::{State, Submission, Verdict, WindowOutcome};
 
 /// A cheap, cloneable handle on what the endpoints serve; the validator loop writes it.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,7 @@ struct Live {
     weights: Option<(ChainWeights, Weights)>,
     metrics: Metrics,
     ignored: Vec<IgnoredRead>,
+    submission: Option<Submission>,
 }
 
 /// Most recent ignored reads kept for `GET /status`.
@@ -71,6 +72,9 @@ pub struct StatusReport {
     /// The latest reads not taken as a miner's file, oldest first (at most 64).
     #[serde(default)]
     pub ignored_reads: Vec<IgnoredRead>,
+    /// The latest attempt at putting weights on chain (absent off chain).
+    #[serde(default)]
+    pub chain_submission: Option<Submission>,
 }
 
 /// One miner's row in [`StatusReport`].
@@ -111,7 +115,9 @@ impl LiveStatus {
             None => Vec::new(),
         };
         let weights = state.latest_weights()?;
+        let submission = state.latest_submission()?;
         let mut live = self.write();
+        live.submission = submission;
         live.latest_window = latest;
         live.verdicts = verdicts;
         if let Some((window, weights)) = weights {
@@ -139,6 +145,14 @@ impl LiveStatus {
     pub fn weights_emitted(&self, window: u64, weights: &Weights) {
         let mut live = self.write();
         live.weights = Some((ChainWeights::new(window, live.netuid, weights), weights.clone()));
+    }
+
+    /// Publishes an attempt at putting weights on chain; a settled one is counted in the
+    /// metrics by its outcome.
+    pub fn weights_submission(&self, submission: &Submission) {
+        let mut live = self.write();
+        live.metrics.observe_submission(submission.status);
+        live.submission = Some(submission.clone());
     }
 
     /// The latest weights in the chain's format, if any were emitted.
@@ -179,6 +193,7 @@ impl LiveStatus {
             burn_share: live.weights.as_ref().map(|(_, w)| w.burn_share),
             miners,
             ignored_reads: live.ignored.clone(),
+            chain_submission: live.submission.clone(),
         }
     }
 

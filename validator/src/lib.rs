@@ -8,6 +8,7 @@ pub mod intake;
 pub mod live;
 pub mod metagraph;
 pub mod metrics;
+pub mod onchain;
 pub mod pipeline;
 pub mod scoring;
 pub mod serve;

@@ -97,6 +97,8 @@ pub struct Validator<C: ChainSource> {
     pub state: State,
     pub sink: FileSink,
     pub live: LiveStatus,
+    /// Told the window of each emitted weights (the task putting weights on chain listens).
+    pub emitted: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 impl<C: ChainSource + Clone + 'static> Validator<C> {
@@ -199,6 +201,9 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         self.sink.emit(window, weights)?;
         self.state.record_weights(window, weights)?;
         self.live.weights_emitted(window, weights);
+        if let Some(tx) = &self.emitted {
+            tx.send_replace(window);
+        }
         Ok(())
     }
 
@@ -432,6 +437,7 @@ mod tests {
             state,
             sink: FileSink::new(dir.path(), Some(9)),
             live: LiveStatus::new(Some(9)),
+            emitted: None,
         };
         let mut lines = 0;
         v.run(&mut |_: &WindowLine| lines += 1).await.expect("run");

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::state::{Stage, VerdictResult, WindowOutcome};
+use crate::state::{Stage, SubmissionStatus, VerdictResult, WindowOutcome};
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,6 +28,7 @@ pub struct Metrics {
     seconds_sum: f64,
     last_window: Option<u64>,
     ignored: BTreeMap<&'static str, u64>,
+    submissions: BTreeMap<&'static str, u64>,
 }
 
 impl Metrics {
@@ -49,6 +50,17 @@ impl Metrics {
     /// Counts an object under a registered miner's key that was not taken as its file.
     pub fn observe_ignored(&mut self, reason: &'static str) {
         *self.ignored.entry(reason).or_default() += 1;
+    }
+
+    /// Counts an attempt at putting weights on chain by its status (`sent` when it left).
+    pub fn observe_submission(&mut self, status: SubmissionStatus) {
+        let label = match status {
+            SubmissionStatus::Sent => "sent",
+            SubmissionStatus::Included => "included",
+            SubmissionStatus::Failed => "failed",
+            SubmissionStatus::Dropped => "dropped",
+        };
+        *self.submissions.entry(label).or_default() += 1;
     }
 
     /// The text exposition of every metric.
@@ -87,6 +99,16 @@ impl Metrics {
         for (reason, n) in &self.ignored {
             let labels = format!("{{reason=\"{reason}\"}}");
             sample(&mut out, "grail_validator_store_objects_ignored_total", &labels, n);
+        }
+        family(
+            &mut out,
+            "grail_validator_weight_submissions_total",
+            "counter",
+            "Attempts at putting weights on chain, by status: sent, then included, failed or dropped.",
+        );
+        for (status, n) in &self.submissions {
+            let labels = format!("{{status=\"{status}\"}}");
+            sample(&mut out, "grail_validator_weight_submissions_total", &labels, n);
         }
         self.render_histogram(&mut out);
         family(

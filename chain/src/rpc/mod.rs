@@ -14,6 +14,7 @@
 mod heads;
 mod http;
 pub mod submit;
+pub mod weights;
 
 use std::sync::Arc;
 use std::time::Duration;

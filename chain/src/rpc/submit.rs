@@ -24,8 +24,11 @@ use crate::{ChainError, Hash32};
 /// Blocks a submitted extrinsic stays valid for (its mortal era's period).
 pub const ERA_PERIOD: u64 = 64;
 
-/// How many times a stale nonce is refetched before giving up.
+/// How many times a stale nonce or an outdated era is refetched before giving up.
 const STALE_RETRIES: usize = 3;
+
+/// The pool's code for an extrinsic it already holds.
+const ALREADY_IMPORTED: i32 = 1013;
 
 /// A hotkey as subxt's signer (sr25519, the Substrate signing context).
 #[derive(Debug)]
@@ -212,8 +215,21 @@ impl SubtensorClient {
             let data = e.data.as_ref().map(|d| {
                 serde_json::from_str::<String>(d.get()).unwrap_or_else(|_| d.get().to_owned())
             });
-            if data.as_deref() == Some("Transaction is outdated") && attempt <= STALE_RETRIES {
-                tracing::warn!(call = %call.label(), nonce, "stale nonce: refetching it and signing again");
+            if e.code == ALREADY_IMPORTED {
+                // The same bytes reached the pool before (an answer lost on the way back).
+                break (bytes.clone(), sp_crypto_hashing::blake2_256(&bytes), head.number);
+            }
+            let outdated = matches!(
+                data.as_deref(),
+                Some("Transaction is outdated" | "Transaction has an ancient birth block")
+            );
+            if outdated && attempt <= STALE_RETRIES {
+                tracing::warn!(
+                    call = %call.label(),
+                    nonce,
+                    reason = data.as_deref().unwrap_or(""),
+                    "stale nonce or era: refetching both and signing again"
+                );
                 continue;
             }
             return Err(ChainError::Rejected {

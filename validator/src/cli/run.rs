@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use grail_chain::rpc::submit::ERA_PERIOD;
+use grail_chain::tlock::RoundSchedule;
 use grail_cli::beacon::BeaconArgs;
 use grail_cli::chain::ChainArgs;
 use grail_cli::config::ConfigArgs;
@@ -16,6 +18,7 @@ use grail_cli::http::HttpArgs;
 use grail_cli::model::ModelArgs;
 use grail_cli::network::NetworkArgs;
 use grail_cli::storage::StorageArgs;
+use grail_cli::wallet::WalletArgs;
 use grail_cli::windows::WindowRangeArgs;
 use grail_protocol::verify_params::{
     VerifyParams, DEFAULT_EXCLUSION_WINDOWS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MINERS_CHECKED,
@@ -29,6 +32,7 @@ use grail_weights::{
 use crate::http::{router, LiveStatus};
 use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
 use crate::metagraph::MetagraphSource;
+use crate::onchain::{OnChain, OnChainConfig};
 use crate::pipeline::ModelVerifier;
 use crate::sink::FileSink;
 use crate::state::State;
@@ -72,6 +76,8 @@ pub struct RunArgs {
     pub verify: VerifyArgs,
     #[command(flatten)]
     pub weights: WeightsArgs,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
     #[command(flatten)]
@@ -202,6 +208,20 @@ pub struct WeightsArgs {
         default_value_t = DEFAULT_VERSION_KEY
     )]
     pub version_key: u64,
+    /// On a subtensor node, put the weights on chain once per epoch, signed by the wallet's
+    /// hotkey (a timelocked commit where commit-reveal is on, else `set_weights`); off
+    /// chain, or with false, they go only to DATA/weights/ and `GET /weights`.
+    #[arg(
+        id = "weights.on_chain",
+        long = "weights.on-chain",
+        env = "GRAIL_WEIGHTS_ON_CHAIN",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "true",
+        default_missing_value = "true"
+    )]
+    pub on_chain: bool,
 }
 
 impl WeightsArgs {
@@ -330,7 +350,62 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         data = %data.display(),
         "validator ready"
     );
+    let emitted = match (chain.subtensor(), args.weights.on_chain) {
+        (Some(client), true) => {
+            let signer = args.wallet.load().with_context(|| {
+                "the validator's hotkey signs its weights on chain (pass --weights.on-chain \
+                 false to keep them off chain)"
+            })?;
+            let beacon = drand.chain();
+            let config = OnChainConfig {
+                netuid: args.chain.require_netuid()?,
+                signer,
+                tlock_key: beacon.public_key().to_vec(),
+                schedule: RoundSchedule {
+                    genesis_time: beacon.genesis_time(),
+                    period: beacon.period(),
+                },
+                block_time_s: args.chain.block_time as f64,
+                poll: Duration::from_secs(args.chain.block_time.max(1)),
+            };
+            let state = State::open(data)
+                .with_context(|| format!("opening the state in {}", data.display()))?;
+            let (tx, rx) = tokio::sync::watch::channel(0);
+            let (finish_tx, finish_rx) = tokio::sync::watch::channel(false);
+            let task = OnChain { client: client.clone(), config, state, live: live.clone() };
+            tracing::info!(
+                hotkey = %task.config.signer.hotkey(),
+                timelock_key = %beacon.label(),
+                "weights go on chain once per epoch"
+            );
+            let handle = tokio::spawn(task.run(rx, finish_rx));
+            Some((tx, finish_tx, handle))
+        }
+        _ => None,
+    };
     let sink = FileSink::new(data, metagraph.netuid);
-    let mut validator = Validator { config, verifier, drand, chain, store, state, sink, live };
-    validator.run(observer).await.context("validator loop")
+    let (emitted, on_chain) = match emitted {
+        Some((tx, finish, handle)) => (Some(tx), Some((finish, handle))),
+        None => (None, None),
+    };
+    let mut validator =
+        Validator { config, verifier, drand, chain, store, state, sink, live, emitted };
+    validator.run(observer).await.context("validator loop")?;
+    if let Some((finish, handle)) = on_chain {
+        // The last window's weights still go on chain before the process ends.
+        let patience = Duration::from_secs(args.chain.block_time.max(1) * (ERA_PERIOD + 8));
+        finish.send_replace(true);
+        tracing::info!(
+            limit_s = patience.as_secs(),
+            "putting the last weights on chain before stopping"
+        );
+        match tokio::time::timeout(patience, handle).await {
+            Ok(joined) => joined.context("the weights-on-chain task")?,
+            Err(_) => anyhow::bail!(
+                "the last weights were not settled on chain within {} s",
+                patience.as_secs()
+            ),
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! at any point restarts at [`State::last_processed`] and never counts a window twice.
 
 mod schema;
+mod submissions;
 mod types;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{io, sql, Result, ValidatorError};
 
+pub use submissions::{NewSubmission, Settlement, Submission, SubmissionStatus};
 pub use types::{Exclusion, Stage, Verdict, VerdictResult, WindowOutcome};
 
 /// File name of the database inside the validator's data folder.

@@ -14,7 +14,7 @@ use crate::error::{sql, Result, ValidatorError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Unsigned quantities are stored as INTEGER (i64); rusqlite refuses values above i64::MAX
 /// rather than wrapping them.
@@ -81,6 +81,27 @@ INSERT INTO verdicts_v2 SELECT * FROM verdicts;
 DROP TABLE verdicts;
 ALTER TABLE verdicts_v2 RENAME TO verdicts;
 CREATE INDEX verdicts_by_hotkey ON verdicts (hotkey, window);
+";
+
+/// Adds the weights sent to the chain: one row per attempt, written before the extrinsic is
+/// sent (`sent`) and settled from the chain (`included`, `failed`, `dropped`).
+const V3: &str = "
+CREATE TABLE weight_submissions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    netuid        INTEGER NOT NULL,
+    epoch         INTEGER NOT NULL,
+    window        INTEGER NOT NULL,
+    call          TEXT NOT NULL,
+    reveal_round  INTEGER,
+    sent_block    INTEGER NOT NULL,
+    sent_at       INTEGER NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('sent', 'included', 'failed', 'dropped')),
+    block         INTEGER,
+    tx_hash       BLOB CHECK (tx_hash IS NULL OR length(tx_hash) = 32),
+    error         TEXT,
+    settled_at    INTEGER
+) STRICT;
+CREATE INDEX weight_submissions_by_epoch ON weight_submissions (netuid, epoch);
 ";
 
 /// The schema version this build writes.

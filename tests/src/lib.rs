@@ -180,13 +180,25 @@ impl DevChain {
     /// Writes `genesis` to `dir/genesis.json`, starts the chain with `block_ms` blocks and
     /// waits for its start line.
     pub fn start(dir: &Path, genesis: &serde_json::Value, block_ms: u64) -> Self {
+        Self::start_with(dir, genesis, block_ms, &[])
+    }
+
+    /// [`DevChain::start`] with more flags (`--beacon.*` for the drand pulses it reveals
+    /// timelocked commits with).
+    pub fn start_with(
+        dir: &Path,
+        genesis: &serde_json::Value,
+        block_ms: u64,
+        flags: &[&str],
+    ) -> Self {
         let path = dir.join("genesis.json");
         std::fs::write(&path, genesis.to_string()).unwrap();
         let mut cmd = std::process::Command::new(bin("grail-devchain"));
         cmd.arg("--genesis")
             .arg(&path)
             .args(["--listen", "127.0.0.1:0", "--block-time-ms", &block_ms.to_string()])
-            .args(["--log.level", "warn"]);
+            .args(["--log.level", "warn"])
+            .args(flags);
         let (guard, line) = spawn_with_start_line(cmd, "grail-devchain");
         // grail-devchain: listening on ws://ADDR and http://ADDR, genesis 0x…, netuid N, K neurons
         let addr = line

@@ -1,6 +1,12 @@
-//! `grail-validator weights dry-run`: the timelocked commit a validator would send, built with
-//! no chain. Prints one JSON line: the SCALE payload, the ciphertext, the reveal round and the
-//! call data of `commit_timelocked_weights`, each byte string as hex.
+//! `grail-validator weights`:
+//!
+//! - `dry-run`: the timelocked commit a validator would send, built with no chain. Prints one
+//!   JSON line: the SCALE payload, the ciphertext, the reveal round and the call data of
+//!   `commit_timelocked_weights`, each byte string as hex.
+//! - `on-chain`: the weights a subtensor node holds for a subnet at its finalized head, one
+//!   JSON line: per uid that has weights, its hotkey, `LastUpdate` block and `[uid, weight]`
+//!   pairs, and the timelocked commits of the current and previous epochs still awaiting
+//!   their reveal.
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -21,6 +27,15 @@ use serde_json::json;
 pub enum WeightsCommand {
     /// Build a timelocked weights commit offline and print it as one JSON line.
     DryRun(DryRunArgs),
+    /// Print the weights (and pending commits) a subtensor node holds for the subnet.
+    OnChain(OnChainArgs),
+}
+
+/// `weights on-chain`'s flags.
+#[derive(Debug, Args)]
+pub struct OnChainArgs {
+    #[command(flatten)]
+    pub chain: grail_cli::chain::ChainArgs,
 }
 
 /// Whose key the commit is encrypted under.
@@ -98,7 +113,70 @@ pub fn run(cmd: WeightsCommand) -> anyhow::Result<()> {
             println!("{}", dry_run(&args)?);
             Ok(())
         }
+        WeightsCommand::OnChain(args) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            println!("{}", runtime.block_on(on_chain(&args))?);
+            Ok(())
+        }
     }
+}
+
+/// The `on-chain` JSON line.
+pub async fn on_chain(args: &OnChainArgs) -> anyhow::Result<serde_json::Value> {
+    let netuid = args.chain.require_netuid()?;
+    let chain = args.chain.connect(std::time::Duration::from_secs(30)).await?;
+    let client = chain.subtensor().context(
+        "weights on-chain reads a subtensor node: give --subtensor.network or \
+         --subtensor.chain_endpoint",
+    )?;
+    let head = match client.finalized() {
+        Some(h) => h,
+        None => {
+            tokio::time::sleep(std::time::Duration::from_secs(args.chain.block_time.max(1))).await;
+            client.finalized().context("the node has no finalized head")?
+        }
+    };
+    let subnet = client.subnet_at(netuid, head.hash).await?;
+    let last_update = client.last_update(netuid, head.hash).await?;
+    let mut uids = Vec::new();
+    for n in &subnet.neurons {
+        let weights = client.weights_of(netuid, n.uid, head.hash).await?;
+        if weights.is_empty() {
+            continue;
+        }
+        uids.push(json!({
+            "uid": n.uid,
+            "hotkey": Hotkey(n.hotkey).to_string(),
+            "last_update": last_update.get(usize::from(n.uid)).copied().unwrap_or(0),
+            "weights": weights.iter().map(|(u, w)| [*u, *w]).collect::<Vec<_>>(),
+        }));
+    }
+    let epochs = Epochs { tempo: subnet.hyperparameters.tempo, netuid };
+    let epoch = epochs.epoch_of(head.number);
+    let mut commits = Vec::new();
+    for e in [epoch.saturating_sub(1), epoch] {
+        for c in client.timelocked_commits(netuid, e, head.hash).await? {
+            commits.push(json!({
+                "epoch": e,
+                "hotkey": Hotkey(c.who).to_string(),
+                "block": c.block,
+                "reveal_round": c.reveal_round,
+                "bytes": c.commit.len(),
+            }));
+        }
+        if epoch == 0 {
+            break;
+        }
+    }
+    Ok(json!({
+        "netuid": netuid,
+        "block": head.number,
+        "block_hash": format!("0x{}", hex::encode(head.hash)),
+        "epoch": epoch,
+        "commit_reveal_enabled": subnet.hyperparameters.commit_reveal_enabled,
+        "uids": uids,
+        "pending_commits": commits,
+    }))
 }
 
 /// The dry run's JSON line.
@@ -225,8 +303,10 @@ mod tests {
             "42",
         ];
         argv.extend_from_slice(extra);
-        let WeightsCommand::DryRun(a) = Cli::try_parse_from(argv).expect("parse").cmd;
-        a
+        match Cli::try_parse_from(argv).expect("parse").cmd {
+            WeightsCommand::DryRun(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
     }
 
     fn quicknet_signature_1000() -> Vec<u8> {

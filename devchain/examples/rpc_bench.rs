@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         block_time: Duration::from_millis(block_ms),
         finality_lag: 0,
+        beacon: None,
     };
     let chain = grail_devchain::start(&genesis, &options).await?;
     let mut out = serde_json::json!({"bench": "devchain_rpc", "block_ms": block_ms, "uids": 256, "reads": reads});

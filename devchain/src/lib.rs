@@ -2,6 +2,11 @@
 //! where no subtensor node can run: Substrate JSON-RPC over HTTP and WebSocket on one port,
 //! blocks at a fixed interval, and subtensor's storage SCALE-encoded under its real keys from
 //! a genesis file, described by the vendored finney metadata.
+//!
+//! It applies the calls in `pool::APPLIED_CALLS` with subtensor's rules ([`dispatch`]),
+//! reveals timelocked weight commits at the start of each block ([`reveal`]), and stores the
+//! drand pulses it fetches from the beacon given with `--beacon.*` ([`pulses`]); without one
+//! it has no pulses and reveals nothing.
 
 pub mod account;
 pub mod author;
@@ -11,6 +16,8 @@ pub mod extrinsic;
 pub mod genesis;
 pub mod legacy_metadata;
 pub mod pool;
+pub mod pulses;
+pub mod reveal;
 pub mod rpc;
 pub mod state;
 
@@ -19,11 +26,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use grail_chain::metadata::{checked_metadata, FINNEY_METADATA};
+use grail_cli::beacon::BeaconArgs;
 use jsonrpsee::server::{Server, ServerHandle};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::genesis::Genesis;
 use crate::pool::Pool;
+use crate::pulses::Pulse;
 use crate::rpc::Shared;
 use crate::state::DevChain;
 
@@ -33,6 +42,8 @@ pub struct Options {
     pub listen: SocketAddr,
     pub block_time: Duration,
     pub finality_lag: u64,
+    /// Where drand pulses come from; none without (see [`pulses::enabled`]).
+    pub beacon: Option<BeaconArgs>,
 }
 
 /// A running dev chain.
@@ -44,14 +55,28 @@ pub struct Running {
     pub shared: Arc<Shared>,
     pub server: ServerHandle,
     pub producer: tokio::task::JoinHandle<()>,
+    /// The task fetching drand pulses, when relays were given.
+    pub pulses: Option<tokio::task::JoinHandle<()>>,
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Builds the genesis block and starts serving and producing blocks.
 pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Running> {
+    let beacon = match options.beacon.clone().filter(pulses::enabled) {
+        Some(args) => {
+            let trusted = args.trusted()?;
+            Some((args, trusted))
+        }
+        None => {
+            tracing::warn!(
+                "no --beacon.* flags: the dev chain stores no drand pulses, so timelocked weight commits are never revealed"
+            );
+            None
+        }
+    };
     let metadata = checked_metadata(FINNEY_METADATA, "the vendored finney metadata")?;
     let (version_scale, version_json) =
         rpc::runtime_version(&metadata).map_err(|e| anyhow::anyhow!("runtime version: {e}"))?;
@@ -97,21 +122,34 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
         .map_err(|e| anyhow::anyhow!("listen on {}: {e}", options.listen))?;
     let addr = server.local_addr()?;
     let server = server.start(module);
-    let producer = tokio::spawn(produce(shared.clone(), options.block_time));
-    Ok(Running { addr, genesis_hash, shared, server, producer })
+    let (pulse_tx, pulse_rx) = mpsc::unbounded_channel();
+    let pulses = beacon.map(|(args, trusted)| {
+        tokio::spawn(pulses::fetch(args, trusted, shared.clone(), pulse_tx))
+    });
+    let producer = tokio::spawn(produce(shared.clone(), options.block_time, pulse_rx));
+    Ok(Running { addr, genesis_hash, shared, server, producer, pulses })
 }
 
-/// Produces a block every `interval` and announces it.
-async fn produce(shared: Arc<Shared>, interval: Duration) {
+/// Produces a block every `interval`, with the pulses that arrived since the last, and
+/// announces it.
+async fn produce(
+    shared: Arc<Shared>,
+    interval: Duration,
+    mut pulses: mpsc::UnboundedReceiver<Pulse>,
+) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        let mut arrived = Vec::new();
+        while let Ok(p) = pulses.try_recv() {
+            arrived.push(p);
+        }
         let produced = {
             let mut chain = shared.chain();
             let mut pool = shared.pool();
             let number = chain.best().header.number + 1;
-            pool.build(&chain, number).and_then(|mut built| {
+            pool.build(&chain, number, &arrived).and_then(|mut built| {
                 let extrinsics = std::mem::take(&mut built.extrinsics);
                 let changes = std::mem::take(&mut built.changes);
                 let block = chain.produce(changes, extrinsics, unix_ms())?;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use grail_cli::beacon::BeaconArgs;
 use grail_cli::log::LogArgs;
 use grail_devchain::genesis::Genesis;
 use grail_devchain::Options;
@@ -38,6 +39,10 @@ struct Cli {
         default_value_t = 0
     )]
     finality_lag: u64,
+    /// The drand beacon whose pulses the chain stores (subtensor's drand pallet), to reveal
+    /// timelocked weight commits; without any `--beacon.*` flag it stores none.
+    #[command(flatten)]
+    beacon: BeaconArgs,
 }
 
 fn main() -> ExitCode {
@@ -45,13 +50,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cli { genesis, listen, block_time_ms, finality_lag, .. } = cli;
+    let Cli { genesis, listen, block_time_ms, finality_lag, beacon, .. } = cli;
     if block_time_ms == 0 {
         anyhow::bail!("--block-time-ms must be at least 1");
     }
     let genesis = Genesis::load(&genesis)?;
-    let options =
-        Options { listen, block_time: Duration::from_millis(block_time_ms), finality_lag };
+    let options = Options {
+        listen,
+        block_time: Duration::from_millis(block_time_ms),
+        finality_lag,
+        beacon: Some(beacon),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let running = grail_devchain::start(&genesis, &options).await?;
@@ -69,4 +78,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             _ = running.server.clone().stopped() => anyhow::bail!("the RPC server stopped"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_parse_with_the_beacons() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "grail-devchain",
+            "--genesis",
+            "g.json",
+            "--beacon.chain",
+            "local",
+            "--beacon.relays",
+            "http://127.0.0.1:8081",
+        ])
+        .expect("parses");
+        assert_eq!(cli.beacon.relays, vec!["http://127.0.0.1:8081".to_owned()]);
+        assert_eq!(cli.beacon.trusted().expect("trusted").name(), "local");
+        assert!(grail_devchain::pulses::enabled(&cli.beacon));
+        let bare = Cli::try_parse_from(["grail-devchain", "--genesis", "g.json"]).expect("parses");
+        assert!(!grail_devchain::pulses::enabled(&bare.beacon), "no beacon, no pulses");
+    }
 }

@@ -1,9 +1,14 @@
 //! The transaction pool and block building. An extrinsic is admitted when its checks hold
-//! (`extrinsic::check`), its nonce is not below the account's (`Stale`) and the account can pay
+//! (`extrinsic::check`), its call is one the dev chain applies with arguments the runtime
+//! decodes, its nonce is not below the account's (`Stale`) and the account can pay
 //! (`Payment`: the dev chain charges no fee, but an account with nothing is refused as a node
-//! refuses it). Each block takes the admitted extrinsics whose nonce is next, in arrival order,
-//! applies them (the nonce is spent even when the call fails), writes `System.Events`, and puts
-//! them in its body; one with a nonce ahead waits, one whose era ended is dropped.
+//! refuses it).
+//!
+//! A block first reveals the timelocked commits that are due (`reveal`, subtensor's
+//! `on_initialize`) and stores the drand pulses that arrived (`pulses`), then takes the
+//! admitted extrinsics whose nonce is next, in arrival order, applies them (the nonce is spent
+//! even when the call fails), writes `System.Events`, and puts them in its body; one with a
+//! nonce ahead waits, one whose era ended is dropped.
 
 use std::collections::BTreeMap;
 
@@ -11,16 +16,22 @@ use grail_chain::storage_key::storage_key;
 use grail_chain::ChainError;
 use serde_json::{json, Value};
 
-use crate::dispatch::{self, DispatchFailure};
+use crate::dispatch::{self, layered, DispatchFailure, InBlock};
 use crate::events::{encode_events, ModuleError};
 use crate::extrinsic::{Checked, TxError, PAYMENT, STALE, UNEXPECTED_CALL};
+use crate::pulses::{self, Pulse};
+use crate::reveal;
 use crate::state::DevChain;
 
 /// Where a watched extrinsic's status updates go (`author_extrinsicUpdate` payloads).
 pub type Watcher = tokio::sync::mpsc::UnboundedSender<Value>;
 
 /// The calls the dev chain applies.
-pub const APPLIED_CALLS: &[(&str, &str)] = &[("SubtensorModule", "burned_register")];
+pub const APPLIED_CALLS: &[(&str, &str)] = &[
+    ("SubtensorModule", "burned_register"),
+    ("SubtensorModule", "set_weights"),
+    ("SubtensorModule", "commit_timelocked_weights"),
+];
 
 #[derive(Debug)]
 struct Pending {
@@ -54,6 +65,7 @@ impl Pool {
         if !APPLIED_CALLS.contains(&(checked.pallet.as_str(), checked.call.as_str())) {
             return Err(TxError::invalid(UNEXPECTED_CALL));
         }
+        dispatch::check_args(&checked).map_err(TxError::bad_format)?;
         if self.pending.iter().any(|p| p.checked.hash == checked.hash) {
             return Err(TxError {
                 code: 1013,
@@ -100,14 +112,33 @@ impl Pool {
         self.pending.iter().map(|p| p.checked.bytes.clone()).collect()
     }
 
-    /// Builds the body and storage changes of block `number` on top of the best block.
-    pub fn build(&mut self, chain: &DevChain, number: u64) -> Result<Built, ChainError> {
+    /// Builds the body and storage changes of block `number` on top of the best block, storing
+    /// `pulses`.
+    pub fn build(
+        &mut self,
+        chain: &DevChain,
+        number: u64,
+        pulses: &[Pulse],
+    ) -> Result<Built, ChainError> {
         let md = chain.metadata();
         let best = chain.best().header.number;
         let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut built = Built::default();
         let mut outcomes: Vec<Result<(), ModuleError>> = Vec::new();
-        let mut registrations = 0u16;
+        let mut block = InBlock { number, registrations: 0 };
+        let on_best = |k: &[u8]| chain.get(k, best).map(<[u8]>::to_vec);
+        // The reveal sees the state before the block; pulses stored now are read from the next.
+        let keys = |prefix: &[u8]| chain.keys_paged(prefix, usize::MAX, None, best);
+        match reveal::reveal_block(md, &on_best, &keys, number) {
+            Ok(changes) => overlay.extend(changes),
+            // The dev chain's own fault: no reveal in this block, the chain goes on.
+            Err(e) => {
+                tracing::error!(error = %e, block = number, "timelocked commits not revealed")
+            }
+        }
+        let view = |k: &[u8]| overlay.get(k).map_or_else(|| on_best(k), Clone::clone);
+        let stored = pulses::write(md, &view, pulses)?;
+        overlay.extend(stored);
         // Expired eras first: dropped, their watchers told.
         self.pending.retain(|p| {
             let live = p.checked.last_valid >= number;
@@ -119,10 +150,7 @@ impl Pool {
             live
         });
         loop {
-            let get = |k: &[u8]| match overlay.get(k) {
-                Some(v) => v.clone(),
-                None => chain.get(k, best).map(<[u8]>::to_vec),
-            };
+            let get = |k: &[u8]| overlay.get(k).map_or_else(|| on_best(k), Clone::clone);
             let mut next = None;
             for (i, p) in self.pending.iter().enumerate() {
                 let account = dispatch::account(md, &get, &p.checked.signer)?;
@@ -135,45 +163,23 @@ impl Pool {
             let p = self.pending.remove(i);
             account.nonce = account.nonce.saturating_add(1);
             let mut changes = vec![dispatch::put_account(md, &p.checked.signer, &account)?];
-            let outcome = match (p.checked.pallet.as_str(), p.checked.call.as_str()) {
-                ("SubtensorModule", "burned_register") => {
-                    let result = dispatch::burned_register(
-                        md,
-                        &|k| {
-                            changes
-                                .iter()
-                                .rev()
-                                .find(|(ck, _)| ck.as_slice() == k)
-                                .map_or_else(|| get(k), |(_, v)| v.clone())
-                        },
-                        &p.checked.signer,
-                        &p.checked.args,
-                        number,
-                        registrations,
-                    );
-                    match result {
-                        Ok(more) => {
-                            registrations += 1;
-                            changes.extend(more);
-                            Ok(())
-                        }
-                        Err(DispatchFailure::Module(e)) => Err(e),
-                        Err(DispatchFailure::Internal(e)) => {
-                            // The dev chain's own fault: the extrinsic is dropped, the chain
-                            // goes on.
-                            tracing::error!(error = %e, tx = %hex::encode(p.checked.hash), "extrinsic dropped");
-                            if let Some(w) = &p.watcher {
-                                let _ = w.send(json!("invalid"));
-                            }
-                            continue;
-                        }
-                    }
+            let result = dispatch::apply(md, &layered(&changes, &get), &p.checked, &mut block);
+            let outcome = match result {
+                Ok(more) => {
+                    changes.extend(more);
+                    Ok(())
                 }
-                _ => unreachable_call(&p.checked)?,
+                Err(DispatchFailure::Module(e)) => Err(e),
+                Err(DispatchFailure::Internal(e)) => {
+                    // The dev chain's own fault: the extrinsic is dropped, the chain goes on.
+                    tracing::error!(error = %e, tx = %hex::encode(p.checked.hash), "extrinsic dropped");
+                    if let Some(w) = &p.watcher {
+                        let _ = w.send(json!("invalid"));
+                    }
+                    continue;
+                }
             };
-            for (k, v) in changes {
-                overlay.insert(k, v);
-            }
+            overlay.extend(changes);
             outcomes.push(outcome);
             built.extrinsics.push(p.checked.bytes);
             built.included.push(p.watcher);
@@ -211,11 +217,4 @@ impl Pool {
 
 fn internal(e: &ChainError) -> TxError {
     TxError { code: 1002, message: format!("Verification Error: {e}"), data: None }
-}
-
-fn unreachable_call(c: &Checked) -> Result<Result<(), ModuleError>, ChainError> {
-    Err(ChainError::BadStorage {
-        item: format!("{}.{}", c.pallet, c.call),
-        reason: "admitted but not applied by the dev chain".into(),
-    })
 }

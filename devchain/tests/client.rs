@@ -29,6 +29,8 @@ fn genesis(n: usize) -> Genesis {
         weights_version_key: None,
         weights_rate_limit: None,
         commit_reveal_version: None,
+        min_allowed_weights: None,
+        max_weights_limit: None,
         neurons,
         balances: Vec::new(),
     }
@@ -39,6 +41,7 @@ async fn start(n: usize, block_ms: u64) -> grail_devchain::Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 1,
+        beacon: None,
     };
     grail_devchain::start(&genesis(n), &options).await.unwrap()
 }

@@ -42,6 +42,7 @@ async fn start(block_ms: u64) -> grail_devchain::Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 0,
+        beacon: None,
     };
     grail_devchain::start(&genesis, &options).await.unwrap()
 }
@@ -127,17 +128,12 @@ async fn a_signed_registration_is_applied_and_refusals_carry_substrates_reasons(
     assert_eq!(refusal(&url, &stale).await, (1010, Some(STALE.into())));
     let wrong_birth = c.sign(&other, &cold, 2, (birth.0, [9; 32])).unwrap();
     assert_eq!(refusal(&url, &wrong_birth).await, (1010, Some(BAD_PROOF.into())));
-    let set_weights = Call {
-        pallet: "SubtensorModule",
-        name: "set_weights",
-        args: vec![
-            subxt::dynamic::Value::u128(3),
-            subxt::dynamic::Value::unnamed_composite([]),
-            subxt::dynamic::Value::unnamed_composite([]),
-            subxt::dynamic::Value::u128(0),
-        ],
+    let remark = Call {
+        pallet: "System",
+        name: "remark",
+        args: vec![subxt::dynamic::Value::from_bytes(b"not applied here")],
     };
-    let unsupported = c.sign(&set_weights, &cold, 2, birth).unwrap();
+    let unsupported = c.sign(&remark, &cold, 2, birth).unwrap();
     assert_eq!(refusal(&url, &unsupported).await, (1010, Some(UNEXPECTED_CALL.into())));
     let (code, _) = refusal(&url, &[0x10, 0x84, 0, 0, 0]).await;
     assert_eq!(code, 1001);

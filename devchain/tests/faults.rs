@@ -32,6 +32,7 @@ async fn start_chain(block_ms: u64) -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 1,
+        beacon: None,
     };
     grail_devchain::start(&genesis(), &options).await.unwrap()
 }

@@ -55,6 +55,7 @@ async fn scalecodec_decodes_the_dev_chain_and_the_clients_extrinsic_as_the_rust_
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(200),
         finality_lag: 0,
+        beacon: None,
     };
     let chain = grail_devchain::start(&genesis, &options).await.unwrap();
     let client = SubtensorClient::connect(ClientOptions {

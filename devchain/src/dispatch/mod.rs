@@ -2,26 +2,29 @@
 //! Each reads the state through a getter (the block being built sees its earlier extrinsics)
 //! and returns the storage it changes.
 //!
-//! `SubtensorModule.burned_register(netuid, hotkey)`, signed by the coldkey: the subnet must
-//! exist (`SubnetNotExists`), at most `MaxRegistrationsPerBlock` registrations per block
-//! (`TooManyRegistrationsThisBlock`), the hotkey not yet on the subnet
-//! (`HotKeyAlreadyRegisteredInSubNet`), not owned by another coldkey (`NonAssociatedColdKey`),
-//! the coldkey's free balance at least `Burn(netuid)` (`NotEnoughBalanceToStake`), and a free
-//! uid below `MaxAllowedUids` (`NoNeuronIdAvailable`; subtensor would prune a neuron instead).
-//! It appends the hotkey at uid `SubnetworkN`, records its owner and registration block, and
-//! burns the cost from the coldkey.
+//! - [`register`]: `burned_register`, signed by a coldkey;
+//! - [`weights`]: `set_weights` and `commit_timelocked_weights`, signed by a hotkey.
+
+pub mod register;
+pub mod weights;
 
 use grail_chain::storage_key::storage_key;
-use grail_chain::subnet::{read_item, SubnetNeuron, SubnetState};
+use grail_chain::subnet::read_item;
 use grail_chain::ChainError;
 use parity_scale_codec::{Decode, Encode};
 use subxt_metadata::Metadata;
 
 use crate::account::AccountInfo;
 use crate::events::ModuleError;
+use crate::extrinsic::Checked;
+
+pub use register::burned_register;
 
 /// Storage changes: key, and the new value (`None`: removed).
 pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Reads the raw value of a storage key (`None`: absent).
+pub type Get<'a> = &'a dyn Fn(&[u8]) -> Option<Vec<u8>>;
 
 /// Why a call was not applied.
 #[derive(Debug)]
@@ -38,9 +41,56 @@ impl From<ChainError> for DispatchFailure {
     }
 }
 
-const PALLET: &str = "SubtensorModule";
+pub(crate) const PALLET: &str = "SubtensorModule";
 
-fn module_error(md: &Metadata, pallet: &str, name: &str) -> DispatchFailure {
+/// What a call needs of the block it is applied in.
+#[derive(Debug, Clone, Copy)]
+pub struct InBlock {
+    pub number: u64,
+    /// Registrations applied earlier in the block.
+    pub registrations: u16,
+}
+
+/// Applies the call of `checked` in `block`.
+pub fn apply(
+    md: &Metadata,
+    get: Get<'_>,
+    checked: &Checked,
+    block: &mut InBlock,
+) -> Result<Changes, DispatchFailure> {
+    let (who, args, number) = (&checked.signer, checked.args.as_slice(), block.number);
+    match (checked.pallet.as_str(), checked.call.as_str()) {
+        (PALLET, "burned_register") => {
+            let changes = burned_register(md, get, who, args, number, block.registrations)?;
+            block.registrations += 1;
+            Ok(changes)
+        }
+        (PALLET, "set_weights") => weights::set_weights(md, get, who, args, number),
+        (PALLET, "commit_timelocked_weights") => {
+            weights::commit_timelocked_weights(md, get, who, args, number)
+        }
+        (pallet, call) => Err(DispatchFailure::Internal(ChainError::BadStorage {
+            item: format!("{pallet}.{call}"),
+            reason: "admitted but not applied by the dev chain".into(),
+        })),
+    }
+}
+
+/// Whether the arguments of an applied call decode as the runtime decodes them (bounds
+/// included); a node refuses bytes that do not at submission.
+pub fn check_args(checked: &Checked) -> Result<(), String> {
+    let args = checked.args.as_slice();
+    let result = match (checked.pallet.as_str(), checked.call.as_str()) {
+        (PALLET, "set_weights") => weights::SetWeightsArgs::decode_checked(args).map(drop),
+        (PALLET, "commit_timelocked_weights") => {
+            weights::CommitArgs::decode_checked(args).map(drop)
+        }
+        _ => Ok(()),
+    };
+    result.map_err(|e| format!("{}.{}: {e}", checked.pallet, checked.call))
+}
+
+pub(crate) fn module_error(md: &Metadata, pallet: &str, name: &str) -> DispatchFailure {
     let found = md.pallet_by_name(pallet).and_then(|p| {
         let v = p.error_variants()?.iter().find(|v| v.name == name)?;
         Some(ModuleError { pallet: p.error_index(), error: v.index })
@@ -55,21 +105,45 @@ fn module_error(md: &Metadata, pallet: &str, name: &str) -> DispatchFailure {
 }
 
 /// `SubtensorModule.entry(keys)` through `get`, or the metadata's default.
-fn value<T: Decode>(
+pub(crate) fn value<T: Decode>(
     md: &Metadata,
-    get: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+    get: Get<'_>,
     entry: &str,
     keys: &[&[u8]],
 ) -> Result<Option<T>, ChainError> {
     read_item(md, PALLET, entry, keys, "", &mut |k| Ok(get(k)))
 }
 
-/// The account of `who` (default when absent).
-pub fn account(
+/// `SubtensorModule.entry(keys)` if stored (no default: an optional item).
+pub(crate) fn stored<T: Decode>(
     md: &Metadata,
-    get: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
-    who: &[u8; 32],
-) -> Result<AccountInfo, ChainError> {
+    get: Get<'_>,
+    entry: &str,
+    keys: &[&[u8]],
+) -> Result<Option<T>, ChainError> {
+    let key = storage_key(md, PALLET, entry, keys)?;
+    get(&key)
+        .map(|bytes| {
+            T::decode(&mut bytes.as_slice()).map_err(|e| ChainError::BadStorage {
+                item: format!("{PALLET}.{entry}"),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// The arguments of `call`, SCALE-decoded.
+pub(crate) fn decode_args<T: Decode>(call: &str, args: &[u8]) -> Result<T, DispatchFailure> {
+    T::decode(&mut &*args).map_err(|e| {
+        DispatchFailure::Internal(ChainError::BadStorage {
+            item: format!("{call} arguments"),
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// The account of `who` (default when absent).
+pub fn account(md: &Metadata, get: Get<'_>, who: &[u8; 32]) -> Result<AccountInfo, ChainError> {
     let key = storage_key(md, "System", "Account", &[who])?;
     match get(&key) {
         None => Ok(AccountInfo::default()),
@@ -89,58 +163,16 @@ pub fn put_account(
     Ok((storage_key(md, "System", "Account", &[who])?, Some(info.encode())))
 }
 
-/// `burned_register(netuid, hotkey)` by `coldkey` in block `block`, the `earlier`-th
-/// registration of that block.
-pub fn burned_register(
-    md: &Metadata,
-    get: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
-    coldkey: &[u8; 32],
-    args: &[u8],
-    block: u64,
-    earlier: u16,
-) -> Result<Changes, DispatchFailure> {
-    let (netuid, hotkey) = <(u16, [u8; 32])>::decode(&mut &*args).map_err(|e| {
-        DispatchFailure::Internal(ChainError::BadStorage {
-            item: "burned_register arguments".into(),
-            reason: e.to_string(),
-        })
-    })?;
-    let n_key = netuid.encode();
-    let added: bool = value(md, get, "NetworksAdded", &[&n_key])?.unwrap_or(false);
-    if !added {
-        return Err(module_error(md, PALLET, "SubnetNotExists"));
+/// `get` with `changes` on top (the latest change of a key wins).
+pub fn layered<'a>(
+    changes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+    get: Get<'a>,
+) -> impl Fn(&[u8]) -> Option<Vec<u8>> + 'a {
+    move |k| {
+        changes
+            .iter()
+            .rev()
+            .find(|(ck, _)| ck.as_slice() == k)
+            .map_or_else(|| get(k), |(_, v)| v.clone())
     }
-    let per_block: u16 = value(md, get, "MaxRegistrationsPerBlock", &[&n_key])?.unwrap_or(1);
-    if earlier >= per_block {
-        return Err(module_error(md, PALLET, "TooManyRegistrationsThisBlock"));
-    }
-    let uid_key = storage_key(md, PALLET, "Uids", &[&n_key, &hotkey])?;
-    if get(&uid_key).is_some() {
-        return Err(module_error(md, PALLET, "HotKeyAlreadyRegisteredInSubNet"));
-    }
-    let owner_key = storage_key(md, PALLET, "Owner", &[&hotkey])?;
-    if let Some(owner) = get(&owner_key) {
-        if owner.as_slice() != coldkey.as_slice() {
-            return Err(module_error(md, PALLET, "NonAssociatedColdKey"));
-        }
-    }
-    let burn: u64 = value(md, get, "Burn", &[&n_key])?.unwrap_or(0);
-    let mut cold = account(md, get, coldkey)?;
-    if cold.data.free < burn {
-        return Err(module_error(md, PALLET, "NotEnoughBalanceToStake"));
-    }
-    let max_uids: u16 = value(md, get, "MaxAllowedUids", &[&n_key])?.unwrap_or(256);
-    let mut subnet = SubnetState::read(md, netuid, |k| Ok(get(k)))?;
-    let uid = u16::try_from(subnet.neurons.len()).unwrap_or(u16::MAX);
-    if uid >= max_uids {
-        return Err(module_error(md, PALLET, "NoNeuronIdAvailable"));
-    }
-    subnet.neurons.push(SubnetNeuron { uid, hotkey, validator_permit: false, stake: 0 });
-    let mut changes: Changes = subnet.storage(md)?.into_iter().map(|(k, v)| (k, Some(v))).collect();
-    changes.push((owner_key, Some(coldkey.encode())));
-    let at = storage_key(md, PALLET, "BlockAtRegistration", &[&n_key, &uid.encode()])?;
-    changes.push((at, Some(block.encode())));
-    cold.data.free -= burn;
-    changes.push(put_account(md, coldkey, &cold)?);
-    Ok(changes)
 }

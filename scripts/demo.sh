@@ -9,7 +9,9 @@
 #     hashes and the metagraph from it
 #   3 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store), and
 #     miner 4, the adversary of `grail-audit`, which forges a token in every rollout
-#   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts)
+#   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts),
+#     which on the dev chain puts its weights on chain as a timelocked commit signed by the
+#     subnet owner's hotkey; the demo ends by reading them back once the chain has revealed them
 #
 # It runs two windows with short demo timing (1 s blocks, 6-block windows), then prints a table
 # of miners with verdicts, scores and weights, and replays the last window's transcript. The
@@ -72,8 +74,14 @@ done
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
+if [ -n "${chain:-}" ]; then
+  # The subnet owner's hotkey signs the weights: a timelocked commit per epoch.
+  on_chain=(--wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner)
+else
+  on_chain=()
+fi
 subnet_validate "$w" "$((w + 1))" --http.listen "127.0.0.1:$port" \
-  --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 --weights.on-chain false \
+  --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 "${on_chain[@]}" \
   || { tail -n 20 "$work/validator.log" >&2; exit 1; }
 for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
 
@@ -101,6 +109,38 @@ for m in last["miners"]:
     status = m["status"] if isinstance(m["status"], str) else json.dumps(m["status"])
     print(f"{m['uid']:>5}  {names.get(m['hotkey'], '?'):<7} {status[:22]:<22} {m['unique']:>6} {m['share']:>8.4f} {weights.get(m['uid'], 0):>6}")
 PY
+
+if [ -n "${chain:-}" ]; then
+  say "waiting for the chain to reveal the validator's last timelocked commit (the next epoch, with the beacon's round)"
+  python3 - "$bin/grail-validator" "ws://$chain" "$work/validator.jsonl" "$work/validator/validator.sqlite" <<'PY' || exit 1
+import json, sqlite3, subprocess, sys, time
+validator, endpoint, lines, db = sys.argv[1:5]
+# The validator commits once per epoch: the window of its last included commit.
+window, block = sqlite3.connect(db).execute(
+    "SELECT window, block FROM weight_submissions WHERE status = 'included' ORDER BY id DESC LIMIT 1").fetchone()
+line = next(json.loads(l) for l in open(lines) if l.strip() and json.loads(l)["window"] == window)
+mine = dict(zip(line["weights"]["uids"], line["weights"]["weights"]))
+deadline = time.time() + 60
+while True:
+    out = subprocess.run([validator, "weights", "on-chain", "--netuid", "1", "--subtensor.chain_endpoint",
+                          endpoint, "--chain.block-time", "1"], capture_output=True, text=True, check=True)
+    chain = json.loads(out.stdout)
+    owner = next((u for u in chain["uids"] if u["uid"] == 0), None)
+    revealed = {u: w for u, w in owner["weights"]} if owner else {}
+    # Zero weights pad the vector to the subnet's MinAllowedWeights.
+    if {u: w for u, w in revealed.items() if w} == mine or time.time() > deadline:
+        break
+    time.sleep(2)
+print()
+print(f"weights on chain at block {chain['block']}, revealed from uid 0's timelocked commit of window {window}'s")
+print(f"weights (included in block {block}), beside the validator's:")
+print(f"{'uid':>5}  {'chain':>6}  {'validator':>9}")
+for uid in sorted(set(revealed) | set(mine)):
+    print(f"{uid:>5}  {revealed.get(uid, '-'):>6}  {mine.get(uid, '-'):>9}")
+if {u: w for u, w in revealed.items() if w} != mine:
+    sys.exit("demo: the chain's weights are not the validator's")
+PY
+fi
 
 say "replaying window $((w + 1)) from its transcript with the same code (an auditor's check):"
 "$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model"

@@ -32,23 +32,28 @@ subnet_keys() {
 }
 
 # subnet_devchain [REGISTERED]: starts grail-devchain on a free loopback port with block time
-# 1 s, netuid 1, uid 0 the subnet owner (hotkey `owner`, which the weights' burn share goes to)
-# and uids 1..REGISTERED (default: all) the first keys of subnet_keys; every miner's hotkey is
-# funded (1 TAO) so that the others can register with subnet_register. Sets `chain`
-# (host:port), `chain_genesis`, `best` (its best block) and points `timing` at it: miners over
-# WebSocket, the validator over HTTP.
+# 1 s, netuid 1, uid 0 the subnet owner (hotkey `owner`, which the weights' burn share goes to,
+# and which signs the validator's weights) and uids 1..REGISTERED (default: all) the first keys
+# of subnet_keys; the owner and every miner's hotkey are funded (1 TAO) so that they can sign
+# (the others register with subnet_register). Commit-reveal is on, as on subtensor, with one
+# epoch per window (tempo = blocks - 1), and the chain takes drand pulses from the local
+# beacon to reveal the validator's timelocked commits. Sets `chain` (host:port),
+# `chain_genesis`, `best` (its best block) and points `timing` at it: miners over WebSocket,
+# the validator over HTTP.
 subnet_devchain() {
   local owner
   owner="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
-  python3 - "$work/metagraph.json" "$owner" "${1:-256}" >"$work/genesis.json" <<'PY'
+  python3 - "$work/metagraph.json" "$owner" "${1:-256}" "$blocks" >"$work/genesis.json" <<'PY'
 import json, sys
 keys = [n["hotkey"] for n in sorted(json.load(open(sys.argv[1]))["neurons"], key=lambda n: n["uid"])]
 neurons = [{"hotkey": hk, "stake": 10**9} for hk in [sys.argv[2]] + keys[:int(sys.argv[3])]]
-balances = [{"account": hk, "free": 10**9} for hk in keys]
-print(json.dumps({"netuid": 1, "owner": sys.argv[2], "neurons": neurons, "balances": balances}))
+balances = [{"account": hk, "free": 10**9} for hk in [sys.argv[2]] + keys]
+print(json.dumps({"netuid": 1, "owner": sys.argv[2], "tempo": int(sys.argv[4]) - 1,
+                  "weights_rate_limit": 0, "neurons": neurons, "balances": balances}))
 PY
   "$bin/grail-devchain" --genesis "$work/genesis.json" --listen 127.0.0.1:0 --block-time-ms 1000 \
+    --beacon.chain local --beacon.relays "$url" \
     --log.level info >"$work/devchain.out" 2>"$work/devchain.log" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/devchain.out" ] && break; sleep 0.1; done

@@ -29,7 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("beacon", &["grail-drand", "grail-cli"]),
-    ("devchain", &["grail-protocol", "grail-chain", "grail-cli"]),
+    ("devchain", &["grail-protocol", "grail-chain", "grail-cli", "grail-beacon"]),
     (
         "miner",
         &[

@@ -238,13 +238,16 @@ impl OnChain {
         } else {
             (Call::set_weights(netuid, &uids, &values, weights.version_key), None)
         };
+        // The best block bounds the era's start from above: the extrinsic lands after it,
+        // and its era is over once the finalized head is an era past it.
+        let best = self.client.best_block().await?;
         let new = NewSubmission {
             netuid,
             epoch,
             window,
             call: call.name,
             reveal_round: reveal.as_ref().map(|(r, _)| *r),
-            sent_block: head.number,
+            sent_block: best.max(head.number),
             sent_at: unix_now(),
         };
         let id = self.state.submission_sent(&new)?;

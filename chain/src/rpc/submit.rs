@@ -16,7 +16,7 @@ use subxt::tx::Signer;
 use subxt::utils::{AccountId32, MultiSignature, H256};
 use subxt_metadata::Metadata;
 
-use super::SubtensorClient;
+use super::{Head, SubtensorClient};
 use crate::events::{extrinsic_outcome, Outcome};
 use crate::storage_key::storage_key;
 use crate::{ChainError, Hash32};
@@ -199,10 +199,7 @@ impl SubtensorClient {
         let (bytes, tx_hash, from_block) = loop {
             attempt += 1;
             let nonce = self.account_next_index(&signer.hotkey()).await?;
-            let head = match self.finalized() {
-                Some(h) => h,
-                None => self.wait_for_head(self.inner.timeout).await?,
-            };
+            let head = self.birth_block().await?;
             let bytes = self.sign(call, signer, nonce, (head.number, head.hash))?;
             let submitted = self
                 .call()
@@ -258,6 +255,31 @@ impl SubtensorClient {
                 error,
             }),
         }
+    }
+
+    /// The block an extrinsic's era starts at: the finalized head, unless finality lags the
+    /// best block by more than half an era (an era from there would be over, or nearly, by
+    /// the time the node checks it), then the best block.
+    async fn birth_block(&self) -> Result<Head, ChainError> {
+        let finalized = match self.finalized() {
+            Some(h) => h,
+            None => self.wait_for_head(self.inner.timeout).await?,
+        };
+        let best = self
+            .call()
+            .run("chain_getHeader", self.inner.rpc.chain_get_header(None))
+            .await?
+            .ok_or_else(|| self.unavailable("no best header".into()))?;
+        if best.number <= finalized.number + ERA_PERIOD / 2 {
+            return Ok(finalized);
+        }
+        let hash = super::header_hash(&best);
+        tracing::warn!(
+            best = best.number,
+            finalized = finalized.number,
+            "finality lags: the extrinsic's era starts at the best block"
+        );
+        Ok(Head { number: best.number, hash, timestamp_ms: finalized.timestamp_ms })
     }
 
     /// Scans finalized blocks after `from_block` for `bytes`, until its era ends.

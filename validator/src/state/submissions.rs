@@ -61,7 +61,8 @@ pub struct Submission {
     /// `set_weights` or `commit_timelocked_weights`.
     pub call: String,
     pub reveal_round: Option<u64>,
-    /// The finalized block it was signed at (its era starts there).
+    /// The best block when it was sent: it lands in a later block, and its era (which starts
+    /// at or before this block) is over an era after it.
     pub sent_block: u64,
     /// Unix seconds.
     pub sent_at: u64,

@@ -49,60 +49,61 @@ pub enum TlockKey {
 
 /// `weights dry-run`'s flags.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Commit")]
 pub struct DryRunArgs {
     /// Subnet.
-    #[arg(long = "netuid", env = "GRAIL_NETUID")]
+    #[arg(long = "netuid", env = "BT_NETUID")]
     pub netuid: u16,
     /// The committing validator's hotkey (SS58).
-    #[arg(long = "hotkey", env = "GRAIL_DRY_RUN_HOTKEY")]
+    #[arg(long = "hotkey", env = "GRAIL_HOTKEY")]
     pub hotkey: Hotkey,
     /// Uids, comma-separated.
-    #[arg(long = "uids", env = "GRAIL_DRY_RUN_UIDS", value_delimiter = ',', required = true)]
+    #[arg(long = "uids", env = "GRAIL_UIDS", value_delimiter = ',', required = true)]
     pub uids: Vec<u16>,
     /// Weights aligned with `--uids`, comma-separated (u16).
-    #[arg(long = "weights", env = "GRAIL_DRY_RUN_WEIGHTS", value_delimiter = ',', required = true)]
+    #[arg(long = "weights", env = "GRAIL_WEIGHTS", value_delimiter = ',', required = true)]
     pub weights: Vec<u16>,
     /// The weights version key.
-    #[arg(long = "version-key", env = "GRAIL_DRY_RUN_VERSION_KEY", default_value_t = 0)]
+    #[arg(long = "version-key", env = "GRAIL_VERSION_KEY", default_value_t = 0)]
     pub version_key: u64,
     /// The drand round to encrypt to; otherwise computed from `--block` and `--tempo`.
-    #[arg(long = "reveal-round", env = "GRAIL_DRY_RUN_REVEAL_ROUND", conflicts_with_all = ["block", "tempo"])]
+    #[arg(long = "reveal-round", env = "GRAIL_REVEAL_ROUND", conflicts_with_all = ["block", "tempo"])]
     pub reveal_round: Option<u64>,
     /// The block the commit is sent at.
-    #[arg(long = "block", env = "GRAIL_DRY_RUN_BLOCK", requires = "tempo")]
+    #[arg(long = "block", env = "GRAIL_BLOCK", requires = "tempo")]
     pub block: Option<u64>,
     /// The subnet's tempo (blocks per epoch).
-    #[arg(long = "tempo", env = "GRAIL_DRY_RUN_TEMPO", requires = "block")]
+    #[arg(long = "tempo", env = "GRAIL_TEMPO", requires = "block")]
     pub tempo: Option<u16>,
     /// Epochs between commit and reveal (the chain's `RevealPeriodEpochs`).
-    #[arg(long = "reveal-period", env = "GRAIL_DRY_RUN_REVEAL_PERIOD", default_value_t = 1)]
+    #[arg(long = "reveal-period", env = "GRAIL_REVEAL_PERIOD", default_value_t = 1)]
     pub reveal_period: u64,
     /// Seconds per block.
-    #[arg(long = "block-time", env = "GRAIL_DRY_RUN_BLOCK_TIME", default_value_t = 12.0)]
+    #[arg(long = "block-time", env = "GRAIL_BLOCK_TIME", default_value_t = 12.0)]
     pub block_time: f64,
     /// Unix time of `--block` (default: now).
-    #[arg(long = "now", env = "GRAIL_DRY_RUN_NOW")]
+    #[arg(long = "now", env = "GRAIL_NOW")]
     pub now: Option<f64>,
     /// The beacon key to encrypt under.
-    #[arg(long = "key", env = "GRAIL_DRY_RUN_KEY", value_enum, default_value = "quicknet")]
+    #[arg(long = "key", env = "GRAIL_KEY", value_enum, default_value = "quicknet")]
     pub key: TlockKey,
     /// Round 1's unix time on the beacon (quicknet's by default; needed for `--key local`
     /// with `--block`).
-    #[arg(long = "drand-genesis", env = "GRAIL_DRY_RUN_DRAND_GENESIS")]
+    #[arg(long = "drand-genesis", env = "GRAIL_DRAND_GENESIS")]
     pub drand_genesis: Option<u64>,
     /// Seconds between beacon rounds.
-    #[arg(long = "drand-period", env = "GRAIL_DRY_RUN_DRAND_PERIOD")]
+    #[arg(long = "drand-period", env = "GRAIL_DRAND_PERIOD")]
     pub drand_period: Option<u64>,
     /// The chain's `CommitRevealWeightsVersion`.
     #[arg(
         long = "commit-reveal-version",
-        env = "GRAIL_DRY_RUN_COMMIT_REVEAL_VERSION",
+        env = "GRAIL_COMMIT_REVEAL_VERSION",
         default_value_t = 4
     )]
     pub commit_reveal_version: u16,
     /// 32 bytes of hex seeding the encryption's randomness, for a reproducible ciphertext
     /// (default: fresh randomness from the OS).
-    #[arg(long = "seed", env = "GRAIL_DRY_RUN_SEED")]
+    #[arg(long = "seed", env = "GRAIL_SEED")]
     pub seed: Option<String>,
 }
 

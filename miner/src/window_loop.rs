@@ -97,7 +97,7 @@ pub fn group_fits_limits(
 pub struct WindowReport {
     /// Window number.
     pub window: u64,
-    /// Storage key of the file.
+    /// Storage key of the file, in the miner's own part of the store (`{hotkey}/`).
     pub key: String,
     /// The miner's hotkey (SS58).
     pub hotkey: String,

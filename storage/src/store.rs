@@ -3,7 +3,8 @@
 //!
 //! A file's upload time is the store's last-modified time of its object ([`ObjectInfo`]),
 //! which is what the validator compares with the upload deadline. Keys are the protocol's
-//! (`windows/{w}/{hotkey}.grail`, see [`grail_protocol::window_file::window_file_key`]).
+//! (`windows/{w}/{hotkey}.grail`, see [`grail_protocol::window_file::window_file_key`]), in
+//! each miner's own part of the store, `{hotkey}/` ([`WindowStore::for_miner`]).
 //!
 //! [`StorageConfig`] says where (the `--storage.*` flags of `grail-cli` fill it). For S3 the
 //! standard `AWS_*` variables are read first, so the configured values override them.
@@ -182,6 +183,9 @@ pub struct WindowStore {
     /// The folder of a local store, read through [`local_read`] (no links, regular files).
     local_root: Option<PathBuf>,
     timeout: Duration,
+    /// Prepended to every key (`{miner}/` for [`WindowStore::for_miner`]); keys in and out of
+    /// this type are relative to it.
+    prefix: String,
 }
 
 impl WindowStore {
@@ -219,6 +223,7 @@ impl WindowStore {
             description: format!("local folder {}", shown.display()),
             local_root: Some(path.to_owned()),
             timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+            prefix: String::new(),
         })
     }
 
@@ -262,6 +267,7 @@ impl WindowStore {
             description,
             local_root: None,
             timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+            prefix: String::new(),
         })
     }
 
@@ -272,6 +278,7 @@ impl WindowStore {
             description: description.into(),
             local_root: None,
             timeout: Duration::from_secs(DEFAULT_STORE_TIMEOUT_S),
+            prefix: String::new(),
         }
     }
 
@@ -287,10 +294,38 @@ impl WindowStore {
         &self.description
     }
 
+    /// The part of this store that belongs to one miner: every key under `{miner}/` (one
+    /// path segment, the miner's SS58 address). A miner writes only there, and a validator
+    /// reads a miner's file only from there, so what is under another miner's name in this
+    /// part is never read as that miner's.
+    pub fn for_miner(&self, miner: &str) -> Result<Self, StoreError> {
+        let bad =
+            |reason: &str| StoreError::BadKey { key: miner.to_owned(), reason: reason.into() };
+        if miner.is_empty() || miner.contains('/') || miner == "." || miner == ".." {
+            return Err(bad("a miner's part of the store is one non-empty path segment"));
+        }
+        parse_key(miner)?;
+        Ok(Self {
+            description: format!("{} ({miner}/)", self.description),
+            prefix: format!("{}{miner}/", self.prefix),
+            ..self.clone()
+        })
+    }
+
+    /// `key` under this store's prefix.
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// The object's key relative to this store's prefix.
+    fn info(&self, meta: &ObjectMeta) -> ObjectInfo {
+        strip(ObjectInfo::from_meta(meta), &self.prefix)
+    }
+
     /// Writes `bytes` under `key` (replacing any object there) and returns its size and
     /// last-modified time as the store records them.
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<ObjectInfo, StoreError> {
-        let path = parse_key(key)?;
+        let path = parse_key(&self.full(key))?;
         self.store
             .put(&path, PutPayload::from(bytes))
             .await
@@ -309,8 +344,8 @@ impl WindowStore {
 
     /// Size and last-modified time of `key`; `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        match self.store.head(&parse_key(key)?).await {
-            Ok(meta) => Ok(Some(ObjectInfo::from_meta(&meta))),
+        match self.store.head(&parse_key(&self.full(key))?).await {
+            Ok(meta) => Ok(Some(self.info(&meta))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(self.err("head", key, source)),
         }
@@ -318,13 +353,13 @@ impl WindowStore {
 
     /// The objects directly under the folder `prefix` (e.g. `windows/17`), sorted by key.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        let p = parse_key(prefix)?;
+        let p = parse_key(&self.full(prefix))?;
         let listed = self
             .store
             .list_with_delimiter(Some(&p))
             .await
             .map_err(|source| self.err("list", prefix, source))?;
-        let mut out: Vec<ObjectInfo> = listed.objects.iter().map(ObjectInfo::from_meta).collect();
+        let mut out: Vec<ObjectInfo> = listed.objects.iter().map(|m| self.info(m)).collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -333,7 +368,7 @@ impl WindowStore {
     pub async fn get_bounded(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
         let got = self
             .store
-            .get(&parse_key(key)?)
+            .get(&parse_key(&self.full(key))?)
             .await
             .map_err(|source| self.err("get", key, source))?;
         let too_large = |size| StoreError::TooLarge { key: key.to_owned(), size, limit };
@@ -358,14 +393,16 @@ impl WindowStore {
     /// [`StoreError::NotRegular`]; every store answers within the timeout or
     /// [`StoreError::Timeout`].
     pub async fn probe(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        let path = parse_key(key)?;
+        let path = parse_key(&self.full(key))?;
         match &self.local_root {
             Some(root) => {
-                let (root, owned) = (root.clone(), key.to_owned());
-                self.local("probe", key, move || local_read::probe(&root, &owned)).await
+                let (root, owned, prefix) = (root.clone(), self.full(key), self.prefix.clone());
+                let probed =
+                    move || local_read::probe(&root, &owned).map(|i| i.map(|i| strip(i, &prefix)));
+                self.local("probe", key, probed).await
             }
             None => match self.timed("head", key, self.store.head(&path)).await? {
-                Ok(meta) => Ok(Some(ObjectInfo::from_meta(&meta))),
+                Ok(meta) => Ok(Some(self.info(&meta))),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(source) => Err(self.err("head", key, source)),
             },
@@ -380,15 +417,19 @@ impl WindowStore {
         key: &str,
         limit: u64,
     ) -> Result<Option<(ObjectInfo, Vec<u8>)>, StoreError> {
-        let path = parse_key(key)?;
+        let path = parse_key(&self.full(key))?;
         match &self.local_root {
             Some(root) => {
-                let (root, owned) = (root.clone(), key.to_owned());
-                self.local("get", key, move || local_read::read(&root, &owned, limit)).await
+                let (root, owned, prefix) = (root.clone(), self.full(key), self.prefix.clone());
+                let read = move || {
+                    local_read::read(&root, &owned, limit)
+                        .map(|r| r.map(|(i, b)| (strip(i, &prefix), b)))
+                };
+                self.local("get", key, read).await
             }
             None => {
                 let info = match self.timed("head", key, self.store.head(&path)).await? {
-                    Ok(meta) => ObjectInfo::from_meta(&meta),
+                    Ok(meta) => self.info(&meta),
                     Err(object_store::Error::NotFound { .. }) => return Ok(None),
                     Err(source) => return Err(self.err("head", key, source)),
                 };
@@ -454,6 +495,14 @@ impl WindowStore {
             source: Box::new(source),
         }
     }
+}
+
+/// `info` with its key relative to `prefix`.
+fn strip(mut info: ObjectInfo, prefix: &str) -> ObjectInfo {
+    if let Some(rest) = info.key.strip_prefix(prefix) {
+        info.key = rest.to_owned();
+    }
+    info
 }
 
 fn parse_key(key: &str) -> Result<StorePath, StoreError> {

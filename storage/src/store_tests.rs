@@ -194,3 +194,33 @@ fn s3_compatible_server() {
     rt().block_on(exercise(&store));
     eprintln!("exercised {}", store.description());
 }
+
+/// A miner's part of a store: the same operations with keys relative to `{miner}/`, and
+/// nothing outside it reachable through it.
+#[test]
+fn a_miners_part_holds_only_its_own_keys() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let root = WindowStore::open_local(dir.path()).unwrap();
+    let a = root.for_miner("5A").unwrap();
+    rt.block_on(exercise(&a));
+    let key = "windows/7/5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY.grail";
+    assert!(dir.path().join("5A").join(key).is_file(), "written under the miner's folder");
+    assert!(a.description().ends_with("(5A/)"), "{}", a.description());
+    // Another miner's part, and the root, do not see it under the same key.
+    let b = root.for_miner("5B").unwrap();
+    assert_eq!(rt.block_on(b.probe(key)).unwrap(), None);
+    assert_eq!(rt.block_on(root.probe(key)).unwrap(), None);
+    // What B plants under A's name stays in B's part.
+    rt.block_on(b.put("windows/9/planted.grail", b"x".to_vec())).unwrap();
+    assert_eq!(rt.block_on(a.probe("windows/9/planted.grail")).unwrap(), None);
+    let (info, _) = rt.block_on(b.read("windows/9/planted.grail", 10)).unwrap().unwrap();
+    assert_eq!(info.key, "windows/9/planted.grail");
+    // A link in place of a miner's folder is not followed.
+    std::os::unix::fs::symlink(dir.path().join("5A"), dir.path().join("5C")).unwrap();
+    let c = root.for_miner("5C").unwrap();
+    assert!(matches!(rt.block_on(c.probe(key)), Err(StoreError::NotRegular { .. })));
+    for bad in ["", "a/b", "..", "."] {
+        assert!(matches!(root.for_miner(bad), Err(StoreError::BadKey { .. })), "{bad:?}");
+    }
+}

@@ -288,9 +288,8 @@ fn every_attack_fails_at_its_stage_and_honest_miners_keep_their_score() {
         let v = by_uid(uid);
         assert_eq!(v.result, VerdictResult::Pass, "honest uid {uid}: {v:?}");
         let key = report["key"].as_str().unwrap();
-        let file =
-            decode(&std::fs::read(dir.join("storage").join(key)).unwrap(), &Limits::default())
-                .unwrap();
+        let path = dir.join("storage").join(report["hotkey"].as_str().unwrap()).join(key);
+        let file = decode(&std::fs::read(path).unwrap(), &Limits::default()).unwrap();
         let distinct: BTreeSet<&Vec<u32>> =
             file.rollouts.iter().map(|r| &r.completion_tokens).collect();
         assert_eq!(v.rollouts_in_file, report["rollouts"].as_u64().unwrap(), "uid {uid}");

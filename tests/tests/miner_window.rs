@@ -92,7 +92,9 @@ fn a_mined_window_file_recomputes_exactly() {
 
     let file_key = window_file_key(WINDOW, &hotkey);
     assert_eq!(report["key"], file_key.as_str());
-    let bytes = std::fs::read(storage.join(&file_key)).unwrap();
+    assert_eq!(report["hotkey"], hotkey.to_ss58().as_str());
+    // In the miner's own part of the store.
+    let bytes = std::fs::read(storage.join(hotkey.to_ss58()).join(&file_key)).unwrap();
     let file = decode(&bytes, &Limits::default()).unwrap();
     verify_window_file(&file).unwrap();
     let h = &file.header;
@@ -252,8 +254,8 @@ fn the_continuous_loop_fills_windows_until_their_deadlines() {
         assert_eq!(r["deadline_unix"], deadline);
         assert!(r["uploaded_unix"].as_u64().unwrap() <= deadline, "{r}");
         assert!(r["problems"].as_u64().unwrap() >= 1, "{r}");
-        let bytes =
-            std::fs::read(tmp.path().join("storage").join(r["key"].as_str().unwrap())).unwrap();
+        let part = tmp.path().join("storage").join(r["hotkey"].as_str().unwrap());
+        let bytes = std::fs::read(part.join(r["key"].as_str().unwrap())).unwrap();
         let file = decode(&bytes, &Limits::default()).unwrap();
         verify_window_file(&file).unwrap();
         let problems = r["problems"].as_u64().unwrap() as u32;

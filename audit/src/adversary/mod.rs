@@ -237,12 +237,16 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
         Ok(grail_wallet::read_hotkey_file(&location.hotkey_file())?.pair)
     };
     let mut miner = args.miner.build_with(pair(&args.attacks[0].1)?)?;
+    // Each attacker writes into its own part of the store, as every miner does.
+    let root = args.miner.storage.open().context("opening the storage")?;
+    let own = |p: &HotkeyPair| root.for_miner(&p.hotkey().to_ss58());
     let times = miner.schedule(w)?;
 
     // Window W-1 first: the files a replayer or precomputer holds before W's beacon exists.
     let mut previous = Vec::new();
     for (attack, name) in args.attacks.iter().filter(|(a, _)| a.needs_previous_window()) {
         miner.pair = pair(name)?;
+        miner.store = own(&miner.pair)?;
         let file = mine(&mut miner, w - 1, attack.problems(args.problems))?;
         previous.push((*attack, file));
     }
@@ -250,6 +254,7 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
     let mut late = Vec::new();
     for (attack, name) in &args.attacks {
         miner.pair = pair(name)?;
+        miner.store = own(&miner.pair)?;
         let key = window_file_key(w, &miner.pair.hotkey());
         let (bytes, expect) = if attack.needs_previous_window() {
             let Some((_, (old, old_bytes))) = previous.iter().find(|(a, _)| a == attack) else {
@@ -284,7 +289,9 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
             let victim_name = args.victim.as_deref().context("--victim is needed")?;
             let victim_pair = pair(victim_name)?;
             let victim_key = window_file_key(w, &victim_pair.hotkey());
-            let victim = wait_for(&miner, &victim_key, times.deadline_unix)?;
+            // The victim's file is read from the victim's part, which every miner can read.
+            let victim_store = own(&victim_pair)?;
+            let victim = wait_for(&miner, &victim_store, &victim_key, times.deadline_unix)?;
             forge_from_victim(*attack, &miner.pair, &victim_pair, victim, args.max_file_bytes)?
         } else {
             if *attack == Attack::Late {
@@ -296,7 +303,7 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
                 miner.store = shared;
                 let (_, bytes) = mined?;
                 report(*attack, &miner.pair, &key, &Expect::absent(&[]));
-                late.push((key.clone(), bytes));
+                late.push((miner.store.clone(), key.clone(), bytes));
                 continue;
             }
             let (file, _) = mine(&mut miner, w, attack.problems(args.problems))?;
@@ -324,8 +331,8 @@ pub fn run(args: &AdversaryArgs) -> anyhow::Result<()> {
         if wait > 0.0 {
             std::thread::sleep(Duration::from_secs_f64(wait));
         }
-        for (key, bytes) in late {
-            miner.runtime.block_on(miner.store.put(&key, bytes)).context("late upload")?;
+        for (store, key, bytes) in late {
+            miner.runtime.block_on(store.put(&key, bytes)).context("late upload")?;
         }
     }
     Ok(())
@@ -357,11 +364,16 @@ fn mine<C: ChainSource>(
 }
 
 /// The victim's honest upload, waiting for it until the deadline.
-fn wait_for<C: ChainSource>(miner: &Miner<C>, key: &str, deadline: u64) -> anyhow::Result<Vec<u8>> {
+fn wait_for<C: ChainSource>(
+    miner: &Miner<C>,
+    store: &WindowStore,
+    key: &str,
+    deadline: u64,
+) -> anyhow::Result<Vec<u8>> {
     loop {
-        if miner.runtime.block_on(miner.store.head(key))?.is_some() {
+        if miner.runtime.block_on(store.head(key))?.is_some() {
             // The miner writes its file in one put; read it once it is listed.
-            return Ok(miner.runtime.block_on(miner.store.get_bounded(key, u64::MAX))?);
+            return Ok(miner.runtime.block_on(store.get_bounded(key, u64::MAX))?);
         }
         if unix_now_f64() > deadline as f64 {
             bail!("the victim's file {key} did not appear before the deadline");

@@ -96,7 +96,12 @@ impl MinerArgs {
         let params = self.network.params(self.chain.block_time)?;
         let env = environment_by_id(&params.environment.id).context("--env")?;
         check_environment(env.as_ref(), &params)?;
-        let store = self.storage.open().context("opening the storage")?;
+        // The miner's own part of the store: `{hotkey}/windows/{w}/{hotkey}.grail`.
+        let store = self
+            .storage
+            .open()
+            .and_then(|root| root.for_miner(&pair.hotkey().to_ss58()))
+            .context("opening the storage")?;
         let drand = runtime.block_on(self.beacon.connect())?;
         grail_protocol::window::check_timing(&params, drand.chain().period(), 0)
             .context("--window.challenge-buffer and --window.grace against the beacon's period")?;

@@ -1,9 +1,11 @@
 //! Attacks on everything around the proof, against the real binaries in one window on the
-//! tiny model: a test adversary with write access to the shared local store (as any miner
-//! has) and to the network.
+//! tiny model: a test adversary with write access to the whole local store (more than any miner
+//! has: each writes only its own part, `{hotkey}/`) and to the network.
 //!
 //! - griefing: garbage written over an honest miner's file, the miner's own genuine file of
-//!   another window copied over its current one, its bytes written again after the deadline;
+//!   another window copied over its current one, its bytes written again after the deadline
+//!   (all in the miner's own part of the store, as with leaked write credentials), and its
+//!   genuine file planted under its name in another miner's part;
 //! - backdating: a file mined by a registered key, put in the store after the deadline with a
 //!   last-modified time before it;
 //! - CID grinding: once the challenge beacon is out, a file with forged rollouts re-signed
@@ -67,18 +69,23 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     let deadline = start + blocks() + GRACE;
     let challenge_round = deadline + BUFFER - genesis + 1;
 
+    // Each miner's file is `{hotkey}/windows/{w}/{hotkey}.grail`: its own part of the store.
+    let key = |name: &str| window_file_key(w, &Hotkey::from_ss58(&hk(name)).unwrap());
+    let at = |root: &std::path::Path, name: &str| root.join(hk(name)).join(key(name));
+    let folder_of = |name: &str| attacked.join(hk(name)).join(format!("windows/{w}"));
     // Planted before the window: a FIFO under a registered key, a name that is not UTF-8, a
     // folder, a link to the linked miner's genuine file outside the store, the junk flood.
-    let folder = attacked.join(format!("windows/{w}"));
-    std::fs::create_dir_all(&folder).unwrap();
-    let fifo = folder.join(format!("{}.grail", hk(FIFO)));
+    for name in [FIFO, LINKED, HONEST[0]] {
+        std::fs::create_dir_all(folder_of(name)).unwrap();
+    }
+    let fifo = at(&attacked, FIFO);
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let folder = folder_of(HONEST[0]);
     let odd = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff\xfe.grail");
     std::fs::write(folder.join(odd), b"odd").unwrap();
     std::fs::create_dir_all(folder.join("sub.grail")).unwrap();
-    let linked_genuine = private.join(window_file_key(w, &Hotkey::from_ss58(&hk(LINKED)).unwrap()));
-    std::os::unix::fs::symlink(&linked_genuine, folder.join(format!("{}.grail", hk(LINKED))))
-        .unwrap();
+    let linked_genuine = at(&private, LINKED);
+    std::os::unix::fs::symlink(&linked_genuine, at(&attacked, LINKED)).unwrap();
     let junk = vec![0x5au8; JUNK_BYTES];
     for i in 0..JUNK_FILES {
         std::fs::write(folder.join(format!("junk{i}.grail")), &junk).unwrap();
@@ -139,33 +146,37 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     assert!(answer.starts_with("HTTP/1.1 200"), "status under a connection flood: {answer}");
     drop(hogs);
 
-    // Griefing, once A holds both honest files.
-    let key = |name: &str| window_file_key(w, &Hotkey::from_ss58(&hk(name)).unwrap());
+    // Griefing, once A holds both honest files: written into the honest miners' own parts
+    // (as if their write credentials had leaked), and the genuine file of one planted under
+    // its name in the grinder's part (what the grinder's own credentials allow).
     for name in HONEST {
         let ss58 = hk(name);
         wait_for_line(&a_log, "honest file read", late_by, |l| {
             l.contains("miner's file read") && l.contains(&ss58)
         });
     }
-    let h1_bytes = std::fs::read(attacked.join(key(HONEST[0]))).unwrap();
-    std::fs::write(attacked.join(key(HONEST[1])), b"garbage under an honest name").unwrap();
+    let h1_bytes = std::fs::read(at(&attacked, HONEST[0])).unwrap();
+    std::fs::write(at(&attacked, HONEST[1]), b"garbage under an honest name").unwrap();
+    let planted = attacked.join(hk(GRINDER)).join(key(HONEST[0]));
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    std::fs::write(&planted, &h1_bytes).unwrap();
     let mut other_window = decode(&h1_bytes, &Limits::default()).unwrap();
     other_window.header.window = w - 1;
     sign_window_file(&pair(dir, HONEST[0]), &mut other_window).unwrap();
-    std::fs::write(attacked.join(key(HONEST[0])), encode(&other_window).unwrap()).unwrap();
+    std::fs::write(at(&attacked, HONEST[0]), encode(&other_window).unwrap()).unwrap();
 
     // After the deadline: the honest bytes again, and the late file, both backdated.
     sleep_until(deadline as f64 + 1.5);
-    write_backdated(&attacked.join(key(HONEST[0])), &h1_bytes, start);
-    let late_bytes = wait_for_file(&private.join(key(LATE)), late_by);
-    write_backdated(&attacked.join(key(LATE)), &late_bytes, start + 1);
+    write_backdated(&at(&attacked, HONEST[0]), &h1_bytes, start);
+    let late_bytes = wait_for_file(&at(&private, LATE), late_by);
+    write_backdated(&at(&attacked, LATE), &late_bytes, start + 1);
 
     // Grinding against the published challenge beacon.
     let randomness = fetch_randomness(&url, challenge_round, late_by);
-    let honest = wait_for_file(&private.join(key(GRINDER)), late_by);
+    let honest = wait_for_file(&at(&private, GRINDER), late_by);
     let chosen = grind(&randomness, &honest, &pair(dir, GRINDER));
     for bytes in &chosen {
-        write_backdated(&attacked.join(key(GRINDER)), bytes, start + 1);
+        write_backdated(&at(&attacked, GRINDER), bytes, start + 1);
         std::thread::sleep(Duration::from_millis(50));
     }
 

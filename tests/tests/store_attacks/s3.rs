@@ -31,7 +31,8 @@ fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
     })
     .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let put = |key: &str, bytes: Vec<u8>| rt.block_on(writer.put(key, bytes)).unwrap();
+    // Each miner's own part of the bucket, `{prefix}/{hotkey}/`.
+    let part = |hotkey: &str| writer.for_miner(hotkey).unwrap();
 
     let beacon = LocalBeacon::start(1);
     let (url, genesis) = (beacon.url(), beacon.genesis());
@@ -67,18 +68,25 @@ fn on_an_s3_store_griefing_and_grinding_leave_honest_weights_unchanged() {
             l.contains("miner's file read") && l.contains(&ss58)
         });
     }
-    let h1_bytes = rt.block_on(writer.read(&key(HONEST[0]), u64::MAX)).unwrap().unwrap().1;
-    put(&key(HONEST[1]), b"garbage under an honest name".to_vec());
+    // Griefing in the honest miners' own parts (as with leaked write credentials), and one's
+    // genuine file planted under its name in the grinder's part.
+    let put = |name: &str, owner: &str, bytes: Vec<u8>| {
+        rt.block_on(part(&hk(owner)).put(&key(name), bytes)).unwrap();
+    };
+    let h1_bytes =
+        rt.block_on(part(&hk(HONEST[0])).read(&key(HONEST[0]), u64::MAX)).unwrap().unwrap().1;
+    put(HONEST[1], HONEST[1], b"garbage under an honest name".to_vec());
+    put(HONEST[0], GRINDER, h1_bytes.clone());
     let mut other_window = decode(&h1_bytes, &Limits::default()).unwrap();
     other_window.header.window = w - 1;
     sign_window_file(&pair(dir, HONEST[0]), &mut other_window).unwrap();
-    put(&key(HONEST[0]), encode(&other_window).unwrap());
+    put(HONEST[0], HONEST[0], encode(&other_window).unwrap());
     sleep_until(deadline as f64 + 1.5);
-    put(&key(HONEST[0]), h1_bytes);
+    put(HONEST[0], HONEST[0], h1_bytes);
     let randomness = fetch_randomness(&url, challenge_round, late_by);
-    let honest = wait_for_file(&private.join(key(GRINDER)), late_by);
+    let honest = wait_for_file(&private.join(hk(GRINDER)).join(key(GRINDER)), late_by);
     for bytes in grind(&randomness, &honest, &pair(dir, GRINDER)) {
-        put(&key(GRINDER), bytes);
+        put(GRINDER, GRINDER, bytes);
     }
 
     let (a_out, b_out, _) = finish(a, b, &a_log, &b_log, &mut miners);

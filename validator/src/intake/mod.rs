@@ -2,8 +2,11 @@
 //! during every window's upload period, and a file counts only if the validator held its
 //! exact bytes before the window's cutoff (docs/SECURITY.md, "Store and time").
 //!
-//! - Only the registered miners' keys `windows/{w}/{hotkey}.grail` are read (no listing), each
-//!   with the store's timeout, regular files only and no link followed ([`WindowStore::read`]).
+//! - Only the registered miners' keys are read (no listing): miner `h`'s file is
+//!   `windows/{w}/{h}.grail` in its own part of the store, `{h}/`
+//!   ([`WindowStore::for_miner`]), so nothing another miner writes in its own part is read as
+//!   `h`'s. Each read has the store's timeout, regular files only and no link followed
+//!   ([`WindowStore::read`]).
 //! - Bytes are kept only if [`attribute`]d to the miner: they parse, name this window and this
 //!   hotkey, and carry its signatures. Anything else is counted and shown in `/status`, never
 //!   the miner's failure, and never replaces what the miner signed.

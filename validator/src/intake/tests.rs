@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use grail_protocol::codec::encode;
+use grail_protocol::keys::HotkeyPair;
 use grail_protocol::window_file::window_file_key;
 use grail_storage::WindowStore;
 
@@ -77,17 +78,19 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     };
     let (_progress, handle) = watcher.spawn();
 
+    let part = |p: &HotkeyPair| store.for_miner(&p.hotkey().to_ss58()).unwrap();
     let own = encode(&sample_file(&p1, 0)).unwrap();
-    store.put(&window_file_key(0, &p1.hotkey()), own.clone()).await.unwrap();
-    store.put(&window_file_key(0, &p2.hotkey()), b"garbage".to_vec()).await.unwrap();
+    part(&p1).put(&window_file_key(0, &p1.hotkey()), own.clone()).await.unwrap();
+    part(&p2).put(&window_file_key(0, &p2.hotkey()), b"garbage".to_vec()).await.unwrap();
+    // p3's genuine file planted in p2's part, and at the root: neither is p3's part.
+    let p3_file = encode(&sample_file(&p3, 0)).unwrap();
+    part(&p2).put(&window_file_key(0, &p3.hotkey()), p3_file.clone()).await.unwrap();
+    store.put(&window_file_key(0, &p3.hotkey()), p3_file.clone()).await.unwrap();
     let outside = dir.path().join("outside.grail");
-    std::fs::write(&outside, encode(&sample_file(&p3, 0)).unwrap()).unwrap();
-    std::fs::create_dir_all(store_dir.join("windows/0")).unwrap();
-    std::os::unix::fs::symlink(
-        &outside,
-        store_dir.join(format!("windows/0/{}.grail", p3.hotkey())),
-    )
-    .unwrap();
+    std::fs::write(&outside, &p3_file).unwrap();
+    let p3_folder = store_dir.join(format!("{}/windows/0", p3.hotkey()));
+    std::fs::create_dir_all(&p3_folder).unwrap();
+    std::os::unix::fs::symlink(&outside, p3_folder.join(format!("{}.grail", p3.hotkey()))).unwrap();
     let miners = metagraph.miners();
     let wait = |what: &str, done: &dyn Fn() -> bool| {
         for _ in 0..100 {
@@ -116,11 +119,12 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     // The miner's genuine file of another window copied over its current one: ignored, and
     // the file it signed for this window stays.
     let earlier = encode(&sample_file(&p1, 1)).unwrap();
-    store.put(&window_file_key(0, &p1.hotkey()), earlier).await.unwrap();
+    part(&p1).put(&window_file_key(0, &p1.hotkey()), earlier).await.unwrap();
     wait("the copy ignored", &|| reasons(&p1.hotkey()) == ["not_attributable"]);
     // A refusal that lasts is reported once, however many rounds see it.
     assert_eq!(reasons(&p3.hotkey()), ["unreadable"]);
     assert_eq!(reasons(&p2.hotkey()), ["not_attributable"]);
+    // p3's file in the other parts was never read as p3's: only its own part's link was.
     let kept = spool.load(0, &miners).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].bytes.as_deref(), Some(&own[..]));

@@ -204,7 +204,15 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
             self.report(state, window, hotkey, &key, reason, detail);
         };
         let seen = |info: &ObjectInfo| (info.version.clone(), info.size, info.last_modified);
-        let info = match self.store.probe(&key).await {
+        // A miner's file is read from that miner's own part of the store only.
+        let store = match self.store.for_miner(&hotkey.to_ss58()) {
+            Ok(store) => store,
+            Err(e) => {
+                ignore(state, "unreadable", e.to_string());
+                return;
+            }
+        };
+        let info = match store.probe(&key).await {
             Ok(Some(info)) => info,
             Ok(None) => return,
             Err(e) => {
@@ -222,7 +230,7 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
             ignore(state, "read_budget", format!("{} bytes read of {budget}", state.bytes_read));
             return;
         }
-        let (info, bytes) = match self.store.read(&key, limit).await {
+        let (info, bytes) = match store.read(&key, limit).await {
             Ok(Some(got)) => got,
             Ok(None) => return,
             Err(e) => {

@@ -32,6 +32,11 @@ use tokio::sync::watch;
 use crate::http::LiveStatus;
 use crate::state::{NewSubmission, Settlement, State, Submission, SubmissionStatus};
 
+/// Blocks past an attempt's era, counted from the best block when it was written, before it
+/// is taken as dropped: the extrinsic is signed a moment later, at a block that may be a few
+/// past that one.
+pub const ERA_SLACK: u64 = 8;
+
 /// Failed attempts per epoch after which the task waits for the next epoch.
 pub const MAX_FAILED_PER_EPOCH: usize = 3;
 
@@ -172,7 +177,7 @@ impl OnChain {
                     None,
                 )?;
                 self.live.weights_submission(&settled);
-            } else if head.number > s.sent_block + ERA_PERIOD + 1 {
+            } else if head.number > s.sent_block + ERA_PERIOD + ERA_SLACK {
                 let why = format!("not on chain by block {}, past its era", head.number);
                 let settled =
                     self.settle(&s, SubmissionStatus::Dropped, s.epoch, None, None, Some(why))?;

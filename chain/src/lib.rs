@@ -10,12 +10,14 @@
 //! with no node at all. It is predictable, so it adds no unpredictability to the window seed;
 //! the drand beacon provides that. A source that reads block numbers and hashes from a
 //! Bittensor subtensor node over JSON-RPC is [`rpc::SubtensorClient`]; [`any::AnyChain`] is
-//! either, as the binaries choose it from their flags.
+//! either, as the binaries choose it from their flags. Where miners' files are, as they publish
+//! it on chain, is [`commitment`].
 //!
 //! Nothing here reads the clock: the current time is passed in by the caller (the binaries
 //! read it at their edge).
 
 pub mod any;
+pub mod commitment;
 pub mod events;
 pub mod metadata;
 pub mod network;

@@ -31,6 +31,7 @@ pub const APPLIED_CALLS: &[(&str, &str)] = &[
     ("SubtensorModule", "burned_register"),
     ("SubtensorModule", "set_weights"),
     ("SubtensorModule", "commit_timelocked_weights"),
+    ("Commitments", "set_commitment"),
 ];
 
 #[derive(Debug)]

@@ -1,8 +1,10 @@
 //! Interoperability with an independent SCALE implementation: Polkascan's `scalecodec` (pip,
 //! in the venv `scripts/scalecodec-venv.sh` makes), driven by the V14 metadata the dev chain
 //! serves, computes storage keys from the metadata's hashers and decodes the values, hashes
-//! the header it re-encodes, and decodes the `burned_register` extrinsic the client signed; each
-//! field must agree with what the Rust side wrote or signed.
+//! the header it re-encodes, and decodes the `burned_register` and `set_commitment` extrinsics
+//! the client signed and the `CommitmentOf` value the dev chain stored (pallet-commitments'
+//! hand-written `Data` codec, `RawN` variants); each field must agree with what the Rust side
+//! wrote or signed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -162,4 +164,92 @@ async fn scalecodec_decodes_the_dev_chain_and_the_clients_extrinsic_as_the_rust_
     assert_eq!(bytes[start + 1..start + 34], [&[0u8][..], &cold.hotkey().0[..]].concat()[..]);
     assert_eq!(bytes[start + 34], 1);
     assert_eq!(x["signature"]["Sr25519"], hex0x(&bytes[start + 35..start + 99]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalecodec_decodes_a_stored_commitment_and_the_set_commitment_extrinsic() {
+    use grail_chain::commitment::MinerCommitment;
+
+    let python = python();
+    let miner = pair(60);
+    let genesis: Genesis = serde_json::from_value(json!({
+        "netuid": 6,
+        "neurons": [{"hotkey": miner.hotkey()}],
+        "balances": [{"account": miner.hotkey(), "free": FUNDS}],
+    }))
+    .unwrap();
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(200),
+        finality_lag: 0,
+        beacon: None,
+    };
+    let chain = grail_devchain::start(&genesis, &options).await.unwrap();
+    let client = SubtensorClient::connect(ClientOptions {
+        endpoint: format!("ws://{}", chain.addr),
+        block_time_s: 1,
+        request_timeout: Duration::from_secs(5),
+        expected_genesis: None,
+    })
+    .await
+    .unwrap();
+    let commitment = MinerCommitment {
+        store_url: "s3://grail-miner-60/w".into(),
+        endpoint: None,
+        region: Some("us-east-1".into()),
+        allow_http: false,
+        read_credentials: Some(("ID".into(), "SECRET".into())),
+    };
+    let fields = commitment.to_fields().unwrap();
+    let call = Call::set_commitment(6, &fields);
+    let inclusion = client.submit(&call, &miner).await.unwrap();
+
+    let queries = json!([{
+        "name": "commitment", "pallet": "Commitments", "entry": "CommitmentOf",
+        "keys": [{"type": "u16", "value": 6}, {"type": "AccountId", "value": hex0x(&miner.hotkey().0)}],
+    }]);
+    let out = Command::new(&python)
+        .arg(root().join("scripts/interop/scale_check.py"))
+        .arg(format!("http://{}", chain.addr))
+        .arg(hex0x(&inclusion.block_hash))
+        .arg(queries.to_string())
+        .arg(inclusion.index.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let py: Value = serde_json::from_str(stdout.trim()).unwrap();
+
+    // Registration { deposit, block, info: { fields: [Data] } }, each field a RawN variant.
+    let key =
+        grail_chain::rpc::commitments::commitment_key(client.metadata(), 6, &miner.hotkey().0)
+            .unwrap();
+    assert_eq!(py["storage"]["commitment"]["key"], hex0x(&key));
+    let v = &py["storage"]["commitment"]["value"];
+    assert_eq!(v["deposit"], 0, "{v}");
+    assert_eq!(v["block"], inclusion.block, "{v}");
+    let data = v["info"]["fields"].as_array().unwrap();
+    assert_eq!(data.len(), fields.len(), "{v}");
+    // scalecodec prints `[u8; N]` as 0x-hex, or as text where it is printable.
+    let bytes_of = |x: &Value| -> Vec<u8> {
+        let s = x.as_str().unwrap();
+        match s.strip_prefix("0x").map(hex::decode) {
+            Some(Ok(b)) => b,
+            _ => s.as_bytes().to_vec(),
+        }
+    };
+    for (d, f) in data.iter().zip(&fields) {
+        let name = format!("Raw{}", f.len());
+        let inner = d.get(&name).unwrap_or_else(|| panic!("{name} in {d}"));
+        if !f.is_empty() {
+            assert_eq!(&bytes_of(inner), f, "{d}");
+        }
+    }
+
+    let x = &py["extrinsic"];
+    assert_eq!(x["call_module"], "Commitments", "{x}");
+    assert_eq!(x["call_function"], "set_commitment", "{x}");
+    assert_eq!(x["call_args"]["netuid"], 6, "{x}");
+    let sent = x["call_args"]["info"]["fields"].as_array().unwrap();
+    assert_eq!(sent, data, "the call's fields are the stored fields");
 }

@@ -11,6 +11,7 @@
 //! for a finalized block and only if the header the node gives for it has that number and
 //! hashes (blake2-256 of its SCALE encoding) to it.
 
+pub mod commitments;
 mod heads;
 mod http;
 pub mod submit;

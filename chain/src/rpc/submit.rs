@@ -105,6 +105,20 @@ impl Call {
         }
     }
 
+    /// `Commitments.set_commitment(netuid, info)`, signed by a hotkey registered on the
+    /// netuid: each field becomes a `Data::Raw` (the metadata's variant `Raw{len}`), as
+    /// [`crate::commitment::MinerCommitment::to_fields`] writes them. A field over 128 bytes
+    /// names no variant, so encoding the call fails; more than 3 fields encode, and the node
+    /// refuses to decode them.
+    pub fn set_commitment(netuid: u16, fields: &[Vec<u8>]) -> Self {
+        let fields = fields.iter().map(|f| crate::commitment::raw_value(f));
+        Self {
+            pallet: "Commitments",
+            name: "set_commitment",
+            args: vec![Value::u128(u128::from(netuid)), crate::commitment::fields_value(fields)],
+        }
+    }
+
     /// The SCALE call data (pallet index, call index, arguments) against `metadata`: what a
     /// signed extrinsic carries as its call.
     pub fn call_data(&self, metadata: &Arc<Metadata>) -> Result<Vec<u8>, ChainError> {
@@ -355,5 +369,28 @@ mod tests {
         expected.extend(1000u64.to_le_bytes());
         expected.extend(4u16.to_le_bytes());
         assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn commitment_call_data_is_the_calls_scale_encoding() {
+        let md = finney();
+        let p = md.pallet_by_name("Commitments").expect("pallet");
+        let (pallet, call) = (p.call_index(), p.call_variant_by_name("set_commitment").unwrap());
+        assert_eq!((pallet, call.index), (18, 0), "finney's Commitments pallet, call 0");
+        let fields = vec![b"grail1 s3://b/p".to_vec(), Vec::new(), vec![0xab; 128]];
+        let data = Call::set_commitment(81, &fields).call_data(&md).expect("encode");
+        // pallet, call, netuid u16 LE, compact(3), then each Data: 1 + len, the bytes.
+        let mut expected = vec![pallet, 0, 81, 0, 0x0c, 16];
+        expected.extend(b"grail1 s3://b/p");
+        expected.push(1);
+        expected.push(129);
+        expected.extend([0xab; 128]);
+        assert_eq!(data, expected);
+
+        let none = Call::set_commitment(2, &[]).call_data(&md).expect("encode");
+        assert_eq!(none, vec![pallet, 0, 2, 0, 0]);
+        // 129 bytes: there is no Raw129.
+        let err = Call::set_commitment(2, &[vec![0; 129]]).call_data(&md).unwrap_err();
+        assert!(err.to_string().contains("Commitments.set_commitment"), "{err}");
     }
 }

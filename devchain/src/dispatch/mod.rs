@@ -3,8 +3,10 @@
 //! and returns the storage it changes.
 //!
 //! - [`register`]: `burned_register`, signed by a coldkey;
-//! - [`weights`]: `set_weights` and `commit_timelocked_weights`, signed by a hotkey.
+//! - [`weights`]: `set_weights` and `commit_timelocked_weights`, signed by a hotkey;
+//! - [`commitments`]: `Commitments.set_commitment`, signed by a hotkey.
 
+pub mod commitments;
 pub mod register;
 pub mod weights;
 
@@ -69,6 +71,9 @@ pub fn apply(
         (PALLET, "commit_timelocked_weights") => {
             weights::commit_timelocked_weights(md, get, who, args, number)
         }
+        ("Commitments", "set_commitment") => {
+            commitments::set_commitment(md, get, who, args, number)
+        }
         (pallet, call) => Err(DispatchFailure::Internal(ChainError::BadStorage {
             item: format!("{pallet}.{call}"),
             reason: "admitted but not applied by the dev chain".into(),
@@ -85,6 +90,7 @@ pub fn check_args(checked: &Checked) -> Result<(), String> {
         (PALLET, "commit_timelocked_weights") => {
             weights::CommitArgs::decode_checked(args).map(drop)
         }
+        ("Commitments", "set_commitment") => commitments::decode_checked(args).map(drop),
         _ => Ok(()),
     };
     result.map_err(|e| format!("{}.{}: {e}", checked.pallet, checked.call))

@@ -6,7 +6,7 @@
 //! Here, when a beacon is named ([`enabled`]), [`fetch`] runs in the background: it fetches
 //! verified beacons (`--beacon.*`) from the round after the last stored one (at first, the round due now less [`BACKLOG`]) up to the
 //! round due now, and hands them to the block producer, which writes those that arrived into
-//! the next block ([`write`]; no extrinsic in the body stands for it).
+//! the next block ([`write()`]; no extrinsic in the body stands for it).
 
 use std::sync::Arc;
 use std::time::Duration;

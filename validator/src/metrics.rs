@@ -225,7 +225,13 @@ mod tests {
         m.observe_window(&outcome(1, &[(Stage::Reward, VerdictResult::Fail, 3)]), f64::NAN);
         m.observe_ignored("not_attributable");
         m.observe_ignored("not_attributable");
+        m.observe_submission(SubmissionStatus::Sent);
+        m.observe_submission(SubmissionStatus::Included);
         let text = m.render();
+        assert!(
+            text.contains("grail_validator_weight_submissions_total{status=\"included\"} 1"),
+            "{text}"
+        );
         let mut declared: Vec<String> = Vec::new();
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -250,7 +256,7 @@ mod tests {
                 assert!(value.parse::<f64>().is_ok(), "{line}");
             }
         }
-        assert_eq!(declared.len(), 6);
+        assert_eq!(declared.len(), 7);
         let ignored = "grail_validator_store_objects_ignored_total{reason=\"not_attributable\"}";
         assert_eq!(samples(&text)[ignored], "2");
         // NaN seconds count as 0, so the sum stays a number.

@@ -6,14 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use grail_chain::commitment::MinerCommitment;
 use grail_chain::rpc::submit::Call;
-use grail_chain::rpc::{ClientOptions, SubtensorClient};
+use grail_chain::rpc::SubtensorClient;
 use grail_chain::ChainError;
 use grail_devchain::genesis::Genesis;
-use grail_devchain::Options;
 use grail_protocol::keys::HotkeyPair;
 use serde_json::json;
 
@@ -34,23 +31,13 @@ async fn start() -> (grail_devchain::Running, SubtensorClient) {
         "netuid": NETUID, "tempo": 20, "neurons": neurons, "balances": balances,
     }))
     .unwrap();
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(200),
-        finality_lag: 0,
-        beacon: None,
-    };
-    let chain = grail_devchain::start(&genesis, &options).await.unwrap();
-    let client = SubtensorClient::connect(ClientOptions {
-        endpoint: format!("ws://{}", chain.addr),
-        block_time_s: 1,
-        request_timeout: Duration::from_secs(5),
-        expected_genesis: None,
-    })
-    .await
-    .unwrap();
+    let (chain, client) = start_with_client(&genesis, 200, None).await;
     (chain, client)
 }
+
+#[path = "support/chain.rs"]
+mod support_chain;
+use support_chain::start_with_client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_miners_commitment_is_stored_read_back_and_parsed() {

@@ -10,12 +10,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use grail_chain::rpc::submit::Call;
-use grail_chain::rpc::{ClientOptions, SubtensorClient};
 use grail_devchain::genesis::Genesis;
-use grail_devchain::Options;
 use grail_protocol::keys::HotkeyPair;
 use serde_json::{json, Value};
 
@@ -40,6 +37,10 @@ fn hex0x(b: &[u8]) -> String {
     format!("0x{}", hex::encode(b))
 }
 
+#[path = "support/chain.rs"]
+mod support_chain;
+use support_chain::start_with_client;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scalecodec_decodes_the_dev_chain_and_the_clients_extrinsic_as_the_rust_side_means_it() {
     let python = python();
@@ -53,21 +54,7 @@ async fn scalecodec_decodes_the_dev_chain_and_the_clients_extrinsic_as_the_rust_
         "balances": [{"account": pair(1).hotkey(), "free": FUNDS}],
     }))
     .unwrap();
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(200),
-        finality_lag: 0,
-        beacon: None,
-    };
-    let chain = grail_devchain::start(&genesis, &options).await.unwrap();
-    let client = SubtensorClient::connect(ClientOptions {
-        endpoint: format!("ws://{}", chain.addr),
-        block_time_s: 1,
-        request_timeout: Duration::from_secs(5),
-        expected_genesis: None,
-    })
-    .await
-    .unwrap();
+    let (chain, client) = start_with_client(&genesis, 200, None).await;
     let (cold, hot) = (pair(1), pair(2));
     let inclusion = client.submit(&Call::burned_register(5, &hot.hotkey()), &cold).await.unwrap();
     let block = chain.shared.chain().block(inclusion.block).unwrap().clone();
@@ -178,21 +165,7 @@ async fn scalecodec_decodes_a_stored_commitment_and_the_set_commitment_extrinsic
         "balances": [{"account": miner.hotkey(), "free": FUNDS}],
     }))
     .unwrap();
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(200),
-        finality_lag: 0,
-        beacon: None,
-    };
-    let chain = grail_devchain::start(&genesis, &options).await.unwrap();
-    let client = SubtensorClient::connect(ClientOptions {
-        endpoint: format!("ws://{}", chain.addr),
-        block_time_s: 1,
-        request_timeout: Duration::from_secs(5),
-        expected_genesis: None,
-    })
-    .await
-    .unwrap();
+    let (chain, client) = start_with_client(&genesis, 200, None).await;
     let commitment = MinerCommitment {
         store_url: "s3://grail-miner-60/w".into(),
         endpoint: None,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use grail_beacon::{DevSigner, LocalBeacon};
 use grail_chain::rpc::submit::Call;
-use grail_chain::rpc::{ClientOptions, SubtensorClient};
+use grail_chain::rpc::SubtensorClient;
 use grail_chain::storage_key::storage_key;
 use grail_chain::tlock::{
     encrypt_weights, reveal_round, Epochs, RoundSchedule, WeightsTlockPayload,
@@ -21,7 +21,6 @@ use grail_chain::ChainError;
 use grail_cli::beacon::BeaconArgs;
 use grail_devchain::dispatch::weights::{commit_epoch, TimelockedCommit};
 use grail_devchain::genesis::Genesis;
-use grail_devchain::Options;
 use grail_protocol::keys::HotkeyPair;
 use parity_scale_codec::{Decode, Encode};
 use rand_chacha_03::rand_core::SeedableRng;
@@ -54,21 +53,7 @@ async fn start(
         g[k] = v.clone();
     }
     let genesis: Genesis = serde_json::from_value(g).unwrap();
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(BLOCK_MS),
-        finality_lag: 0,
-        beacon,
-    };
-    let chain = grail_devchain::start(&genesis, &options).await.unwrap();
-    let client = SubtensorClient::connect(ClientOptions {
-        endpoint: format!("ws://{}", chain.addr),
-        block_time_s: 1,
-        request_timeout: Duration::from_secs(5),
-        expected_genesis: None,
-    })
-    .await
-    .unwrap();
+    let (chain, client) = start_with_client(&genesis, BLOCK_MS, beacon).await;
     (chain, client)
 }
 
@@ -112,6 +97,10 @@ where
         tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
     }
 }
+
+#[path = "support/chain.rs"]
+mod support_chain;
+use support_chain::start_with_client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_weights_stores_upscaled_weights_and_refuses_with_subtensors_errors() {

@@ -82,6 +82,17 @@ pub fn miner_command(
     cmd
 }
 
+/// The chain and window flags of a role on a dev chain at `endpoint`: netuid 1, 1 s blocks,
+/// `blocks`-block windows, 2 s of grace.
+pub fn devchain_flags(endpoint: &str, blocks: u64) -> Vec<String> {
+    let b = blocks.to_string();
+    ["--netuid", "1", "--subtensor.chain_endpoint", endpoint, "--chain.block-time", "1"]
+        .into_iter()
+        .chain(["--window.blocks", &b, "--window.grace", "2"])
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Writes `dir/file`, a metagraph of netuid 1 with burn uid 0 and these `(uid, hotkey)`s.
 pub fn write_metagraph(dir: &Path, file: &str, neurons: &[(u16, &str)]) {
     let neurons: Vec<serde_json::Value> =

@@ -19,7 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use grail_protocol::codec::{decode, Limits};
 use grail_tests::{
-    bin, ci_scale, fixture, keygen, miner_command, DevChain, KillOnDrop, LocalBeacon,
+    bin, ci_scale, devchain_flags, fixture, keygen, miner_command, DevChain, KillOnDrop,
+    LocalBeacon,
 };
 use serde_json::{json, Value};
 
@@ -31,12 +32,7 @@ fn blocks() -> u64 {
 }
 
 fn chain_flags(endpoint: &str) -> Vec<String> {
-    let b = blocks().to_string();
-    ["--netuid", "1", "--subtensor.chain_endpoint", endpoint, "--chain.block-time", "1"]
-        .into_iter()
-        .chain(["--window.blocks", &b, "--window.grace", "2"])
-        .map(str::to_owned)
-        .collect()
+    devchain_flags(endpoint, blocks())
 }
 
 fn miner(dir: &Path, beacon: &str, endpoint: &str, i: u32, w: u64) -> KillOnDrop {

@@ -23,7 +23,8 @@ use grail_chain::tlock::{
 };
 use grail_protocol::keys::HotkeyPair;
 use grail_tests::{
-    bin, ci_scale, fixture, keygen, miner_command, DevChain, KillOnDrop, LocalBeacon,
+    bin, ci_scale, devchain_flags, fixture, keygen, miner_command, DevChain, KillOnDrop,
+    LocalBeacon,
 };
 use serde_json::{json, Value};
 
@@ -34,12 +35,7 @@ fn blocks() -> u64 {
 }
 
 fn chain_flags(endpoint: &str) -> Vec<String> {
-    let b = blocks().to_string();
-    ["--netuid", "1", "--subtensor.chain_endpoint", endpoint, "--chain.block-time", "1"]
-        .into_iter()
-        .chain(["--window.blocks", &b, "--window.grace", "2"])
-        .map(str::to_owned)
-        .collect()
+    devchain_flags(endpoint, blocks())
 }
 
 fn validator(dir: &Path, beacon: &str, endpoint: &str, name: &str, w: u64) -> std::process::Child {

@@ -173,7 +173,7 @@ async fn an_attempt_sent_before_a_crash_is_settled_not_sent_again() {
         sent_block: head.number,
         sent_at: grail_drand::unix_now(),
     };
-    let id = state.submission_sent(&new).unwrap();
+    let id = state.submission_sent(&new).unwrap().id;
     let call = Call::set_weights(NETUID, &w.uids, &w.weights, w.version_key);
     let landed = c.submit(&call, &pair(1)).await.unwrap();
     let nonce = c.account_next_index(&pair(1).hotkey()).await.unwrap();

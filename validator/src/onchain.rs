@@ -255,8 +255,7 @@ impl OnChain {
             sent_block: best.max(head.number),
             sent_at: unix_now(),
         };
-        let id = self.state.submission_sent(&new)?;
-        let sent = self.unsettled(id)?;
+        let sent = self.state.submission_sent(&new)?;
         self.live.weights_submission(&sent);
         tracing::info!(epoch, window, call = %call.label(), reveal_round = ?new.reveal_round, "sending weights");
         let settled = match self.client.submit(&call, &self.config.signer).await {
@@ -300,17 +299,6 @@ impl OnChain {
         };
         self.live.weights_submission(&settled);
         Ok(Step::Settled(Box::new(settled)))
-    }
-
-    fn unsettled(&self, id: i64) -> Result<Submission, OnChainError> {
-        let all = self.state.unsettled_submissions(self.config.netuid)?;
-        all.into_iter().find(|s| s.id == id).ok_or_else(|| {
-            OnChainError::State(crate::error::ValidatorError::Corrupt {
-                table: "weight_submissions",
-                column: "id",
-                reason: format!("attempt {id} vanished after it was written"),
-            })
-        })
     }
 
     fn settle(

@@ -196,8 +196,8 @@ pub fn dry_run(args: &DryRunArgs) -> anyhow::Result<serde_json::Value> {
         ),
         TlockKey::Local => (grail_drand::dev::dev_public_key().to_vec(), None),
     };
-    let target = match (args.reveal_round, args.block, args.tempo) {
-        (Some(round), _, _) => json!({"reveal_round": round}),
+    let (round, target) = match (args.reveal_round, args.block, args.tempo) {
+        (Some(round), _, _) => (round, None),
         (None, Some(block), Some(tempo)) => {
             let schedule = match (args.drand_genesis, args.drand_period, default_schedule) {
                 (Some(genesis_time), period, _) => RoundSchedule {
@@ -215,18 +215,11 @@ pub fn dry_run(args: &DryRunArgs) -> anyhow::Result<serde_json::Value> {
             }
             let now = args.now.unwrap_or(unix_now() as f64);
             let epochs = Epochs { tempo, netuid: args.netuid };
-            serde_json::to_value(reveal_round(
-                epochs,
-                args.reveal_period,
-                block,
-                now,
-                args.block_time,
-                schedule,
-            ))?
+            let t = reveal_round(epochs, args.reveal_period, block, now, args.block_time, schedule);
+            (t.reveal_round, Some(t))
         }
         _ => anyhow::bail!("give --reveal-round, or --block and --tempo"),
     };
-    let round = target["reveal_round"].as_u64().context("the reveal round")?;
     let payload = WeightsTlockPayload {
         hotkey: args.hotkey.0.to_vec(),
         uids: args.uids.clone(),
@@ -268,11 +261,12 @@ pub fn dry_run(args: &DryRunArgs) -> anyhow::Result<serde_json::Value> {
         "ciphertext_bytes": ciphertext.len(),
         "call_data": hex::encode(&call_data),
         "call_data_bytes": call_data.len(),
+        "reveal_round": round,
     });
-    if let (Some(obj), Some(t)) = (line.as_object_mut(), target.as_object()) {
-        for (k, v) in t {
-            obj.insert(k.clone(), v.clone());
-        }
+    if let (Some(obj), Some(t)) = (line.as_object_mut(), target) {
+        obj.insert("commit_epoch".into(), json!(t.commit_epoch));
+        obj.insert("reveal_epoch".into(), json!(t.reveal_epoch));
+        obj.insert("first_reveal_block".into(), json!(t.first_reveal_block));
     }
     Ok(line)
 }

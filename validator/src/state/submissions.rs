@@ -130,8 +130,8 @@ fn finish((mut s, status): (Submission, String)) -> Result<Submission> {
 }
 
 impl State {
-    /// Records an attempt about to be sent; returns its id.
-    pub fn submission_sent(&mut self, new: &NewSubmission<'_>) -> Result<i64> {
+    /// Records an attempt about to be sent; returns it as stored.
+    pub fn submission_sent(&mut self, new: &NewSubmission<'_>) -> Result<Submission> {
         self.conn
             .execute(
                 "INSERT INTO weight_submissions
@@ -148,7 +148,21 @@ impl State {
                 ],
             )
             .map_err(sql("insert weight submission"))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(Submission {
+            id: self.conn.last_insert_rowid(),
+            netuid: new.netuid,
+            epoch: new.epoch,
+            window: new.window,
+            call: new.call.to_owned(),
+            reveal_round: new.reveal_round,
+            sent_block: new.sent_block,
+            sent_at: new.sent_at,
+            status: SubmissionStatus::Sent,
+            block: None,
+            tx_hash: None,
+            error: None,
+            settled_at: None,
+        })
     }
 
     /// Settles attempt `id`.
@@ -238,8 +252,9 @@ mod tests {
             sent_block: 120,
             sent_at: 1_000,
         };
-        let id = state.submission_sent(&new).expect("sent");
-        assert_eq!(state.unsettled_submissions(3).expect("read").len(), 1);
+        let sent = state.submission_sent(&new).expect("sent");
+        let id = sent.id;
+        assert_eq!(state.unsettled_submissions(3).expect("read"), vec![sent]);
         drop(state);
         let mut state = State::open(dir.path()).expect("reopen");
         let pending = state.unsettled_submissions(3).expect("read");

@@ -138,6 +138,17 @@ impl Epochs {
         epoch.saturating_mul(self.len()).saturating_sub(self.shift())
     }
 
+    /// The epoch under which subtensor queues a timelocked commit included in `block`: the
+    /// block's own, except that a commit in the block where the subnet's epoch runs (its
+    /// last) belongs to the next (`should_run_epoch`).
+    pub fn commit_epoch(self, block: u64) -> u64 {
+        if self.tempo == 0 {
+            self.epoch_of(block)
+        } else {
+            self.epoch_of(block.saturating_add(1))
+        }
+    }
+
     /// Whether an epoch starts at `block` (`block + netuid + 1` divisible by `tempo + 1`).
     pub fn starts_at(self, block: u64) -> bool {
         block.saturating_add(self.shift()) % self.len() == 0

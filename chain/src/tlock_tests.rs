@@ -96,6 +96,8 @@ fn epochs_follow_subtensors_layout() {
     assert_eq!(e.epoch_of(279), 1);
     assert_eq!(e.first_block(1), 279);
     assert_eq!(e.first_block(0), 0);
+    // The epoch runs in its last block, 278: a commit there is queued under the next.
+    assert_eq!((e.commit_epoch(277), e.commit_epoch(278), e.commit_epoch(279)), (0, 1, 1));
     for block in [0u64, 278, 279, 1000, 123_456] {
         let epoch = e.epoch_of(block);
         assert!(e.first_block(epoch) <= block && block < e.first_block(epoch + 1), "{block}");

@@ -19,7 +19,7 @@ use grail_chain::tlock::{
 };
 use grail_chain::ChainError;
 use grail_cli::beacon::BeaconArgs;
-use grail_devchain::dispatch::weights::{commit_epoch, TimelockedCommit};
+use grail_devchain::dispatch::weights::TimelockedCommit;
 use grail_devchain::genesis::Genesis;
 use grail_protocol::keys::HotkeyPair;
 use parity_scale_codec::{Decode, Encode};
@@ -224,7 +224,7 @@ async fn timelocked_commits_are_revealed_with_the_beacons_pulse_at_the_reveal_ep
     let (in_a, in_b) = (in_a.unwrap(), in_b.unwrap());
 
     // Queued under the commit block's epoch, as subtensor stores it.
-    let epoch_a = commit_epoch(epochs, in_a.block);
+    let epoch_a = epochs.commit_epoch(in_a.block);
     let key_a = storage_key(
         c.metadata(),
         "SubtensorModule",
@@ -267,7 +267,7 @@ async fn timelocked_commits_are_revealed_with_the_beacons_pulse_at_the_reveal_ep
     assert!(u64::decode(&mut last.as_slice()).unwrap() >= round_a);
 
     // Uid 1's commit, whose payload names another hotkey, leaves its queue without weights.
-    let epoch_b = commit_epoch(epochs, in_b.block);
+    let epoch_b = epochs.commit_epoch(in_b.block);
     let b_key = b.hotkey().0;
     until(Duration::from_secs(25), "uid 1's commit taken", || async {
         let raw = read(

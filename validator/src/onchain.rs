@@ -163,6 +163,15 @@ impl OnChain {
         let h = &subnet.hyperparameters;
         let epochs = Epochs { tempo: h.tempo, netuid };
         let epoch = epochs.epoch_of(head.number);
+        // The epoch an inclusion in `block` counts for: a commit in the block where the epoch
+        // runs is queued under the next one.
+        let counts_for = |block: u64| {
+            if h.commit_reveal_enabled {
+                epochs.commit_epoch(block)
+            } else {
+                epochs.epoch_of(block)
+            }
+        };
         let last_update = self.client.last_update(netuid, head.hash).await?;
         let updated = last_update.get(usize::from(uid)).copied().unwrap_or(0);
 
@@ -171,7 +180,7 @@ impl OnChain {
                 let settled = self.settle(
                     &s,
                     SubmissionStatus::Included,
-                    epochs.epoch_of(updated),
+                    counts_for(updated),
                     Some(updated),
                     None,
                     None,
@@ -263,7 +272,7 @@ impl OnChain {
                 let at = inclusion.block_hash;
                 let written = self.client.last_update(netuid, at).await?;
                 let mut stored = written.get(usize::from(uid)) == Some(&inclusion.block);
-                let included_epoch = epochs.epoch_of(inclusion.block);
+                let included_epoch = counts_for(inclusion.block);
                 if let Some((_, commit)) = &reveal {
                     let queue = self.client.timelocked_commits(netuid, included_epoch, at).await?;
                     stored &= queue.iter().any(|c| c.who == hotkey.0 && &c.commit == commit);

@@ -217,7 +217,7 @@ pub fn commit_timelocked_weights(
     if !rate_limit_passes(md, get, a.netuid, uid, block)? {
         return fail("CommittingWeightsTooFast");
     }
-    let epoch = commit_epoch(epochs(md, get, a.netuid)?, block);
+    let epoch = epochs(md, get, a.netuid)?.commit_epoch(block);
     let mut queue = commits(md, get, a.netuid, epoch)?;
     if queue.iter().filter(|c| &c.who == hotkey).count() >= MAX_UNREVEALED_COMMITS {
         return fail("TooManyUnrevealedCommits");
@@ -230,17 +230,6 @@ pub fn commit_timelocked_weights(
     });
     let queue_key = commits_key(md, a.netuid, epoch)?;
     Ok(vec![(queue_key, Some(queue.encode())), last_update_change(md, get, a.netuid, uid, block)?])
-}
-
-/// The epoch under which a commit made in `block` is queued: the block's own, except that a
-/// commit in the block where the subnet's epoch runs (its last) belongs to the next, as
-/// subtensor tags it (`should_run_epoch`).
-pub fn commit_epoch(e: Epochs, block: u64) -> u64 {
-    if e.tempo == 0 {
-        e.epoch_of(block)
-    } else {
-        e.epoch_of(block.saturating_add(1))
-    }
 }
 
 /// The subnet's epoch layout (`Tempo`).

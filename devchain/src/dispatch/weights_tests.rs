@@ -217,7 +217,7 @@ fn commits_queue_under_the_blocks_epoch_and_take_the_rate_limit() {
     assert_eq!(s.commit(9, 4, 5), err("HotKeyNotRegisteredInSubNet"));
     let e = epochs(&s.md, &s.get(), NETUID).unwrap();
     // Netuid 3, tempo 10: the epoch runs at block 6, where (6 + 4) % 11 = 10.
-    assert_eq!((e.epoch_of(6), commit_epoch(e, 5), commit_epoch(e, 6)), (0, 0, 1));
+    assert_eq!((e.epoch_of(6), e.commit_epoch(5), e.commit_epoch(6)), (0, 0, 1));
     for i in 0..10 {
         assert_eq!(s.commit(1, 4, 7 + i), Ok(()), "commit {i}");
     }

@@ -209,6 +209,36 @@ impl WindowStore {
         }
     }
 
+    /// Opens a store that someone else named (a miner's commitment) for reading: nothing of
+    /// this process's environment is used (no `AWS_*` variable, no instance credentials), so
+    /// what the validator holds never reaches the named endpoint; with no credentials in
+    /// `cfg` the requests are unsigned (a public bucket). A local folder must exist already.
+    pub fn open_isolated(cfg: &StorageConfig) -> Result<Self, StoreError> {
+        let url = cfg.url.as_deref().ok_or_else(|| StoreError::Config {
+            field: "storage.url",
+            reason: "a store named by someone else needs its URL".into(),
+        })?;
+        if let Some(rest) = url.strip_prefix("s3://") {
+            return Self::open_s3_with(AmazonS3Builder::new(), cfg, rest, true);
+        }
+        match url.strip_prefix("file://") {
+            Some(path) => {
+                let path = std::path::Path::new(path);
+                if !path.is_dir() {
+                    return Err(StoreError::Config {
+                        field: "storage.url",
+                        reason: format!("{url}: no such folder"),
+                    });
+                }
+                Self::open_local(path)
+            }
+            None => Err(StoreError::Config {
+                field: "storage.url",
+                reason: format!("{url:?} is neither s3://bucket[/prefix] nor file:///path"),
+            }),
+        }
+    }
+
     /// A local folder, created if missing.
     pub fn open_local(path: &std::path::Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)
@@ -228,6 +258,17 @@ impl WindowStore {
     }
 
     fn open_s3(cfg: &StorageConfig, rest: &str) -> Result<Self, StoreError> {
+        Self::open_s3_with(AmazonS3Builder::from_env(), cfg, rest, false)
+    }
+
+    /// An S3 store from `builder` (the environment's settings, or none); `unsigned_without_keys`:
+    /// with no keys in `cfg`, send unsigned requests instead of looking for credentials.
+    fn open_s3_with(
+        builder: AmazonS3Builder,
+        cfg: &StorageConfig,
+        rest: &str,
+        unsigned_without_keys: bool,
+    ) -> Result<Self, StoreError> {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
         if bucket.is_empty() {
@@ -236,7 +277,10 @@ impl WindowStore {
                 reason: "no bucket in s3:// URL".into(),
             });
         }
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut b = builder.with_bucket_name(bucket);
+        if unsigned_without_keys && cfg.access_key_id.is_none() && cfg.secret_access_key.is_none() {
+            b = b.with_skip_signature(true);
+        }
         b = b.with_region(cfg.region.as_deref().unwrap_or("us-east-1"));
         if let Some(e) = &cfg.endpoint {
             b = b.with_endpoint(e);

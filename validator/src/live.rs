@@ -22,13 +22,12 @@ use grail_drand::{unix_now, DrandClient};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
 use grail_protocol::verify_params::VerifyParams;
-use grail_storage::WindowStore;
 use grail_weights::{compute_weights, Weights, WeightsConfig};
 use serde::Serialize;
 
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
-use crate::intake::{cutoff_ms, Progress, Spool, Watcher};
+use crate::intake::{cutoff_ms, MinerStores, Progress, Spool, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
 use crate::pipeline::{verify_window, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
@@ -93,7 +92,8 @@ pub struct Validator<C: ChainSource> {
     pub verifier: ModelVerifier,
     pub drand: DrandClient,
     pub chain: C,
-    pub store: WindowStore,
+    /// Where each miner's file is read.
+    pub stores: MinerStores,
     pub state: State,
     pub sink: FileSink,
     pub live: LiveStatus,
@@ -112,7 +112,7 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let spool = Spool::new(&self.config.data_dir);
         spool.remove_before(next)?;
         let watcher = Watcher {
-            store: self.store.clone(),
+            stores: self.stores.clone(),
             spool: spool.clone(),
             metagraph: self.config.metagraph.clone(),
             network: self.config.network.clone(),
@@ -433,7 +433,9 @@ mod tests {
             verifier: ModelVerifier::load(&tiny, &options).expect("model"),
             drand,
             chain: LocalClockChain::new(0, 12).expect("chain"),
-            store: WindowStore::open_local(&dir.path().join("storage")).expect("store"),
+            stores: MinerStores::shared(
+                grail_storage::WindowStore::open_local(&dir.path().join("storage")).expect("store"),
+            ),
             state,
             sink: FileSink::new(dir.path(), Some(9)),
             live: LiveStatus::new(Some(9)),

@@ -1,6 +1,7 @@
 //! The miner's command line, one subcommand (group) per concern, each in its own module:
-//! `keygen`, `keys`, `mine`, `generate`. The flag groups come from `grail-cli`.
+//! `keygen`, `keys`, `mine`, `register`, `commit`, `generate`. The flag groups come from `grail-cli`.
 
+pub mod commit;
 pub mod generate;
 pub mod keys;
 pub mod mine;
@@ -34,6 +35,9 @@ enum Command {
     /// Register the hotkey on the subnet (`burned_register`, signed and paid by the hotkey as
     /// its own owning account); prints `{"netuid", "hotkey", "uid", "block", ...}`.
     Register(register::RegisterArgs),
+    /// Publish where this miner's window files are and how to read them (`set_commitment`);
+    /// prints `{"netuid", "hotkey", "store_url", "fields", "sent", ...}`.
+    Commit(Box<commit::CommitArgs>),
     /// Greedy-decode one chat prompt with a model folder (to check a model by eye); prints
     /// `{"prompt", "answer", "tokens", "tokens_per_s"}`.
     Generate(generate::GenerateArgs),
@@ -46,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Mine(args) => mine::run(&args),
         Command::Register(args) => register::run(&args),
+        Command::Commit(args) => commit::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }

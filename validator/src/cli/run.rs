@@ -30,6 +30,7 @@ use grail_weights::{
 };
 
 use crate::http::{router, LiveStatus};
+use crate::intake::{CommitmentPolicy, MinerStores};
 use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
 use crate::metagraph::MetagraphSource;
 use crate::onchain::{OnChain, OnChainConfig};
@@ -68,6 +69,21 @@ pub struct RunArgs {
         help_heading = "Storage"
     )]
     pub poll_interval_ms: u64,
+    /// Accept miners' commitments that name a local folder (`file://`) or a plain-HTTP
+    /// endpoint: for a dev chain or tests on one machine, never on a public subnet (a miner
+    /// could point the validator at its own disk or network).
+    #[arg(
+        id = "commitments.allow_local",
+        long = "commitments.allow-local",
+        env = "GRAIL_COMMITMENTS_ALLOW_LOCAL",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        help_heading = "Storage"
+    )]
+    pub commitments_allow_local: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]
@@ -315,6 +331,17 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         "metagraph read"
     );
     let store = args.storage.open().context("opening the storage")?;
+    // On a node each miner is read from the store its commitment names.
+    let stores = match chain.subtensor() {
+        Some(client) => MinerStores::committed(
+            store,
+            client.clone(),
+            args.chain.require_netuid()?,
+            CommitmentPolicy { allow_local: args.commitments_allow_local },
+            Duration::from_secs(args.storage.timeout),
+        ),
+        None => MinerStores::shared(store),
+    };
     let drand = args.beacon.connect().await?;
     grail_protocol::window::check_timing(
         &config.network,
@@ -345,7 +372,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
     }
     tracing::info!(
         model = %dir.display(),
-        store = store.description(),
+        stores = stores.describe(),
         beacon = %drand.chain().label(),
         data = %data.display(),
         "validator ready"
@@ -389,7 +416,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         None => (None, None),
     };
     let mut validator =
-        Validator { config, verifier, drand, chain, store, state, sink, live, emitted };
+        Validator { config, verifier, drand, chain, stores, state, sink, live, emitted };
     validator.run(observer).await.context("validator loop")?;
     if let Some((finish, handle)) = on_chain {
         // The last window's weights still go on chain before the process ends.

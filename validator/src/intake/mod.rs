@@ -3,9 +3,9 @@
 //! exact bytes before the window's cutoff (docs/SECURITY.md, "Store and time").
 //!
 //! - Only the registered miners' keys are read (no listing): miner `h`'s file is
-//!   `windows/{w}/{h}.grail` in its own part of the store, `{h}/`
-//!   ([`WindowStore::for_miner`]), so nothing another miner writes in its own part is read as
-//!   `h`'s. Each read has the store's timeout, regular files only and no link followed
+//!   `windows/{w}/{h}.grail` in `h`'s own store ([`MinerStores`]: the one its commitment
+//!   names, else its part `{h}/` of the validator's store), so nothing another miner writes
+//!   in its own store is read as `h`'s. Each read has the store's timeout, regular files only and no link followed
 //!   ([`WindowStore::read`]).
 //! - Bytes are kept only if [`attribute`]d to the miner: they parse, name this window and this
 //!   hotkey, and carry its signatures. Anything else is counted and shown in `/status`, never
@@ -21,9 +21,11 @@
 //!   validator download without end.
 
 mod spool;
+mod stores;
 mod watch;
 
 pub use spool::Spool;
+pub use stores::{storage_config, CommitmentPolicy, MinerStores};
 pub use watch::{Progress, Watcher};
 
 use grail_protocol::params::NetworkParams;

@@ -66,7 +66,7 @@ async fn the_watcher_keeps_only_what_the_miner_signed() {
     let spool = Spool::new(dir.path());
     let live = LiveStatus::new(Some(1));
     let watcher = Watcher {
-        store: store.clone(),
+        stores: super::MinerStores::shared(store.clone()),
         spool: spool.clone(),
         metagraph: crate::metagraph::MetagraphSource::File(metagraph_path),
         network,
@@ -141,7 +141,7 @@ async fn progress_passes_the_cutoff_only_after_a_later_round() {
     let metagraph = Metagraph { netuid: None, burn_uid: 0, neurons: vec![] };
     std::fs::write(&metagraph_path, serde_json::to_vec(&metagraph).unwrap()).unwrap();
     let watcher = Watcher {
-        store: WindowStore::open_local(&dir.path().join("s")).unwrap(),
+        stores: super::MinerStores::shared(WindowStore::open_local(&dir.path().join("s")).unwrap()),
         spool: Spool::new(dir.path()),
         metagraph: crate::metagraph::MetagraphSource::File(metagraph_path),
         network: NetworkParams::default(),

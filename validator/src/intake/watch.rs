@@ -11,10 +11,12 @@ use grail_protocol::params::NetworkParams;
 use grail_protocol::verify_params::VerifyParams;
 use grail_protocol::window::ChainClock;
 use grail_protocol::window_file::window_file_key;
-use grail_storage::{ObjectInfo, StoreError, WindowStore};
+use grail_storage::{ObjectInfo, StoreError};
 use tokio::sync::watch;
 
-use super::{attribute, cutoff_ms, unix_now_ms, Spool, READS_PER_MINER, READ_CONCURRENCY};
+use super::{
+    attribute, cutoff_ms, unix_now_ms, MinerStores, Spool, READS_PER_MINER, READ_CONCURRENCY,
+};
 use crate::http::{IgnoredRead, LiveStatus};
 use grail_chain::{ChainError, ChainSource};
 
@@ -44,7 +46,8 @@ impl Progress {
 /// What the watcher reads, where it keeps it, and whom it tells.
 #[derive(Debug)]
 pub struct Watcher<C> {
-    pub store: WindowStore,
+    /// Where each miner's file is read.
+    pub stores: MinerStores,
     pub spool: Spool,
     /// The registered miners, read again every round.
     pub metagraph: MetagraphSource,
@@ -101,6 +104,7 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
                     }
                 }
             }
+            self.stores.refresh(&miners).await;
             let open = self.open_windows(round, &mut clocks).await;
             keys.retain(|(w, _), _| open.iter().any(|(o, _)| o == w));
             if let Some(&(oldest, _)) = open.last() {
@@ -204,11 +208,11 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
             self.report(state, window, hotkey, &key, reason, detail);
         };
         let seen = |info: &ObjectInfo| (info.version.clone(), info.size, info.last_modified);
-        // A miner's file is read from that miner's own part of the store only.
-        let store = match self.store.for_miner(&hotkey.to_ss58()) {
+        // A miner's file is read from that miner's own store only.
+        let store = match self.stores.store_for(hotkey) {
             Ok(store) => store,
             Err(e) => {
-                ignore(state, "unreadable", e.to_string());
+                ignore(state, "unreadable", e);
                 return;
             }
         };

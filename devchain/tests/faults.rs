@@ -1,20 +1,26 @@
 //! The chain client when the node misbehaves: unreachable, silent, slow, dropping its
 //! connections mid-subscription, answering for blocks it has not produced or with headers that
-//! do not match, on another chain, or serving metadata that lacks what the roles use. The node
-//! is the dev chain, behind proxies written here that delay, cut or rewrite what it says.
+//! do not match, on another chain, serving metadata that lacks what the roles use, or refusing
+//! a submission for a stale nonce or an outdated era. The node is the dev chain, behind proxies
+//! written here that delay, cut or rewrite what it says.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
+use grail_chain::commitment::MinerCommitment;
 use grail_chain::metadata::FINNEY_METADATA;
+use grail_chain::rpc::submit::{Call, STALE_RETRIES};
 use grail_chain::rpc::{header_hash, ClientOptions, Head, Header, SubtensorClient};
 use grail_chain::storage_key::storage_key;
 use grail_chain::ChainError;
+use grail_devchain::extrinsic::{ANCIENT_BIRTH_BLOCK, STALE};
 use grail_devchain::genesis::Genesis;
 use grail_devchain::{Options, Running};
-use grail_protocol::keys::Hotkey;
+use grail_protocol::keys::{Hotkey, HotkeyPair};
 use serde_json::{json, Value};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 fn genesis() -> Genesis {
@@ -331,4 +337,101 @@ async fn metadata_that_does_not_decode_is_refused_naming_the_node() {
     let err = SubtensorClient::connect(options(&url, 2 * SECOND)).await.unwrap_err();
     let bytes = format!("({} bytes)", FINNEY_METADATA.len() / 2);
     assert_unavailable_at(&err, &url, &["does not decode", &bytes]);
+}
+
+/// A miner that signs: registered on netuid 81 and funded.
+fn signer() -> HotkeyPair {
+    HotkeyPair::from_mini_secret(&[21; 32]).unwrap()
+}
+
+/// The dev chain with [`signer`] registered, and a client to it through a proxy doing `fault`.
+async fn signing_chain(fault: Fault) -> (Running, HttpProxy, SubtensorClient) {
+    let hotkey = signer().hotkey();
+    let genesis: Genesis = serde_json::from_value(json!({
+        "netuid": 81,
+        "tempo": 20,
+        "neurons": [{"hotkey": hotkey}],
+        "balances": [{"account": hotkey, "free": 1000}],
+    }))
+    .unwrap();
+    let node = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(200),
+        finality_lag: 1,
+        beacon: None,
+    };
+    let chain = grail_devchain::start(&genesis, &node).await.unwrap();
+    let proxy = HttpProxy::start(chain.addr, fault).await;
+    let client = SubtensorClient::connect(options(&proxy.url(), 5 * SECOND)).await.unwrap();
+    wait_for_block(&client, 1, 5 * SECOND).await;
+    (chain, proxy, client)
+}
+
+/// `set_commitment` on netuid 81 naming `folder`.
+fn commit_call(folder: &str) -> Call {
+    let c = MinerCommitment {
+        store_url: format!("file:///srv/{folder}"),
+        endpoint: None,
+        region: None,
+        allow_http: false,
+        read_credentials: None,
+    };
+    Call::set_commitment(81, &c.to_fields().unwrap())
+}
+
+/// The node's refusal reasons in the proxy's record of submission answers, `None` for one
+/// that was accepted.
+fn submission_answers(proxy: &HttpProxy) -> Vec<Option<String>> {
+    let answers = proxy.state.submissions.lock().unwrap();
+    answers.iter().map(|a| a["error"]["data"].as_str().map(str::to_owned)).collect()
+}
+
+/// The signer's committed store, and its nonce, read from the node itself.
+async fn committed(chain: &Running) -> (String, u64) {
+    let direct = SubtensorClient::connect(options(&format!("http://{}", chain.addr), 5 * SECOND));
+    let direct = direct.await.unwrap();
+    let head = wait_for_block(&direct, 1, 5 * SECOND).await;
+    let hotkey = signer().hotkey();
+    let r = direct.commitment_of(81, &hotkey.0, head.hash).await.unwrap().unwrap();
+    let c = MinerCommitment::from_data(&r.info.fields).unwrap();
+    (c.store_url, direct.account_next_index(&hotkey).await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_nonce_from_a_lagging_node_is_refetched_and_sent_once() {
+    let (chain, proxy, client) = signing_chain(Fault::None).await;
+    client.submit(&commit_call("first"), &signer()).await.unwrap();
+    // The next nonce read answers 0 where the account is at 1: the node refuses it as stale.
+    proxy.set(Fault::LaggingNonce(Arc::new(AtomicUsize::new(1))));
+    client.submit(&commit_call("second"), &signer()).await.unwrap();
+    assert_eq!(submission_answers(&proxy), [None, Some(STALE.into()), None]);
+    assert_eq!(committed(&chain).await, ("file:///srv/second".into(), 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_era_the_node_refuses_is_signed_again_and_sent_once() {
+    let fault = Fault::RefuseSubmissions(ANCIENT_BIRTH_BLOCK, Arc::new(AtomicUsize::new(2)));
+    let (chain, proxy, client) = signing_chain(fault).await;
+    client.submit(&commit_call("after-two-refusals"), &signer()).await.unwrap();
+    let refused = Some(ANCIENT_BIRTH_BLOCK.to_owned());
+    assert_eq!(submission_answers(&proxy), [refused.clone(), refused, None]);
+    // Refused extrinsics never reached the node: one extrinsic, nonce 0, was applied.
+    assert_eq!(committed(&chain).await, ("file:///srv/after-two-refusals".into(), 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_outlasts_the_retries_is_reported_with_the_nodes_reason() {
+    let (chain, proxy, client) = signing_chain(Fault::None).await;
+    client.submit(&commit_call("first"), &signer()).await.unwrap();
+    proxy.set(Fault::LaggingNonce(Arc::new(AtomicUsize::new(usize::MAX))));
+    let err = client.submit(&commit_call("second"), &signer()).await.unwrap_err();
+    let ChainError::Rejected { code, data, .. } = &err else { panic!("not Rejected: {err:?}") };
+    assert_eq!((*code, data.as_deref()), (1010, Some(STALE)), "{err}");
+    let answers = submission_answers(&proxy);
+    assert_eq!(answers.len(), 1 + 1 + STALE_RETRIES, "{answers:?}");
+    assert!(answers[1..].iter().all(|a| a.as_deref() == Some(STALE)), "{answers:?}");
+    // The same process sends again once the node catches up.
+    proxy.set(Fault::None);
+    client.submit(&commit_call("third"), &signer()).await.unwrap();
+    assert_eq!(committed(&chain).await, ("file:///srv/third".into(), 2));
 }

@@ -25,7 +25,7 @@ use crate::{ChainError, Hash32};
 pub const ERA_PERIOD: u64 = 64;
 
 /// How many times a stale nonce or an outdated era is refetched before giving up.
-const STALE_RETRIES: usize = 3;
+pub const STALE_RETRIES: usize = 3;
 
 /// The pool's code for an extrinsic it already holds.
 const ALREADY_IMPORTED: i32 = 1013;

@@ -1,6 +1,6 @@
 //! Proxies between the client and the dev chain for the fault tests: a TCP proxy that cuts,
-//! delays or refuses connections, an HTTP JSON-RPC proxy that rewrites answers, and the
-//! metadata it serves instead of the node's.
+//! delays or refuses connections, an HTTP JSON-RPC proxy that rewrites answers (and keeps
+//! every answer to a submission), and the metadata it serves instead of the node's.
 
 use grail_chain::metadata::FINNEY_METADATA;
 use grail_chain::rpc::{header_hash, Header};
@@ -119,6 +119,17 @@ pub(crate) enum Fault {
     OtherNumber(String),
     /// Answers the metadata requests.
     Metadata { at_version: Served, legacy: Served },
+    /// Answers `system_accountNextIndex` with one less than the node, this many times more: a
+    /// node behind the one that took the account's last extrinsic.
+    LaggingNonce(Arc<AtomicUsize>),
+    /// Refuses `author_submitExtrinsic` as a node does (1010, `Invalid Transaction`, this
+    /// reason), this many times more, without passing the extrinsic on.
+    RefuseSubmissions(&'static str, Arc<AtomicUsize>),
+}
+
+/// Takes one from `left`; false once it is 0.
+fn take(left: &AtomicUsize) -> bool {
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
 }
 
 /// What a metadata request is answered with.
@@ -142,6 +153,8 @@ pub(crate) struct HttpState {
     pub upstream: SocketAddr,
     pub fault: Mutex<Fault>,
     pub made_up: Mutex<HashMap<String, Value>>,
+    /// Every answer to `author_submitExtrinsic` the client got, in order.
+    pub submissions: Mutex<Vec<Value>>,
 }
 
 impl HttpProxy {
@@ -152,6 +165,7 @@ impl HttpProxy {
             upstream,
             fault: Mutex::new(fault),
             made_up: Mutex::new(HashMap::new()),
+            submissions: Mutex::new(Vec::new()),
         });
         let shared = state.clone();
         tokio::spawn(async move {
@@ -260,12 +274,29 @@ pub(crate) async fn serve_http(mut client: TcpStream, state: Arc<HttpState>) {
 }
 
 pub(crate) async fn answer(state: &HttpState, body: &[u8]) -> Vec<u8> {
-    let from_node = forward(state.upstream, body).await;
-    let Ok(request) = serde_json::from_slice::<Value>(body) else { return from_node };
-    let Some(method) = request["method"].as_str() else { return from_node };
-    let mut response: Value = serde_json::from_slice(&from_node).unwrap();
+    let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let method = request["method"].as_str().unwrap_or_default();
     let fault = state.fault.lock().unwrap().clone();
-    rewrite(state, &fault, method, &request["params"], &mut response);
+    let submission = method == "author_submitExtrinsic";
+    let response = match &fault {
+        Fault::RefuseSubmissions(reason, left) if submission && take(left) => json!({
+            "jsonrpc": "2.0",
+            "id": request["id"],
+            "error": {"code": 1010, "message": "Invalid Transaction", "data": reason},
+        }),
+        _ => {
+            let from_node = forward(state.upstream, body).await;
+            if method.is_empty() {
+                return from_node;
+            }
+            let mut response: Value = serde_json::from_slice(&from_node).unwrap();
+            rewrite(state, &fault, method, &request["params"], &mut response);
+            response
+        }
+    };
+    if submission {
+        state.submissions.lock().unwrap().push(response.clone());
+    }
     serde_json::to_vec(&response).unwrap()
 }
 
@@ -306,6 +337,12 @@ pub(crate) fn rewrite(
     let first = &params[0];
     let asked_hash = first.as_str().map(str::to_ascii_lowercase);
     match (fault, method) {
+        (Fault::LaggingNonce(left), "system_accountNextIndex") => {
+            let nonce = response["result"].as_u64().unwrap();
+            if nonce > 0 && take(left) {
+                response["result"] = json!(nonce - 1);
+            }
+        }
         (Fault::MadeUpBlocks, "chain_getBlockHash") if response["result"].is_null() => {
             let Some(number) = block_number(first) else { return };
             let header = Header {

@@ -5,8 +5,9 @@
 #   grail-devchain, a loopback chain with subtensor's wire format (JSON-RPC over WebSocket and
 #     HTTP, SCALE storage under subtensor's keys): netuid 1 with the subnet owner at uid 0 and
 #     miners 1-3 at uids 1-3 from its genesis; miner 4 registers itself with a signed
-#     burned_register extrinsic (`grail-miner register`) and gets uid 4; the roles read blocks,
-#     hashes and the metagraph from it
+#     burned_register extrinsic (`grail-miner register`) and gets uid 4; each miner publishes
+#     its part of the local store with set_commitment (`grail-miner commit`), where the
+#     validator reads its files; the roles read blocks, hashes and the metagraph from it
 #   3 grail-miner processes per window (fresh sr25519 hotkeys, local-folder object store), and
 #     miner 4, the adversary of `grail-audit`, which forges a token in every rollout
 #   1 grail-validator (SQLite state, weights files, HTTP /status /weights /metrics, transcripts),
@@ -61,6 +62,10 @@ else
   say "beacon at $url; dev chain at ws://$chain (genesis $chain_genesis); no metagraph file"
   subnet_register 4
   say "miner4 registered on chain: $(cat "$work/register4.json")"
+  commits=()
+  for i in 1 2 3 4; do subnet_commit "$i" & commits+=($!); done
+  for p in "${commits[@]}"; do wait "$p" || exit 1; done
+  say "miner1 committed its store: $(cat "$work/commit1.json")"
   subnet_best
   w=$(( best / blocks + 2 ))
 fi
@@ -75,8 +80,9 @@ done
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
 if [ -n "${chain:-}" ]; then
-  # The subnet owner's hotkey signs the weights: a timelocked commit per epoch.
-  on_chain=(--wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner)
+  # The subnet owner's hotkey signs the weights: a timelocked commit per epoch. The miners'
+  # committed stores are local folders, which a validator takes only when told to.
+  on_chain=(--wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey owner --commitments.allow-local)
 else
   on_chain=()
 fi

@@ -74,6 +74,16 @@ subnet_register() {
     || { echo "miner$1 could not register; see $work/register$1.log" >&2; return 1; }
 }
 
+# subnet_commit I: miner I publishes its part of the local store (`$work/storage/{hotkey}`) on
+# the dev chain (`grail-miner commit`, set_commitment signed by the hotkey), where validators
+# read its files; its JSON line goes to $work/commitI.json.
+subnet_commit() {
+  "$bin/grail-miner" commit --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey "miner$1" \
+    --netuid 1 --subtensor.chain_endpoint "ws://$chain" --chain.block-time 1 --storage.path "$work/storage" \
+    >"$work/commit$1.json" 2>"$work/commit$1.log" \
+    || { echo "miner$1 could not commit its store; see $work/commit$1.log" >&2; return 1; }
+}
+
 # subnet_best: sets `best` to the dev chain's best block.
 subnet_best() {
   best="$(subnet_rpc chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["number"], 16))')"

@@ -449,7 +449,19 @@ impl<C: ChainSource> Miner<C> {
             let s = t.elapsed().as_secs_f64();
             total_s += s;
             longest = Some(longest.map_or(s, |l: f64| l.max(s)));
-            tracing::debug!(window, problem = j, tokens, solved, seconds = s, "group done");
+            if bar.is_hidden() {
+                // No terminal (a process manager's log): a line per group instead of the bar.
+                tracing::info!(
+                    window,
+                    problem = j,
+                    tokens,
+                    solved,
+                    rollouts = rollouts.len(),
+                    seconds = format!("{s:.2}"),
+                    tokens_per_s = format!("{:.0}", tokens as f64 / s),
+                    "group mined"
+                );
+            }
             j = j.checked_add(1).context("problem index overflow")?;
             bar.inc(1);
             bar.set_message(format!("{} rollouts, {:.0} tok/s", rollouts.len(), tokens as f64 / s));

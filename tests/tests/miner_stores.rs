@@ -9,6 +9,8 @@
 //! - Credentials: miner C (`h3`) commits an anonymous S3 store whose endpoint is a recording
 //!   server; the validator runs with `AWS_*` keys in its environment, and no request to C's
 //!   endpoint carries them (or any signature).
+//! - Progress: without a terminal, the miner logs a line per group mined and the validator one
+//!   per miner checked.
 //!
 //! Local beacon (1 s rounds), 1 s blocks, 4-block windows (doubled under `CI=true`).
 //! Needs the binaries: `cargo build --workspace --bins`.
@@ -16,7 +18,7 @@
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -165,9 +167,16 @@ fn each_miner_is_read_from_its_committed_store_only() {
         .spawn()
         .unwrap();
     let out = validator.wait_with_output().unwrap();
-    drop(miner);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
+    // Without a terminal, progress is a log line per group mined and per miner checked.
+    let mut miner = miner;
+    let mut mined = String::new();
+    miner.0.stderr.take().unwrap().read_to_string(&mut mined).unwrap();
+    assert!(miner.0.wait().unwrap().success(), "{mined}");
+    assert!(mined.lines().any(|l| l.contains("group mined") && l.contains("problem=0")), "{mined}");
+    let checked = |l: &str| l.contains("miner checked") && l.contains(hotkeys[1].as_str());
+    assert!(log.lines().any(|l| checked(l) && l.contains("passed")), "B checked: {log}");
     let line: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(line["window"], w, "{line}");
 

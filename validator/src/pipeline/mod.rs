@@ -23,6 +23,7 @@ pub mod duplicates;
 pub mod fetch;
 pub mod forward;
 pub mod header;
+mod progress;
 pub mod reward;
 pub mod select;
 pub mod signatures;

@@ -1,10 +1,11 @@
 //! One window, all miners: the stages in order, the duplicates across files, the scores'
 //! inputs, and the [`WindowOutcome`] for [`crate::state::State::record_window`].
 //!
-//! Deterministic: every input is in [`WindowInputs`] (no clock is read, `processed_at_unix`
-//! included), miners are visited in hotkey byte order, and every selection comes from the
-//! challenge beacon and the files' CIDs. An `Err` is the validator's own failure (its beacons,
-//! its model, its configuration); a miner's fault is always a verdict.
+//! Deterministic: every input is in [`WindowInputs`] (no clock is read for what it returns,
+//! `processed_at_unix` included; only the progress lines are timed), miners are visited in
+//! hotkey byte order, and every selection comes from the challenge beacon and the files' CIDs.
+//! An `Err` is the validator's own failure (its beacons, its model, its configuration); a
+//! miner's fault is always a verdict.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,7 @@ use super::duplicates::{completion_hash, unique_estimated, unique_verified, Cand
 use super::fetch::{check_file, hotkey_of_key, FetchedObject, ParsedFile};
 use super::forward::{verify_forward, ForwardContext, ForwardStats};
 use super::header::{check_header, HeaderExpectations};
+use super::progress::CheckProgress;
 use super::reward::check_rewards;
 use super::select::{miners_to_check, rollouts_to_check};
 use super::signatures::check_signatures;
@@ -166,6 +168,7 @@ pub fn verify_window(
     let mut exclusions = Vec::new();
     let mut passed: Vec<(usize, Candidate)> = Vec::new();
     let mut forward = BTreeMap::new();
+    let mut progress = CheckProgress::start(w, selected.len());
     for (&hotkey, &uid) in inputs.miners {
         let mut v = Verdict {
             hotkey,
@@ -191,6 +194,7 @@ pub fn verify_window(
                         v.result = VerdictResult::Unchecked;
                         v.reason = Some("not selected for checking this window".into());
                     } else {
+                        let started = std::time::Instant::now();
                         match check_miner(verifier, &shared, parsed)? {
                             Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
                             Ok((candidate, stats)) => {
@@ -199,6 +203,7 @@ pub fn verify_window(
                                 passed.push((verdicts.len(), candidate));
                             }
                         }
+                        progress.checked(&v, &hotkey, started);
                     }
                 }
             }

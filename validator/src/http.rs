@@ -128,7 +128,24 @@ impl LiveStatus {
 
     /// Records the chain's current window.
     pub fn set_current_window(&self, window: u64) {
-        self.write().current_window = Some(window);
+        let mut live = self.write();
+        live.current_window = Some(window);
+        live.metrics.observe_chain_window(window);
+    }
+
+    /// Counts what a verified window's checks did: completion positions checked and each
+    /// stage's seconds per miner.
+    pub fn checks_done(&self, tokens: u64, stage_seconds: &[(&'static str, f64)]) {
+        let mut live = self.write();
+        live.metrics.observe_tokens(tokens);
+        for (stage, seconds) in stage_seconds {
+            live.metrics.observe_stage(stage, *seconds);
+        }
+    }
+
+    /// Counts an error the validator retries, by source (`beacon`, `store`, `chain`, `disk`).
+    pub fn error_retried(&self, source: &'static str) {
+        self.write().metrics.observe_error(source);
     }
 
     /// Publishes a committed window's verdicts and counts it in the metrics.
@@ -144,6 +161,7 @@ impl LiveStatus {
     /// Publishes the weights emitted at `window`.
     pub fn weights_emitted(&self, window: u64, weights: &Weights) {
         let mut live = self.write();
+        live.metrics.observe_weights(weights);
         live.weights = Some((ChainWeights::new(window, live.netuid, weights), weights.clone()));
     }
 

@@ -142,6 +142,7 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
                     backoff = Duration::from_secs(1);
                 }
                 Err(e) if retryable(&e) => {
+                    self.live.error_retried(error_source(&e));
                     tracing::warn!(window = next, error = %e, retry_s = backoff.as_secs(), "retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -293,6 +294,8 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let verifier = &mut self.verifier;
         let report = tokio::task::block_in_place(|| verify_window(verifier, &inputs))?;
         let seconds = started.elapsed().as_secs_f64();
+        let tokens = report.forward.values().map(|f| f.tokens).sum();
+        self.live.checks_done(tokens, &report.stage_seconds);
 
         let weights_config = WeightsConfig { burn_uid: metagraph.burn_uid, ..cfg.weights };
         let by_uid = metagraph.by_uid();
@@ -361,6 +364,18 @@ fn log_window(window: u64, verdicts: &[Verdict], weights: &Weights, seconds: f64
 
 /// Failures that may heal: the validator's sources (beacons, the chain, the store), its own
 /// file I/O (out of file handles, a full disk) and a metagraph file being rewritten.
+/// Where a retried error came from, for the metrics.
+fn error_source(e: &ValidatorError) -> &'static str {
+    match e {
+        ValidatorError::Pipeline(PipelineError::Beacon { .. }) => "beacon",
+        ValidatorError::Pipeline(PipelineError::Store { .. }) => "store",
+        ValidatorError::Pipeline(PipelineError::Chain { .. })
+        | ValidatorError::Metagraph { .. }
+        | ValidatorError::Json { .. } => "chain",
+        _ => "disk",
+    }
+}
+
 fn retryable(e: &ValidatorError) -> bool {
     matches!(
         e,

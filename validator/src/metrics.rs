@@ -1,55 +1,185 @@
-//! The validator's Prometheus metrics, rendered by hand in the text exposition format 0.0.4
-//! (`# HELP` and `# TYPE` before each family's samples).
+//! The validator's Prometheus metrics, recorded through the `metrics` crate into a recorder of
+//! its own (`metrics-exporter-prometheus`, not installed globally, so two validators in one
+//! process keep apart) and rendered for `GET /metrics` with the process's own metrics.
 //!
 //! Counters restart from zero with the process, as Prometheus expects; history lives in the
-//! state database.
+//! state database. Per-miner gauges carry `uid` and `hotkey` labels and describe the latest
+//! window (verdict, stage) and the latest weights (share, u16 weight).
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::collections::BTreeSet;
+
+use metrics::{counter, gauge, histogram, Label, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
 use crate::state::{Stage, SubmissionStatus, VerdictResult, WindowOutcome};
+use grail_weights::Weights;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Upper bounds (seconds) of the verification-time histogram. A window lasts about 6 minutes
-/// and the target is 5 % of it, so the interesting range is 1 s to a few minutes.
-const SECONDS_BUCKETS: [f64; 12] =
+/// Upper bounds (seconds) of the window verification histogram. A window lasts about 6
+/// minutes and the target is 5 % of it, so the interesting range is 1 s to a few minutes.
+const WINDOW_BUCKETS: [f64; 12] =
     [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0];
 
-/// Counters and a histogram, fed once per committed window.
-#[derive(Debug, Clone, Default)]
+/// Upper bounds (seconds) of the per-stage histogram: one miner's file through one stage.
+const STAGE_BUCKETS: [f64; 12] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+const WINDOW_SECONDS: &str = "grail_validator_window_verification_seconds";
+const STAGE_SECONDS: &str = "grail_validator_stage_seconds";
+
+/// Every verdict result, for the one-hot per-miner gauge.
+const RESULTS: [VerdictResult; 5] = [
+    VerdictResult::Pass,
+    VerdictResult::Fail,
+    VerdictResult::Mismatch,
+    VerdictResult::Unchecked,
+    VerdictResult::Absent,
+];
+
+/// What the validator counts, and the recorder that holds it.
 pub struct Metrics {
-    windows_processed: u64,
-    rollouts_checked: u64,
-    verdicts: BTreeMap<(Stage, VerdictResult), u64>,
-    /// Per bucket, not cumulative; the last is `+Inf`.
-    seconds_counts: [u64; SECONDS_BUCKETS.len() + 1],
-    seconds_sum: f64,
+    recorder: PrometheusRecorder,
+    process: metrics_process::Collector,
+    /// `(uid, hotkey)` of every miner given per-miner gauges, to zero those that leave.
+    miners: BTreeSet<(u16, String)>,
     last_window: Option<u64>,
-    ignored: BTreeMap<&'static str, u64>,
-    submissions: BTreeMap<&'static str, u64>,
+    chain_window: Option<u64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("miners", &self.miners.len())
+            .field("last_window", &self.last_window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
+    /// Every family declared, no sample yet.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(WINDOW_SECONDS.into()), &WINDOW_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(STAGE_SECONDS.into()), &STAGE_BUCKETS)
+            })
+            .map(PrometheusBuilder::build_recorder)
+            // Only an empty bucket list is refused, and these are constants.
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let process = metrics_process::Collector::default();
+        let m = Self {
+            recorder,
+            process,
+            miners: BTreeSet::new(),
+            last_window: None,
+            chain_window: None,
+        };
+        m.with(|| {
+            describe();
+            m.process.describe();
+        });
+        m
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
+    }
+
     /// Counts a committed window, its verdicts and checked rollouts, and how long verifying
-    /// it took (wall seconds; negative or NaN values count as 0).
+    /// it took (wall seconds; negative or NaN values count as 0); sets each miner's verdict
+    /// gauges (miners no longer in the window go to 0).
     pub fn observe_window(&mut self, outcome: &WindowOutcome, verification_seconds: f64) {
-        self.windows_processed += 1;
-        for v in &outcome.verdicts {
-            self.rollouts_checked += v.rollouts_checked;
-            *self.verdicts.entry((v.stage, v.result)).or_default() += 1;
-        }
         let secs = if verification_seconds >= 0.0 { verification_seconds } else { 0.0 };
-        let bucket = SECONDS_BUCKETS.iter().position(|&le| secs <= le);
-        self.seconds_counts[bucket.unwrap_or(SECONDS_BUCKETS.len())] += 1;
-        self.seconds_sum += secs;
         self.last_window = Some(self.last_window.map_or(outcome.window, |w| w.max(outcome.window)));
+        let now: BTreeSet<(u16, String)> =
+            outcome.verdicts.iter().map(|v| (v.uid, v.hotkey.to_ss58())).collect();
+        let gone: Vec<(u16, String)> = self.miners.difference(&now).cloned().collect();
+        self.with(|| {
+            counter!("grail_validator_windows_processed_total").increment(1);
+            histogram!(WINDOW_SECONDS).record(secs);
+            for v in &outcome.verdicts {
+                counter!("grail_validator_rollouts_checked_total").increment(v.rollouts_checked);
+                counter!(
+                    "grail_validator_verdicts_total",
+                    "stage" => v.stage.as_str(),
+                    "result" => v.result.as_str()
+                )
+                .increment(1);
+                let hotkey = v.hotkey.to_ss58();
+                let of = |extra| miner_labels(v.uid, &hotkey, extra);
+                for r in RESULTS {
+                    let on = if r == v.result { 1.0 } else { 0.0 };
+                    gauge!("grail_validator_miner_verdict", of(Some(("result", r.as_str()))))
+                        .set(on);
+                }
+                for s in Stage::ALL {
+                    let on = if s == v.stage { 1.0 } else { 0.0 };
+                    gauge!("grail_validator_miner_stage", of(Some(("stage", s.as_str())))).set(on);
+                }
+                gauge!("grail_validator_miner_rollouts_checked", of(None))
+                    .set(v.rollouts_checked as f64);
+                gauge!("grail_validator_miner_unique_rollouts", of(None))
+                    .set(v.unique_estimated as f64);
+            }
+            for (uid, hotkey) in &gone {
+                let of = |extra| miner_labels(*uid, hotkey, extra);
+                for r in RESULTS {
+                    gauge!("grail_validator_miner_verdict", of(Some(("result", r.as_str()))))
+                        .set(0.0);
+                }
+                for s in Stage::ALL {
+                    gauge!("grail_validator_miner_stage", of(Some(("stage", s.as_str())))).set(0.0);
+                }
+            }
+        });
+        self.miners.extend(now);
+        self.set_windows();
+    }
+
+    /// Counts completion positions checked by the forward pass.
+    pub fn observe_tokens(&mut self, tokens: u64) {
+        self.with(|| counter!("grail_validator_tokens_checked_total").increment(tokens));
+    }
+
+    /// Records how long one miner's file took through `stage` (`header`, `signatures`,
+    /// `rollouts`, `forward`, `reward`).
+    pub fn observe_stage(&mut self, stage: &'static str, seconds: f64) {
+        self.with(|| histogram!(STAGE_SECONDS, "stage" => stage).record(seconds.max(0.0)));
+    }
+
+    /// Sets each miner's share and u16 weight, and the burn share, from the latest weights.
+    pub fn observe_weights(&mut self, weights: &Weights) {
+        self.with(|| {
+            gauge!("grail_validator_burn_share").set(weights.burn_share);
+            for m in &weights.miners {
+                let u16_weight = weights
+                    .uids
+                    .iter()
+                    .position(|&u| u == m.uid)
+                    .and_then(|i| weights.weights.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                gauge!("grail_validator_miner_share", miner_labels(m.uid, &m.hotkey, None))
+                    .set(m.share);
+                gauge!("grail_validator_miner_weight", miner_labels(m.uid, &m.hotkey, None))
+                    .set(f64::from(u16_weight));
+            }
+        });
     }
 
     /// Counts an object under a registered miner's key that was not taken as its file.
     pub fn observe_ignored(&mut self, reason: &'static str) {
-        *self.ignored.entry(reason).or_default() += 1;
+        self.with(|| {
+            counter!("grail_validator_store_objects_ignored_total", "reason" => reason).increment(1)
+        });
     }
 
     /// Counts an attempt at putting weights on chain by its status (`sent` when it left).
@@ -60,206 +190,129 @@ impl Metrics {
             SubmissionStatus::Failed => "failed",
             SubmissionStatus::Dropped => "dropped",
         };
-        *self.submissions.entry(label).or_default() += 1;
+        self.with(|| {
+            counter!("grail_validator_weight_submissions_total", "status" => label).increment(1)
+        });
     }
 
-    /// The text exposition of every metric.
+    /// Counts an error the validator retries, by where it came from (`beacon`, `store`,
+    /// `chain`, `disk`).
+    pub fn observe_error(&mut self, source: &'static str) {
+        self.with(|| counter!("grail_validator_errors_total", "source" => source).increment(1));
+    }
+
+    /// Records the chain's current window.
+    pub fn observe_chain_window(&mut self, window: u64) {
+        self.chain_window = Some(window);
+        self.set_windows();
+    }
+
+    fn set_windows(&self) {
+        self.with(|| {
+            if let Some(w) = self.chain_window {
+                gauge!("grail_validator_chain_window").set(w as f64);
+            }
+            if let Some(w) = self.last_window {
+                gauge!("grail_validator_last_processed_window").set(w as f64);
+            }
+            if let (Some(chain), Some(last)) = (self.chain_window, self.last_window) {
+                gauge!("grail_validator_lag_windows").set(chain.saturating_sub(last) as f64);
+            }
+        });
+    }
+
+    /// The text exposition of every metric, the process's read now.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        family(
-            &mut out,
-            "grail_validator_windows_processed_total",
-            "counter",
-            "Windows whose verdicts were committed.",
-        );
-        sample(&mut out, "grail_validator_windows_processed_total", "", self.windows_processed);
-        family(
-            &mut out,
-            "grail_validator_rollouts_checked_total",
-            "counter",
-            "Rollouts checked, over all miners and windows.",
-        );
-        sample(&mut out, "grail_validator_rollouts_checked_total", "", self.rollouts_checked);
-        family(
-            &mut out,
-            "grail_validator_verdicts_total",
-            "counter",
-            "Per-miner window verdicts, by the stage reached and the result.",
-        );
-        for ((stage, result), n) in &self.verdicts {
-            let labels = format!("{{stage=\"{}\",result=\"{}\"}}", stage.as_str(), result.as_str());
-            sample(&mut out, "grail_validator_verdicts_total", &labels, n);
-        }
-        family(
-            &mut out,
-            "grail_validator_store_objects_ignored_total",
-            "counter",
-            "Reads of a registered miner's key not taken as its file, by reason.",
-        );
-        for (reason, n) in &self.ignored {
-            let labels = format!("{{reason=\"{reason}\"}}");
-            sample(&mut out, "grail_validator_store_objects_ignored_total", &labels, n);
-        }
-        family(
-            &mut out,
-            "grail_validator_weight_submissions_total",
-            "counter",
-            "Attempts at putting weights on chain, by status: sent, then included, failed or dropped.",
-        );
-        for (status, n) in &self.submissions {
-            let labels = format!("{{status=\"{status}\"}}");
-            sample(&mut out, "grail_validator_weight_submissions_total", &labels, n);
-        }
-        self.render_histogram(&mut out);
-        family(
-            &mut out,
-            "grail_validator_last_processed_window",
-            "gauge",
-            "The latest window committed since the process started.",
-        );
-        if let Some(w) = self.last_window {
-            sample(&mut out, "grail_validator_last_processed_window", "", w);
-        }
-        out
-    }
-
-    fn render_histogram(&self, out: &mut String) {
-        let name = "grail_validator_window_verification_seconds";
-        family(out, name, "histogram", "Wall seconds to verify one window, all miners.");
-        let mut cumulative = 0u64;
-        for (i, n) in self.seconds_counts.iter().enumerate() {
-            cumulative += n;
-            let le = SECONDS_BUCKETS.get(i).map_or_else(|| "+Inf".to_string(), |b| b.to_string());
-            sample(out, &format!("{name}_bucket"), &format!("{{le=\"{le}\"}}"), cumulative);
-        }
-        sample(out, &format!("{name}_sum"), "", self.seconds_sum);
-        sample(out, &format!("{name}_count"), "", cumulative);
+        self.with(|| self.process.collect());
+        self.recorder.handle().render()
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// `uid` and `hotkey`, and `extra` if given.
+fn miner_labels(uid: u16, hotkey: &str, extra: Option<(&'static str, &'static str)>) -> Vec<Label> {
+    let mut labels =
+        vec![Label::new("uid", uid.to_string()), Label::new("hotkey", hotkey.to_owned())];
+    labels.extend(extra.map(|(k, v)| Label::new(k, v)));
+    labels
 }
 
-fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(out, "{name}{labels} {value}");
+/// The help text and unit of every family.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "grail_validator_windows_processed_total",
+        "Windows whose verdicts were committed."
+    );
+    describe_counter!(
+        "grail_validator_rollouts_checked_total",
+        "Rollouts checked, over all miners and windows."
+    );
+    describe_counter!(
+        "grail_validator_tokens_checked_total",
+        "Completion positions checked by the forward pass."
+    );
+    describe_counter!(
+        "grail_validator_verdicts_total",
+        "Per-miner window verdicts, by the stage reached and the result."
+    );
+    describe_counter!(
+        "grail_validator_store_objects_ignored_total",
+        "Reads of a registered miner's key not taken as its file, by reason."
+    );
+    describe_counter!(
+        "grail_validator_weight_submissions_total",
+        "Attempts at putting weights on chain, by status: sent, then included, failed or dropped."
+    );
+    describe_counter!(
+        "grail_validator_errors_total",
+        "Errors retried, by source: beacon, store, chain, disk."
+    );
+    describe_histogram!(
+        WINDOW_SECONDS,
+        Unit::Seconds,
+        "Wall seconds to verify one window, all miners."
+    );
+    describe_histogram!(
+        STAGE_SECONDS,
+        Unit::Seconds,
+        "Wall seconds of one miner's file through one stage."
+    );
+    describe_gauge!(
+        "grail_validator_last_processed_window",
+        "The latest window committed since the process started."
+    );
+    describe_gauge!("grail_validator_chain_window", "The chain's current window, as last read.");
+    describe_gauge!(
+        "grail_validator_lag_windows",
+        "Windows between the chain's current window and the latest committed."
+    );
+    describe_gauge!("grail_validator_burn_share", "The burn uid's share in the latest weights.");
+    describe_gauge!(
+        "grail_validator_miner_verdict",
+        "1 for the miner's verdict result in the latest window, 0 for the others."
+    );
+    describe_gauge!(
+        "grail_validator_miner_stage",
+        "1 for the stage the miner's latest verdict reached, 0 for the others."
+    );
+    describe_gauge!(
+        "grail_validator_miner_rollouts_checked",
+        "Rollouts of the miner checked in the latest window."
+    );
+    describe_gauge!(
+        "grail_validator_miner_unique_rollouts",
+        "The miner's estimated unique rollouts in the latest window."
+    );
+    describe_gauge!(
+        "grail_validator_miner_share",
+        "The miner's share of emissions in the latest weights."
+    );
+    describe_gauge!(
+        "grail_validator_miner_weight",
+        "The miner's u16 weight in the latest weights (65535 the largest)."
+    );
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::Verdict;
-    use grail_protocol::keys::Hotkey;
-
-    fn outcome(window: u64, verdicts: &[(Stage, VerdictResult, u64)]) -> WindowOutcome {
-        let verdicts = verdicts
-            .iter()
-            .enumerate()
-            .map(|(i, &(stage, result, checked))| Verdict {
-                hotkey: Hotkey([i as u8; 32]),
-                uid: i as u16 + 1,
-                stage,
-                result,
-                reason: None,
-                rollouts_in_file: 64,
-                rollouts_checked: checked,
-                unique_verified: 0,
-                unique_estimated: 0,
-            })
-            .collect();
-        WindowOutcome {
-            window,
-            beacon_round: 1,
-            randomness: [0; 32],
-            processed_at_unix: 0,
-            files: 0,
-            verdicts,
-            exclusions: vec![],
-        }
-    }
-
-    /// Sample lines as (name with labels, value).
-    fn samples(text: &str) -> BTreeMap<String, String> {
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| {
-                let (k, v) = l.rsplit_once(' ').expect("name value");
-                (k.to_string(), v.to_string())
-            })
-            .collect()
-    }
-
-    #[test]
-    fn counts_windows_verdicts_and_rollouts() {
-        let mut m = Metrics::default();
-        use {Stage as S, VerdictResult as R};
-        m.observe_window(
-            &outcome(7, &[(S::Duplicates, R::Pass, 8), (S::Logprobs, R::Fail, 8)]),
-            0.3,
-        );
-        m.observe_window(
-            &outcome(8, &[(S::Duplicates, R::Pass, 5), (S::File, R::Absent, 0)]),
-            42.0,
-        );
-        let s = samples(&m.render());
-        assert_eq!(s["grail_validator_windows_processed_total"], "2");
-        assert_eq!(s["grail_validator_rollouts_checked_total"], "21");
-        assert_eq!(s["grail_validator_verdicts_total{stage=\"duplicates\",result=\"pass\"}"], "2");
-        assert_eq!(s["grail_validator_verdicts_total{stage=\"logprobs\",result=\"fail\"}"], "1");
-        assert_eq!(s["grail_validator_verdicts_total{stage=\"file\",result=\"absent\"}"], "1");
-        assert_eq!(s["grail_validator_last_processed_window"], "8");
-        let h = "grail_validator_window_verification_seconds";
-        assert_eq!(s[&format!("{h}_bucket{{le=\"0.25\"}}")], "0");
-        assert_eq!(s[&format!("{h}_bucket{{le=\"0.5\"}}")], "1");
-        assert_eq!(s[&format!("{h}_bucket{{le=\"25\"}}")], "1");
-        assert_eq!(s[&format!("{h}_bucket{{le=\"50\"}}")], "2");
-        assert_eq!(s[&format!("{h}_bucket{{le=\"+Inf\"}}")], "2");
-        assert_eq!(s[&format!("{h}_count")], "2");
-        assert_eq!(s[&format!("{h}_sum")], "42.3");
-    }
-
-    #[test]
-    fn every_family_is_declared_once_before_its_samples() {
-        let mut m = Metrics::default();
-        m.observe_window(&outcome(1, &[(Stage::Reward, VerdictResult::Fail, 3)]), f64::NAN);
-        m.observe_ignored("not_attributable");
-        m.observe_ignored("not_attributable");
-        m.observe_submission(SubmissionStatus::Sent);
-        m.observe_submission(SubmissionStatus::Included);
-        let text = m.render();
-        assert!(
-            text.contains("grail_validator_weight_submissions_total{status=\"included\"} 1"),
-            "{text}"
-        );
-        let mut declared: Vec<String> = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').expect("name kind");
-                assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
-                assert!(!declared.contains(&name.to_string()), "declared twice: {name}");
-                declared.push(name.to_string());
-            } else if let Some(rest) = line.strip_prefix("# HELP ") {
-                let name = rest.split(' ').next().expect("name");
-                assert!(!declared.contains(&name.to_string()), "HELP after TYPE: {name}");
-            } else {
-                let name = line.split(['{', ' ']).next().expect("name");
-                let family = declared.last().expect("a family is declared first");
-                let base = name
-                    .strip_suffix("_bucket")
-                    .or_else(|| name.strip_suffix("_sum"))
-                    .or_else(|| name.strip_suffix("_count"))
-                    .filter(|b| b == family)
-                    .unwrap_or(name);
-                assert_eq!(base, family, "{line}");
-                let value = line.rsplit(' ').next().expect("value");
-                assert!(value.parse::<f64>().is_ok(), "{line}");
-            }
-        }
-        assert_eq!(declared.len(), 7);
-        let ignored = "grail_validator_store_objects_ignored_total{reason=\"not_attributable\"}";
-        assert_eq!(samples(&text)[ignored], "2");
-        // NaN seconds count as 0, so the sum stays a number.
-        assert_eq!(samples(&text)["grail_validator_window_verification_seconds_sum"], "0");
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -123,6 +123,7 @@ impl OnChain {
                     why
                 }
                 Err(e) => {
+                    self.live.error_retried("chain");
                     tracing::warn!(error = %e, "weights on chain: retrying");
                     e.to_string()
                 }

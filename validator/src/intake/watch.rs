@@ -94,6 +94,7 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
                     metagraph_error = None;
                 }
                 Err(e) => {
+                    self.live.error_retried("chain");
                     let e = e.to_string();
                     if metagraph_error.as_ref() != Some(&e) {
                         tracing::warn!(

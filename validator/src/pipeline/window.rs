@@ -83,6 +83,9 @@ pub struct WindowReport {
     pub forward: BTreeMap<Hotkey, ForwardStats>,
     /// Objects that name no registered miner.
     pub ignored: Vec<IgnoredObject>,
+    /// Wall seconds of each checked miner's file through each stage it reached (`header`,
+    /// `signatures`, `rollouts`, `forward`, `reward`), for the metrics only.
+    pub stage_seconds: Vec<(&'static str, f64)>,
 }
 
 /// The protocol's schedule of `window` on these clocks (what the live loop fetches, and when).
@@ -169,6 +172,7 @@ pub fn verify_window(
     let mut passed: Vec<(usize, Candidate)> = Vec::new();
     let mut forward = BTreeMap::new();
     let mut progress = CheckProgress::start(w, selected.len());
+    let mut stage_seconds = Vec::new();
     for (&hotkey, &uid) in inputs.miners {
         let mut v = Verdict {
             hotkey,
@@ -195,7 +199,7 @@ pub fn verify_window(
                         v.reason = Some("not selected for checking this window".into());
                     } else {
                         let started = std::time::Instant::now();
-                        match check_miner(verifier, &shared, parsed)? {
+                        match check_miner(verifier, &shared, parsed, &mut stage_seconds)? {
                             Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
                             Ok((candidate, stats)) => {
                                 v.rollouts_checked = candidate.checked.len() as u64;
@@ -231,7 +235,7 @@ pub fn verify_window(
         verdicts,
         exclusions,
     };
-    Ok(WindowReport { outcome, forward, ignored })
+    Ok(WindowReport { outcome, forward, ignored, stage_seconds })
 }
 
 fn fail(
@@ -306,11 +310,12 @@ fn prepare<'a>(
     })
 }
 
-/// Stages 2-6 of one selected miner's parsed file.
+/// Stages 2-6 of one selected miner's parsed file; each stage's wall seconds go to `timed`.
 fn check_miner(
     verifier: &mut ModelVerifier,
     shared: &Shared<'_>,
     parsed: &ParsedFile,
+    timed: &mut Vec<(&'static str, f64)>,
 ) -> Result<Result<(Candidate, ForwardStats), Failure>, ValidatorError> {
     let inputs = shared.inputs;
     let file = &parsed.file;
@@ -322,14 +327,17 @@ fn check_miner(
         network: inputs.network,
     };
     let randomness = *shared.mining.randomness();
+    let mut clock = StageClock::start(timed);
     if let Err(f) =
         check_header(&file.header, &parsed.hotkey, &expected, || verifier.fingerprint(&randomness))?
     {
         return Ok(Err(f));
     }
+    clock.lap("header");
     if let Err(f) = check_signatures(file) {
         return Ok(Err(f));
     }
+    clock.lap("signatures");
     let structure = StructureContext {
         window_seed: &shared.seed,
         env: shared.env.as_ref(),
@@ -342,6 +350,7 @@ fn check_miner(
         Ok(p) => p,
         Err(f) => return Ok(Err(f)),
     };
+    clock.lap("rollouts");
     let checked =
         rollouts_to_check(shared.challenge.randomness(), &parsed.cid, file, inputs.verify);
     let ctx = ForwardContext {
@@ -357,6 +366,7 @@ fn check_miner(
         Ok(s) => s,
         Err(f) => return Ok(Err(f)),
     };
+    clock.lap("forward");
     let reward = Scorer {
         env: shared.env.as_ref(),
         renderer: verifier.renderer(),
@@ -365,6 +375,7 @@ fn check_miner(
     if let Err(f) = check_rewards(file, &problems, &reward) {
         return Ok(Err(f));
     }
+    clock.lap("reward");
     let hashes: Vec<Hash32> =
         file.rollouts.iter().map(|r| completion_hash(&r.completion_tokens)).collect();
     let candidate = Candidate {
@@ -374,6 +385,24 @@ fn check_miner(
         all: hashes,
     };
     Ok(Ok((candidate, stats)))
+}
+
+/// Times consecutive stages into a list (a failing stage is not timed).
+struct StageClock<'a> {
+    laps: &'a mut Vec<(&'static str, f64)>,
+    since: std::time::Instant,
+}
+
+impl<'a> StageClock<'a> {
+    fn start(laps: &'a mut Vec<(&'static str, f64)>) -> Self {
+        Self { laps, since: std::time::Instant::now() }
+    }
+
+    fn lap(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((stage, now.duration_since(self.since).as_secs_f64()));
+        self.since = now;
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //!
 //! | group | flags |
 //! |---|---|
-//! | [`log::LogArgs`] | `--log.level` |
+//! | [`log::LogArgs`] | `--log.*`, `-v` |
 //! | [`config::ConfigArgs`] | `--config` |
 //! | [`model::ModelArgs`] | `--model`, `--device`, `--threads` |
 //! | [`wallet::WalletArgs`] | `--wallet.path`, `--wallet.name`, `--wallet.hotkey` |
@@ -12,7 +12,7 @@
 //! | [`beacon::BeaconArgs`] | `--beacon.chain`, `--beacon.chain-info`, `--beacon.relays`, ... |
 //! | [`chain::ChainArgs`] | `--chain.genesis`, `--chain.block-time` |
 //! | [`network::NetworkArgs`] | `--window.*`, `--env`, `--temperature`, `--max-new-tokens` |
-//! | [`http::HttpArgs`] | `--http.listen` |
+//! | [`http::HttpArgs`] | `--http.listen` (served by [`serve::serve`]) |
 //! | [`windows::WindowRangeArgs`] | `--from-window`, `--until-window` |
 //!
 //! The naming rule, which `tests/tests/cli_surface.rs` checks for every binary: an argument's
@@ -26,6 +26,7 @@ pub mod http;
 pub mod log;
 pub mod model;
 pub mod network;
+pub mod serve;
 pub mod storage;
 pub mod wallet;
 pub mod windows;

@@ -2,4 +2,5 @@
 //! miner's command line.
 
 pub mod cli;
+pub mod metrics;
 pub mod window_loop;

@@ -203,10 +203,12 @@ impl<C: ChainSource> Miner<C> {
             seal(&self.pair, header, rollouts).context("signing the window file")?;
         let key = window_file_key(window, &self.pair.hotkey());
         let size = bytes.len();
+        let upload = Instant::now();
         let info = self
             .runtime
             .block_on(self.store.put(&key, bytes))
             .with_context(|| format!("uploading {key} to {}", self.store.description()))?;
+        let upload_s = upload.elapsed().as_secs_f64();
         let uploaded = info.last_modified_unix();
         if uploaded > prepared.times.deadline_unix {
             tracing::warn!(
@@ -247,6 +249,7 @@ impl<C: ChainSource> Miner<C> {
             store = self.store.description(),
             "window file uploaded"
         );
+        crate::metrics::window_mined(&report, upload_s);
         Ok(Some(report))
     }
 
@@ -308,10 +311,13 @@ impl<C: ChainSource> Miner<C> {
             match self.mine_window(window, budget) {
                 Ok(Some(report)) => on_report(&report),
                 Ok(None) => {}
-                Err(e) if windows.last.is_some() => {
-                    return Err(e.context(format!("window {window}")));
+                Err(e) => {
+                    crate::metrics::window_failed(&e);
+                    if windows.last.is_some() {
+                        return Err(e.context(format!("window {window}")));
+                    }
+                    tracing::error!(window, error = format!("{e:#}"), "window skipped");
                 }
-                Err(e) => tracing::error!(window, error = format!("{e:#}"), "window skipped"),
             }
             // A bounded run mines every window it names; an open-ended one keeps up with the
             // chain and skips the windows that passed while it mined.

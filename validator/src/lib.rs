@@ -11,7 +11,6 @@ pub mod metrics;
 pub mod onchain;
 pub mod pipeline;
 pub mod scoring;
-pub mod serve;
 pub mod sink;
 pub mod state;
 pub mod transcript;

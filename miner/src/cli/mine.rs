@@ -74,6 +74,8 @@ pub struct MineArgs {
         help_heading = "Windows"
     )]
     problems: Option<u32>,
+    #[command(flatten)]
+    metrics: super::metrics::MetricsArgs,
 }
 
 impl MinerArgs {
@@ -143,6 +145,7 @@ impl MinerArgs {
 pub fn run(args: &MineArgs) -> anyhow::Result<()> {
     args.windows.check().map_err(anyhow::Error::msg)?;
     let mut miner = args.miner.build()?;
+    args.metrics.start(&miner, &args.miner.model.device.to_string())?;
     let windows = Windows { first: args.windows.from_window, last: args.windows.until_window };
     let budget = args.problems.map_or(Budget::UntilDeadline, Budget::Problems);
     miner.run(windows, budget, print_report)

@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod generate;
 pub mod keys;
+pub mod metrics;
 pub mod mine;
 pub mod register;
 

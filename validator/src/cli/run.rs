@@ -363,12 +363,12 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
             .with_context(|| format!("--http.listen {addr}"))?;
         let local = listener.local_addr().context("the HTTP listener's address")?;
         tracing::info!(url = %format!("http://{local}"), "serving /weights, /status, /metrics");
-        let limits = crate::serve::ServeLimits {
+        let limits = grail_cli::serve::ServeLimits {
             max_connections: args.http.max_connections as usize,
             header_timeout: Duration::from_secs(args.http.header_timeout),
             connection_timeout: Duration::from_secs(args.http.connection_timeout),
         };
-        tokio::spawn(crate::serve::serve(listener, router(live.clone()), limits));
+        tokio::spawn(grail_cli::serve::serve(listener, router(live.clone()), limits));
     }
     tracing::info!(
         model = %dir.display(),

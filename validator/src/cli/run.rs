@@ -356,13 +356,16 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
     let data = &config.data_dir;
     let state =
         State::open(data).with_context(|| format!("opening the state in {}", data.display()))?;
-    let live = LiveStatus::new(metagraph.netuid);
+    let live = LiveStatus::new(metagraph.netuid).with_history(data.clone());
     if let Some(addr) = &args.http.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("--http.listen {addr}"))?;
         let local = listener.local_addr().context("the HTTP listener's address")?;
-        tracing::info!(url = %format!("http://{local}"), "serving /weights, /status, /metrics");
+        tracing::info!(
+            url = %format!("http://{local}"),
+            "serving /weights, /status, /metrics, /health, /verdicts/HOTKEY"
+        );
         let limits = grail_cli::serve::ServeLimits {
             max_connections: args.http.max_connections as usize,
             header_timeout: Duration::from_secs(args.http.header_timeout),
@@ -377,6 +380,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         data = %data.display(),
         "validator ready"
     );
+    live.set_ready();
     let emitted = match (chain.subtensor(), args.weights.on_chain) {
         (Some(client), true) => {
             let signer = args.wallet.load().with_context(|| {

@@ -145,42 +145,67 @@ impl State {
 
     /// The verdicts recorded for `window`, by uid then hotkey (empty if not processed).
     pub fn verdicts(&self, window: u64) -> Result<Vec<Verdict>> {
+        let rows = self.query_verdicts("window = ?1 ORDER BY uid, hotkey", params![window])?;
+        Ok(rows.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// `hotkey`'s verdicts from window `since` on, oldest first, at most `limit`, each with
+    /// its window.
+    pub fn verdicts_of(
+        &self,
+        hotkey: &Hotkey,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Verdict)>> {
+        self.query_verdicts(
+            "hotkey = ?1 AND window >= ?2 ORDER BY window LIMIT ?3",
+            params![hotkey.to_ss58(), since, limit],
+        )
+    }
+
+    /// The verdicts `condition` (an SQL `WHERE` tail over `params`) selects, with windows.
+    fn query_verdicts(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<(u64, Verdict)>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT hotkey, uid, stage, result, reason, rollouts_in_file, rollouts_checked,
-                    unique_verified, unique_estimated
-                 FROM verdicts WHERE window = ?1 ORDER BY uid, hotkey",
-            )
+            .prepare(&format!(
+                "SELECT window, hotkey, uid, stage, result, reason, rollouts_in_file,
+                    rollouts_checked, unique_verified, unique_estimated
+                 FROM verdicts WHERE {condition}"
+            ))
             .map_err(sql("prepare verdict query"))?;
         let rows = stmt
-            .query_map([window], |row| {
+            .query_map(params, |row| {
                 let text = |i| row.get::<_, String>(i);
-                let raw = (text(0)?, text(2)?, text(3)?);
+                let raw = (text(1)?, text(3)?, text(4)?);
                 let verdict = Verdict {
                     hotkey: Hotkey([0; 32]),
-                    uid: row.get(1)?,
+                    uid: row.get(2)?,
                     stage: Stage::File,
                     result: VerdictResult::Absent,
-                    reason: row.get(4)?,
-                    rollouts_in_file: row.get(5)?,
-                    rollouts_checked: row.get(6)?,
-                    unique_verified: row.get(7)?,
-                    unique_estimated: row.get(8)?,
+                    reason: row.get(5)?,
+                    rollouts_in_file: row.get(6)?,
+                    rollouts_checked: row.get(7)?,
+                    unique_verified: row.get(8)?,
+                    unique_estimated: row.get(9)?,
                 };
-                Ok((raw, verdict))
+                Ok((row.get::<_, u64>(0)?, raw, verdict))
             })
             .map_err(sql("query verdicts"))?;
         // The text columns are decoded here, where a bad value can be a `Corrupt` error.
         rows.map(|row| {
-            let ((hotkey, stage, result), v) = row.map_err(sql("read verdict"))?;
-            Ok(Verdict {
+            let (window, (hotkey, stage, result), v) = row.map_err(sql("read verdict"))?;
+            let verdict = Verdict {
                 hotkey: parse_hotkey("verdicts", &hotkey)?,
                 stage: Stage::from_name(&stage).ok_or_else(|| corrupt("stage", &stage))?,
                 result: VerdictResult::from_name(&result)
                     .ok_or_else(|| corrupt("result", &result))?,
                 ..v
-            })
+            };
+            Ok((window, verdict))
         })
         .collect()
     }

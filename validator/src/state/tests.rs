@@ -93,6 +93,29 @@ fn records_and_reads_back_after_reopen() {
 }
 
 #[test]
+fn a_miners_verdicts_since_a_window_come_oldest_first_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state = open(&dir);
+    for w in 3..=6 {
+        let result = if w == 5 { VerdictResult::Fail } else { VerdictResult::Pass };
+        state
+            .record_window(&outcome(
+                w,
+                vec![verdict(1, result, 8), verdict(2, VerdictResult::Pass, 8)],
+            ))
+            .expect("record");
+    }
+    let windows = |rows: Vec<(u64, Verdict)>| rows.iter().map(|(w, _)| *w).collect::<Vec<_>>();
+    let rows = state.verdicts_of(&key(1), 4, 100).expect("query");
+    assert_eq!(windows(rows.clone()), [4, 5, 6]);
+    assert!(rows.iter().all(|(_, v)| v.hotkey == key(1)));
+    assert_eq!(rows[1].1.result, VerdictResult::Fail);
+    assert_eq!(rows[1].1.reason.as_deref(), Some("miner 1 drifted"));
+    assert_eq!(windows(state.verdicts_of(&key(1), 0, 2).expect("query")), [3, 4]);
+    assert!(state.verdicts_of(&key(9), 0, 100).expect("query").is_empty());
+}
+
+#[test]
 fn refuses_a_window_twice_and_keeps_the_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut state = open(&dir);

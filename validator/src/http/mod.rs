@@ -3,10 +3,23 @@
 //! - `GET /weights`: the latest weights in the chain's format ([`ChainWeights`]), 404 before any;
 //! - `GET /status`: the current window and, per miner, the latest window's verdict and the
 //!   latest weights' score ([`StatusReport`]);
-//! - `GET /metrics`: Prometheus text ([`Metrics`]).
+//! - `GET /metrics`: Prometheus text ([`Metrics`]);
+//! - `GET /health`: 200 once the model, beacon and chain are up and while no source fails,
+//!   503 otherwise, saying which ([`health`]);
+//! - `GET /verdicts/{hotkey}?since=W&limit=N`: that miner's verdicts from window `W` on, read
+//!   from the state database ([`verdicts`]).
 //!
-//! Handlers only clone out of the snapshot; the loop never waits on a slow client.
+//! Handlers only clone out of the snapshot (or read the database on a blocking thread); the
+//! loop never waits on a slow client.
 
+mod health;
+mod verdicts;
+
+pub use health::HealthReport;
+pub use verdicts::{VerdictAt, VerdictsReport};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::extract::State as Extract;
@@ -38,6 +51,13 @@ struct Live {
     metrics: Metrics,
     ignored: Vec<IgnoredRead>,
     submission: Option<Submission>,
+    /// Set once the model is loaded and the beacon and chain answered.
+    ready: bool,
+    /// Sources whose last operation failed (`beacon`, `store`, `chain`, `disk`), with when
+    /// (unix seconds); cleared when they work again.
+    failing: BTreeMap<&'static str, u64>,
+    /// The data folder whose state database `/verdicts` reads.
+    data_dir: Option<PathBuf>,
 }
 
 /// Most recent ignored reads kept for `GET /status`.
@@ -96,6 +116,17 @@ impl LiveStatus {
         LiveStatus { inner: Arc::new(RwLock::new(live)) }
     }
 
+    /// `/verdicts` reads the state database in `data_dir`.
+    pub fn with_history(self, data_dir: PathBuf) -> LiveStatus {
+        self.write().data_dir = Some(data_dir);
+        self
+    }
+
+    /// The model is loaded and the beacon and chain answered: `/health` may say ready.
+    pub fn set_ready(&self) {
+        self.write().ready = true;
+    }
+
     /// Records a read not taken as a miner's file, in the metrics and the status.
     pub fn read_ignored(&self, read: IgnoredRead, reason: &'static str) {
         let mut live = self.write();
@@ -130,6 +161,7 @@ impl LiveStatus {
     pub fn set_current_window(&self, window: u64) {
         let mut live = self.write();
         live.current_window = Some(window);
+        live.failing.remove("chain");
         live.metrics.observe_chain_window(window);
     }
 
@@ -145,12 +177,16 @@ impl LiveStatus {
 
     /// Counts an error the validator retries, by source (`beacon`, `store`, `chain`, `disk`).
     pub fn error_retried(&self, source: &'static str) {
-        self.write().metrics.observe_error(source);
+        let mut live = self.write();
+        live.metrics.observe_error(source);
+        live.failing.insert(source, unix_now());
     }
 
     /// Publishes a committed window's verdicts and counts it in the metrics.
     pub fn window_processed(&self, outcome: &WindowOutcome, verification_seconds: f64) {
         let mut live = self.write();
+        // A committed window read its beacons, the chain, the store and wrote the disk.
+        live.failing.clear();
         live.metrics.observe_window(outcome, verification_seconds);
         if live.latest_window.is_none_or(|w| w <= outcome.window) {
             live.latest_window = Some(outcome.window);
@@ -231,12 +267,14 @@ impl LiveStatus {
     }
 }
 
-/// The router serving `/weights`, `/status` and `/metrics` from `live`.
+/// The router serving every endpoint from `live`.
 pub fn router(live: LiveStatus) -> Router {
     Router::new()
         .route("/weights", get(weights))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
+        .route("/health", get(health::health))
+        .route("/verdicts/{hotkey}", get(verdicts::verdicts))
         .with_state(live)
 }
 
@@ -255,6 +293,11 @@ async fn metrics(Extract(live): Extract<LiveStatus>) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], live.metrics_text()).into_response()
 }
 
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +308,7 @@ mod tests {
     use grail_weights::{compute_weights, MinerRecord, WeightsConfig, WindowRecord};
     use tower::ServiceExt;
 
-    async fn get(live: &LiveStatus, path: &str) -> (StatusCode, Option<String>, String) {
+    pub(super) async fn get(live: &LiveStatus, path: &str) -> (StatusCode, Option<String>, String) {
         let request = Request::get(path).body(Body::empty()).expect("request");
         let response = router(live.clone()).oneshot(request).await.expect("infallible");
         let status = response.status();
@@ -277,7 +320,7 @@ mod tests {
         (status, content_type, String::from_utf8(body.to_vec()).expect("utf-8"))
     }
 
-    fn verdict(key: u8, uid: u16, stage: Stage, result: VerdictResult) -> Verdict {
+    pub(super) fn verdict(key: u8, uid: u16, stage: Stage, result: VerdictResult) -> Verdict {
         Verdict {
             hotkey: Hotkey([key; 32]),
             uid,
@@ -291,7 +334,7 @@ mod tests {
         }
     }
 
-    fn outcome(window: u64) -> WindowOutcome {
+    pub(super) fn outcome(window: u64) -> WindowOutcome {
         WindowOutcome {
             window,
             beacon_round: 100,

@@ -44,7 +44,7 @@ pub struct VerdictsReport {
     pub truncated: bool,
 }
 
-fn bad(message: String) -> Response {
+fn bad(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
 
@@ -54,11 +54,11 @@ pub(super) async fn verdicts(
     Query(q): Query<VerdictsQuery>,
 ) -> Response {
     let Ok(key) = Hotkey::from_ss58(&hotkey) else {
-        return bad(format!("hotkey: {hotkey:?} is not an SS58 address"));
+        return bad(&format!("hotkey: {hotkey:?} is not an SS58 address"));
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return bad(format!("limit: {limit} is not in 1..={MAX_LIMIT}"));
+        return bad(&format!("limit: {limit} is not in 1..={MAX_LIMIT}"));
     }
     let since = q.since.unwrap_or(0);
     let Some(dir) = live.read().data_dir.clone() else {

@@ -78,7 +78,24 @@ for window in "$w" "$((w + 1))"; do
 done
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics); logs in $work"
+say "validator HTTP on http://127.0.0.1:$port (/status /weights /metrics /health /verdicts/HOTKEY); logs in $work"
+# While the validator runs, ask it why miner4 failed: GET /verdicts/{miner4's hotkey}.
+hk4="$(python3 -c 'import json,sys; print(next(n["hotkey"] for n in json.load(open(sys.argv[1]))["neurons"] if n["uid"] == 4))' "$work/metagraph.json")"
+python3 - "http://127.0.0.1:$port/verdicts/$hk4?since=$w" "$work/verdicts4.json" <<'PY' &
+import json, sys, time, urllib.request
+deadline = time.time() + 300
+while time.time() < deadline:
+    try:
+        body = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+        if any(v["result"] == "fail" for v in body["verdicts"]):
+            json.dump(body, open(sys.argv[2], "w"))
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.5)
+sys.exit("no failed verdict of miner4 at " + sys.argv[1])
+PY
+asker=$!
 if [ -n "${chain:-}" ]; then
   # The subnet owner's hotkey signs the weights: a timelocked commit per epoch. The miners'
   # committed stores are local folders, which a validator takes only when told to.
@@ -90,6 +107,7 @@ subnet_validate "$w" "$((w + 1))" --http.listen "127.0.0.1:$port" \
   --weights.span 2 --weights.cap "$((problems * 16))" --weights.burn-bps 5000 "${on_chain[@]}" \
   || { tail -n 20 "$work/validator.log" >&2; exit 1; }
 for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
+wait "$asker" || { say "the validator's /verdicts did not show miner4's failure"; exit 1; }
 
 python3 - "$work/validator.jsonl" "$work/metagraph.json" <<'PY'
 import json, sys
@@ -148,6 +166,13 @@ if {u: w for u, w in revealed.items() if w} != mine:
 PY
 fi
 
+python3 - "$work/verdicts4.json" <<'PY'
+import json, sys
+body = json.load(open(sys.argv[1]))
+print(f"\nGET /verdicts/{body['hotkey'][:12]}.. (miner4, asked while the validator ran):")
+for v in body["verdicts"]:
+    print(f"  window {v['window']}: {v['result']} at stage {v['stage']}: {v.get('reason') or ''}")
+PY
 say "replaying window $((w + 1)) from its transcript with the same code (an auditor's check):"
-"$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model"
+"$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model" --log.level warn
 say "done: honest miners got weight; miner4 (tampered token) was rejected at the stage shown."

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (ONNX Runtime from its pip
 # wheel into .ort/, the Python reference's pinned packages into .venv-reference/, Debian's
-# prometheus for the scrape test), checks
+# prometheus and chromium for the scrape and status page tests), checks
 # formatting and lints, builds every binary, recomputes the golden vectors with the independent
 # Python reference, runs every test (cargo-nextest's `ci` profile, .config/nextest.toml, when
 # cargo-nextest is installed; `cargo test` otherwise), and the object store against a real
@@ -23,8 +23,8 @@ step "ONNX Runtime (pip wheel onnxruntime==1.31.1 -> .ort/lib)"
 scripts/setup-ort.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$root/.ort/lib/libonnxruntime.so}"
 
-step "Debian packages the interop tests run (prometheus)"
-scripts/setup-debian.sh prometheus=prometheus
+step "Debian packages the interop tests run (prometheus, chromium)"
+scripts/setup-debian.sh prometheus=prometheus chromium=chromium
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

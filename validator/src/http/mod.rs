@@ -1,6 +1,8 @@
 //! The validator's HTTP endpoints (axum), served from a snapshot the validator loop updates:
 //!
+//! - `GET /`: the status page ([`page`]), a self-contained HTML document over the endpoints;
 //! - `GET /weights`: the latest weights in the chain's format ([`ChainWeights`]), 404 before any;
+//! - `GET /weights/recent`: those of the latest windows, oldest first (at most 32);
 //! - `GET /status`: the current window and, per miner, the latest window's verdict and the
 //!   latest weights' score ([`StatusReport`]);
 //! - `GET /metrics`: Prometheus text ([`Metrics`]);
@@ -13,12 +15,13 @@
 //! loop never waits on a slow client.
 
 mod health;
+mod page;
 mod verdicts;
 
 pub use health::HealthReport;
 pub use verdicts::{VerdictAt, VerdictsReport};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -58,7 +61,12 @@ struct Live {
     failing: BTreeMap<&'static str, u64>,
     /// The data folder whose state database `/verdicts` reads.
     data_dir: Option<PathBuf>,
+    /// The weights of the latest windows, oldest first (at most [`RECENT_KEPT`]).
+    recent: VecDeque<ChainWeights>,
 }
+
+/// Windows of weights kept for `GET /weights/recent` and the status page's chart.
+pub const RECENT_KEPT: usize = 32;
 
 /// Most recent ignored reads kept for `GET /status`.
 const IGNORED_KEPT: usize = 64;
@@ -145,14 +153,17 @@ impl LiveStatus {
             Some(w) => state.verdicts(w)?,
             None => Vec::new(),
         };
-        let weights = state.latest_weights()?;
+        let recent = state.recent_weights(RECENT_KEPT as u32)?;
         let submission = state.latest_submission()?;
         let mut live = self.write();
         live.submission = submission;
         live.latest_window = latest;
         live.verdicts = verdicts;
-        if let Some((window, weights)) = weights {
-            live.weights = Some((ChainWeights::new(window, live.netuid, &weights), weights));
+        let netuid = live.netuid;
+        live.recent =
+            recent.iter().map(|(w, weights)| ChainWeights::new(*w, netuid, weights)).collect();
+        if let Some((window, weights)) = recent.into_iter().next_back() {
+            live.weights = Some((ChainWeights::new(window, netuid, &weights), weights));
         }
         Ok(())
     }
@@ -198,7 +209,18 @@ impl LiveStatus {
     pub fn weights_emitted(&self, window: u64, weights: &Weights) {
         let mut live = self.write();
         live.metrics.observe_weights(weights);
-        live.weights = Some((ChainWeights::new(window, live.netuid, weights), weights.clone()));
+        let chain = ChainWeights::new(window, live.netuid, weights);
+        live.recent.retain(|w| w.window != window);
+        live.recent.push_back(chain.clone());
+        while live.recent.len() > RECENT_KEPT {
+            live.recent.pop_front();
+        }
+        live.weights = Some((chain, weights.clone()));
+    }
+
+    /// The weights of the latest windows, oldest first.
+    pub fn recent_weights(&self) -> Vec<ChainWeights> {
+        self.read().recent.iter().cloned().collect()
     }
 
     /// Publishes an attempt at putting weights on chain; a settled one is counted in the
@@ -270,7 +292,9 @@ impl LiveStatus {
 /// The router serving every endpoint from `live`.
 pub fn router(live: LiveStatus) -> Router {
     Router::new()
+        .route("/", get(page::page))
         .route("/weights", get(weights))
+        .route("/weights/recent", get(recent_weights))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/health", get(health::health))
@@ -283,6 +307,10 @@ async fn weights(Extract(live): Extract<LiveStatus>) -> Response {
         Some(w) => Json(w).into_response(),
         None => (StatusCode::NOT_FOUND, "no weights emitted yet\n").into_response(),
     }
+}
+
+async fn recent_weights(Extract(live): Extract<LiveStatus>) -> Json<Vec<ChainWeights>> {
+    Json(live.recent_weights())
 }
 
 async fn status(Extract(live): Extract<LiveStatus>) -> Json<StatusReport> {
@@ -433,6 +461,7 @@ mod tests {
         let mut later = outcome(4);
         later.verdicts.truncate(1);
         state.record_window(&later).expect("record 4");
+        state.record_weights(3, &weights(3)).expect("weights");
         state.record_weights(4, &weights(4)).expect("weights");
         drop(state);
 
@@ -443,6 +472,20 @@ mod tests {
         assert_eq!((r.latest_window, r.weights_window), (Some(4), Some(4)));
         assert_eq!(r.miners.iter().filter(|m| m.verdict.is_some()).count(), 1);
         assert_eq!(live.chain_weights(), Some(ChainWeights::new(4, Some(1), &weights(4))));
+        // The recent windows too, oldest first; new ones are appended, the oldest dropped.
+        let windows = |live: &LiveStatus| -> Vec<u64> {
+            live.recent_weights().iter().map(|w| w.window).collect()
+        };
+        assert_eq!(windows(&live), [3, 4]);
+        for w in 5..40 {
+            live.weights_emitted(w, &weights(4));
+        }
+        let kept = windows(&live);
+        assert_eq!((kept.len(), kept[0], kept[RECENT_KEPT - 1]), (RECENT_KEPT, 8, 39));
+        let (code, _, body) = get(&live, "/weights/recent").await;
+        assert_eq!(code, StatusCode::OK);
+        let served: Vec<ChainWeights> = serde_json::from_str(&body).expect("json");
+        assert_eq!(served, live.recent_weights());
     }
 
     #[tokio::test]

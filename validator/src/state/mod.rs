@@ -298,21 +298,31 @@ impl State {
 
     /// The most recent weights recorded, with their window.
     pub fn latest_weights(&self) -> Result<Option<(u64, Weights)>> {
-        let row: Option<(u64, String)> = self
+        Ok(self.recent_weights(1)?.pop())
+    }
+
+    /// The weights of the latest `n` windows that have them, oldest first.
+    pub fn recent_weights(&self, n: u32) -> Result<Vec<(u64, Weights)>> {
+        let mut stmt = self
             .conn
-            .query_row("SELECT window, json FROM weights ORDER BY window DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            .prepare("SELECT window, json FROM weights ORDER BY window DESC LIMIT ?1")
+            .map_err(sql("prepare weights query"))?;
+        let rows: Vec<(u64, String)> = stmt
+            .query_map([n], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(sql("read recent weights"))?;
+        rows.into_iter()
+            .rev()
+            .map(|(window, json)| {
+                serde_json::from_str(&json).map(|w| (window, w)).map_err(|e| {
+                    ValidatorError::Corrupt {
+                        table: "weights",
+                        column: "json",
+                        reason: e.to_string(),
+                    }
+                })
             })
-            .optional()
-            .map_err(sql("read latest weights"))?;
-        row.map(|(window, json)| {
-            serde_json::from_str(&json).map(|w| (window, w)).map_err(|e| ValidatorError::Corrupt {
-                table: "weights",
-                column: "json",
-                reason: e.to_string(),
-            })
-        })
-        .transpose()
+            .collect()
     }
 }
 

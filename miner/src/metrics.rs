@@ -48,6 +48,10 @@ pub fn describe() {
         "grail_miner_info",
         "1, labelled with the model id, the device and the hotkey."
     );
+    // The error series exist from the start, at zero.
+    for source in ["beacon", "store", "chain", "other"] {
+        counter!("grail_miner_errors_total", "source" => source).absolute(0);
+    }
 }
 
 /// The model, device and hotkey the miner runs with.

@@ -2,7 +2,9 @@
 //! validator and a miner on loopback with the repository's scrape config
 //! (`deploy/prometheus/prometheus.yml`, its targets pointed at the processes and its interval
 //! at 1 s); Prometheus' HTTP API then answers the validator's weight for the miner's uid, equal
-//! to the weights line the validator printed, and the miner's tokens per second.
+//! to the weights line the validator printed, and the miner's tokens per second. Every query
+//! of the Grafana dashboard (`deploy/grafana/grail-dashboard.json`) names metrics the two
+//! roles export and evaluates in this Prometheus.
 //! Local beacon (1 s rounds), local clock chain, tiny model, 4-block windows (doubled under
 //! `CI=true`). Needs the binaries: `cargo build --workspace --bins`.
 
@@ -69,13 +71,7 @@ fn free_port() -> u16 {
 
 /// The value of the first series `promql` selects, polled until Prometheus has one (60 s).
 fn query(prometheus: &str, promql: &str, child: &mut Child) -> f64 {
-    let encoded: String = promql
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = encode(promql);
     let started = Instant::now();
     loop {
         assert!(child.try_wait().unwrap().is_none(), "prometheus exited");
@@ -206,6 +202,60 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
             "{job}"
         );
     }
+
+    // The Grafana dashboard: every metric its panels query is one the roles export (a scrape
+    // of each), and every query is PromQL this Prometheus evaluates.
+    let mut families = std::collections::BTreeSet::new();
+    for addr in [&validator_addr, &miner_addr] {
+        for line in http_get(addr, "/metrics").lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                families.insert(rest.split(' ').next().unwrap().to_owned());
+            }
+        }
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("deploy/grafana/grail-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10, "{} panels", panels.len());
+    for panel in panels {
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{}: no query", panel["title"]);
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{}: {expr} names no metric", panel["title"]);
+            for name in names {
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|b| families.contains(*b)))
+                    .unwrap_or(&name);
+                assert!(families.contains(family), "{}: {name} is not exported", panel["title"]);
+            }
+            let answer = http_get(&prometheus, &format!("/api/v1/query?query={}", encode(expr)));
+            let v: Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(v["status"], "success", "{}: {expr}: {v}", panel["title"]);
+        }
+    }
+}
+
+/// `text` percent-encoded for a URL's query.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The `grail_*` and `process_*` metric names in a PromQL expression.
+fn metric_names(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("grail_") || w.starts_with("process_"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The path of `name` on `PATH`.

@@ -85,6 +85,19 @@ impl Metrics {
         m.with(|| {
             describe();
             m.process.describe();
+            // Every label of the counters that may stay at zero, so that their series exist
+            // (and `increase()` works) before the first event.
+            for source in ["beacon", "store", "chain", "disk"] {
+                counter!("grail_validator_errors_total", "source" => source).absolute(0);
+            }
+            for status in ["sent", "included", "failed", "dropped"] {
+                counter!("grail_validator_weight_submissions_total", "status" => status)
+                    .absolute(0);
+            }
+            for reason in ["not_attributable", "unreadable", "after_cutoff", "read_budget"] {
+                counter!("grail_validator_store_objects_ignored_total", "reason" => reason)
+                    .absolute(0);
+            }
         });
         m
     }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (ONNX Runtime from its pip
 # wheel into .ort/, the Python reference's pinned packages into .venv-reference/, Debian's
-# prometheus and chromium for the scrape and status page tests), checks
-# formatting and lints, builds every binary, recomputes the golden vectors with the independent
-# Python reference, runs every test (cargo-nextest's `ci` profile, .config/nextest.toml, when
+# prometheus and chromium for the scrape and status page tests, pm2 from npm into .tools/),
+# checks formatting and lints, builds every binary, recomputes the golden vectors with the
+# independent Python reference, runs every test (cargo-nextest's `ci` profile, .config/nextest.toml, when
 # cargo-nextest is installed; `cargo test` otherwise), and the object store against a real
 # S3-compatible server. Extra arguments go to the test runner.
 set -euo pipefail
@@ -23,8 +23,11 @@ step "ONNX Runtime (pip wheel onnxruntime==1.31.1 -> .ort/lib)"
 scripts/setup-ort.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$root/.ort/lib/libonnxruntime.so}"
 
-step "Debian packages the interop tests run (prometheus, chromium)"
-scripts/setup-debian.sh prometheus=prometheus chromium=chromium
+step "Debian packages the interop tests run (prometheus, chromium, npm, systemd-analyze)"
+scripts/setup-debian.sh prometheus=prometheus chromium=chromium npm=npm systemd-analyze=systemd
+
+step "npm tools the interop tests run (pm2 -> .tools/)"
+[ -x .tools/node_modules/.bin/pm2 ] || npm install --prefix .tools --no-audit --no-fund --no-save pm2@6.0.14 >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

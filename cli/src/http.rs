@@ -43,3 +43,29 @@ pub struct HttpArgs {
     )]
     pub connection_timeout: u64,
 }
+
+/// `--metrics.listen`: a listener for Prometheus' scrapes alone.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Status and metrics")]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101; port 0 picks
+    /// one, logged); unset: none on their own listener.
+    #[arg(
+        id = "metrics.listen",
+        long = "metrics.listen",
+        env = "GRAIL_METRICS_LISTEN",
+        value_name = "ADDR"
+    )]
+    pub listen: Option<String>,
+}
+
+impl MetricsArgs {
+    /// The connection limits of the metrics listener: a scraper or two.
+    pub fn limits() -> crate::serve::ServeLimits {
+        crate::serve::ServeLimits {
+            max_connections: 16,
+            header_timeout: std::time::Duration::from_secs(10),
+            connection_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}

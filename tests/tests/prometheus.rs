@@ -51,14 +51,14 @@ fn start(cmd: &mut Command) -> (KillOnDrop, mpsc::Receiver<String>) {
     (child, rx)
 }
 
-/// The `host:port` of the first `url=http://...` a process logs.
-fn logged_addr(rx: &mpsc::Receiver<String>, what: &str) -> String {
+/// The `host:port` of the first `url=http://...` a process logs in a line with `message`.
+fn logged_addr(rx: &mpsc::Receiver<String>, what: &str, message: &str) -> String {
     let mut seen = Vec::new();
     loop {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("{what} logged no url:\n{}", seen.join("\n")));
-        if let Some(url) = line.split("url=http://").nth(1) {
+            .unwrap_or_else(|_| panic!("{what} logged no {message:?}:\n{}", seen.join("\n")));
+        if let Some(url) = line.split("url=http://").nth(1).filter(|_| line.contains(message)) {
             return url.split(['/', ' ']).next().unwrap().to_owned();
         }
         seen.push(line);
@@ -144,11 +144,14 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
             .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
             .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
             .args(["--from-window", &w.to_string(), "--http.listen", "127.0.0.1:0"])
+            .args(["--metrics.listen", "127.0.0.1:0"])
             .arg("--storage.path")
             .arg(dir.join("storage")),
     );
-    let miner_addr = logged_addr(&miner_log, "the miner");
-    let validator_addr = logged_addr(&validator_log, "the validator");
+    let miner_addr = logged_addr(&miner_log, "the miner", "serving metrics");
+    let validator_addr = logged_addr(&validator_log, "the validator", "serving /weights");
+    // Its --metrics.listen serves /metrics alone.
+    let validator_metrics = logged_addr(&validator_log, "the validator", "serving metrics");
 
     let config =
         std::fs::read_to_string(repo_root().join("deploy/prometheus/prometheus.yml")).unwrap();
@@ -206,6 +209,12 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
     // The Grafana dashboard: every metric its panels query is one the roles export (a scrape
     // of each), and every query is PromQL this Prometheus evaluates.
     let mut families = std::collections::BTreeSet::new();
+    assert!(http_get(&validator_metrics, "/metrics").contains("grail_validator_miner_weight"));
+    let mut s = std::net::TcpStream::connect(&validator_metrics).unwrap();
+    write!(s, "GET /status HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "only /metrics there: {answer}");
     for addr in [&validator_addr, &miner_addr] {
         for line in http_get(addr, "/metrics").lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {

@@ -4,77 +4,54 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use axum::Router;
-use clap::Args;
 use grail_chain::ChainSource;
-use grail_cli::serve::{serve, ServeLimits};
+use grail_cli::http::MetricsArgs;
+use grail_cli::serve::serve;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 use crate::metrics::{describe, info, UPLOAD_BUCKETS, UPLOAD_SECONDS};
 use crate::window_loop::Miner;
 
-/// Where the metrics are served.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Metrics")]
-pub struct MetricsArgs {
-    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101; port 0 picks
-    /// one, logged); unset: no metrics.
-    #[arg(
-        id = "metrics.listen",
-        long = "metrics.listen",
-        env = "GRAIL_METRICS_LISTEN",
-        value_name = "ADDR"
-    )]
-    pub listen: Option<String>,
-}
-
-impl MetricsArgs {
-    /// Installs the process's recorder and serves it, if `--metrics.listen` is given; the
-    /// address it listens on.
-    pub fn start<C: ChainSource>(
-        &self,
-        miner: &Miner<C>,
-        device: &str,
-    ) -> anyhow::Result<Option<SocketAddr>> {
-        let Some(addr) = &self.listen else { return Ok(None) };
-        let handle = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(UPLOAD_SECONDS.into()), &UPLOAD_BUCKETS)
-            .context("the upload histogram's buckets")?
-            .install_recorder()
-            .context("installing the metrics recorder")?;
-        let process = Arc::new(metrics_process::Collector::default());
-        process.describe();
-        describe();
-        let model_id = cid::Cid::try_from(&miner.model_id[..])
-            .map_or_else(|_| hex::encode(&miner.model_id), |c| c.to_string());
-        info(&model_id, device, &miner.pair.hotkey().to_ss58());
-        let listener = miner
-            .runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .with_context(|| format!("--metrics.listen {addr}: cannot listen"))?;
-        let local = listener.local_addr().with_context(|| format!("--metrics.listen {addr}"))?;
-        let app = Router::new().route(
-            "/metrics",
-            get(move || {
-                let (handle, process) = (handle.clone(), process.clone());
-                async move {
-                    process.collect();
-                    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
-                }
-            }),
-        );
-        let limits = ServeLimits {
-            max_connections: 16,
-            header_timeout: Duration::from_secs(10),
-            connection_timeout: Duration::from_secs(60),
-        };
-        miner.runtime.spawn(serve(listener, app, limits));
-        tracing::info!(url = %format!("http://{local}/metrics"), "serving metrics");
-        Ok(Some(local))
-    }
+/// Installs the process's recorder and serves it, if `--metrics.listen` is given; the address
+/// it listens on.
+pub fn start<C: ChainSource>(
+    args: &MetricsArgs,
+    miner: &Miner<C>,
+    device: &str,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(addr) = &args.listen else { return Ok(None) };
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(UPLOAD_SECONDS.into()), &UPLOAD_BUCKETS)
+        .context("the upload histogram's buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let process = Arc::new(metrics_process::Collector::default());
+    process.describe();
+    describe();
+    let model_id = cid::Cid::try_from(&miner.model_id[..])
+        .map_or_else(|_| hex::encode(&miner.model_id), |c| c.to_string());
+    info(&model_id, device, &miner.pair.hotkey().to_ss58());
+    let listener = miner
+        .runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("--metrics.listen {addr}: cannot listen"))?;
+    let local = listener.local_addr().with_context(|| format!("--metrics.listen {addr}"))?;
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let (handle, process) = (handle.clone(), process.clone());
+            async move {
+                process.collect();
+                ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+            }
+        }),
+    );
+    miner.runtime.spawn(serve(listener, app, MetricsArgs::limits()));
+    tracing::info!(url = %format!("http://{local}/metrics"), "serving metrics");
+    Ok(Some(local))
 }

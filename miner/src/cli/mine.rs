@@ -75,7 +75,7 @@ pub struct MineArgs {
     )]
     problems: Option<u32>,
     #[command(flatten)]
-    metrics: super::metrics::MetricsArgs,
+    metrics: grail_cli::http::MetricsArgs,
 }
 
 impl MinerArgs {
@@ -145,7 +145,7 @@ impl MinerArgs {
 pub fn run(args: &MineArgs) -> anyhow::Result<()> {
     args.windows.check().map_err(anyhow::Error::msg)?;
     let mut miner = args.miner.build()?;
-    args.metrics.start(&miner, &args.miner.model.device.to_string())?;
+    super::metrics::start(&args.metrics, &miner, &args.miner.model.device.to_string())?;
     let windows = Windows { first: args.windows.from_window, last: args.windows.until_window };
     let budget = args.problems.map_or(Budget::UntilDeadline, Budget::Problems);
     miner.run(windows, budget, print_report)

@@ -14,7 +14,7 @@ use grail_chain::tlock::RoundSchedule;
 use grail_cli::beacon::BeaconArgs;
 use grail_cli::chain::ChainArgs;
 use grail_cli::config::ConfigArgs;
-use grail_cli::http::HttpArgs;
+use grail_cli::http::{HttpArgs, MetricsArgs};
 use grail_cli::model::ModelArgs;
 use grail_cli::network::NetworkArgs;
 use grail_cli::storage::StorageArgs;
@@ -29,7 +29,7 @@ use grail_weights::{
     DEFAULT_SPAN_WINDOWS, DEFAULT_VERSION_KEY,
 };
 
-use crate::http::{router, LiveStatus};
+use crate::http::{metrics_router, router, LiveStatus};
 use crate::intake::{CommitmentPolicy, MinerStores};
 use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
 use crate::metagraph::MetagraphSource;
@@ -98,6 +98,8 @@ pub struct RunArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub windows: WindowRangeArgs,
 }
@@ -372,6 +374,15 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
             connection_timeout: Duration::from_secs(args.http.connection_timeout),
         };
         tokio::spawn(grail_cli::serve::serve(listener, router(live.clone()), limits));
+    }
+    if let Some(addr) = &args.metrics.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics.listen {addr}"))?;
+        let local = listener.local_addr().context("the metrics listener's address")?;
+        tracing::info!(url = %format!("http://{local}/metrics"), "serving metrics");
+        let app = metrics_router(live.clone());
+        tokio::spawn(grail_cli::serve::serve(listener, app, MetricsArgs::limits()));
     }
     tracing::info!(
         model = %dir.display(),

@@ -302,6 +302,11 @@ pub fn router(live: LiveStatus) -> Router {
         .with_state(live)
 }
 
+/// The router of `--metrics.listen`: `/metrics` alone.
+pub fn metrics_router(live: LiveStatus) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(live)
+}
+
 async fn weights(Extract(live): Extract<LiveStatus>) -> Response {
     match live.chain_weights() {
         Some(w) => Json(w).into_response(),

@@ -29,7 +29,7 @@ use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
 use crate::intake::{cutoff_ms, MinerStores, Progress, Spool, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
-use crate::pipeline::{verify_window, window_schedule, ModelVerifier, WindowInputs};
+use crate::pipeline::{verify_window_observed, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
 use crate::state::{State, Verdict, VerdictResult};
@@ -292,7 +292,11 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
             processed_at_unix: unix_now(),
         };
         let verifier = &mut self.verifier;
-        let report = tokio::task::block_in_place(|| verify_window(verifier, &inputs))?;
+        let live = &self.live;
+        let mut on_checked = |checked, selected| live.checking(window, checked, selected);
+        let report = tokio::task::block_in_place(|| {
+            verify_window_observed(verifier, &inputs, &mut on_checked)
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         let tokens = report.forward.values().map(|f| f.tokens).sum();
         self.live.checks_done(tokens, &report.stage_seconds);

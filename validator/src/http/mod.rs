@@ -63,6 +63,18 @@ struct Live {
     data_dir: Option<PathBuf>,
     /// The weights of the latest windows, oldest first (at most [`RECENT_KEPT`]).
     recent: VecDeque<ChainWeights>,
+    /// The window being verified now and how far.
+    checking: Option<Checking>,
+}
+
+/// How far the validator is in verifying a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checking {
+    pub window: u64,
+    /// Selected miners whose checks are done.
+    pub checked: usize,
+    /// Miners selected for checking.
+    pub selected: usize,
 }
 
 /// Windows of weights kept for `GET /weights/recent` and the status page's chart.
@@ -103,6 +115,9 @@ pub struct StatusReport {
     /// The latest attempt at putting weights on chain (absent off chain).
     #[serde(default)]
     pub chain_submission: Option<Submission>,
+    /// The window being verified now, if one is, and how far.
+    #[serde(default)]
+    pub checking: Option<Checking>,
 }
 
 /// One miner's row in [`StatusReport`].
@@ -191,6 +206,7 @@ impl LiveStatus {
         let mut live = self.write();
         live.metrics.observe_error(source);
         live.failing.insert(source, unix_now());
+        live.checking = None;
     }
 
     /// Publishes a committed window's verdicts and counts it in the metrics.
@@ -198,6 +214,7 @@ impl LiveStatus {
         let mut live = self.write();
         // A committed window read its beacons, the chain, the store and wrote the disk.
         live.failing.clear();
+        live.checking = None;
         live.metrics.observe_window(outcome, verification_seconds);
         if live.latest_window.is_none_or(|w| w <= outcome.window) {
             live.latest_window = Some(outcome.window);
@@ -216,6 +233,11 @@ impl LiveStatus {
             live.recent.pop_front();
         }
         live.weights = Some((chain, weights.clone()));
+    }
+
+    /// `checked` of the `selected` miners of `window` are checked so far.
+    pub fn checking(&self, window: u64, checked: usize, selected: usize) {
+        self.write().checking = Some(Checking { window, checked, selected });
     }
 
     /// The weights of the latest windows, oldest first.
@@ -270,6 +292,7 @@ impl LiveStatus {
             miners,
             ignored_reads: live.ignored.clone(),
             chain_submission: live.submission.clone(),
+            checking: live.checking,
         }
     }
 
@@ -419,7 +442,11 @@ mod tests {
         );
 
         live.set_current_window(5);
+        live.checking(4, 1, 2);
+        let checking = Checking { window: 4, checked: 1, selected: 2 };
+        assert_eq!(live.report().checking, Some(checking), "progress while verifying");
         live.window_processed(&outcome(4), 1.5);
+        assert_eq!(live.report().checking, None, "none once committed");
         live.weights_emitted(4, &weights(4));
         let (code, _, body) = get(&live, "/status").await;
         assert_eq!(code, StatusCode::OK);

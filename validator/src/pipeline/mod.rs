@@ -39,7 +39,8 @@ use crate::state::Stage;
 pub use fetch::{attribute, FetchedObject, ParsedFile};
 pub use verifier::ModelVerifier;
 pub use window::{
-    upload_deadline, verify_window, window_schedule, IgnoredObject, WindowInputs, WindowReport,
+    upload_deadline, verify_window, verify_window_observed, window_schedule, IgnoredObject,
+    WindowInputs, WindowReport,
 };
 
 /// A miner's hard failure: the stage and a reason naming the field and the limit.

@@ -139,6 +139,16 @@ pub fn verify_window(
     verifier: &mut ModelVerifier,
     inputs: &WindowInputs<'_>,
 ) -> Result<WindowReport, ValidatorError> {
+    verify_window_observed(verifier, inputs, &mut |_, _| {})
+}
+
+/// [`verify_window`], telling `on_checked(checked, selected)` before the first selected
+/// miner's checks and after each (progress only: nothing it does changes the outcome).
+pub fn verify_window_observed(
+    verifier: &mut ModelVerifier,
+    inputs: &WindowInputs<'_>,
+    on_checked: &mut dyn FnMut(usize, usize),
+) -> Result<WindowReport, ValidatorError> {
     let shared = prepare(verifier, inputs)?;
     let w = inputs.window;
     let mut ignored = Vec::new();
@@ -172,6 +182,8 @@ pub fn verify_window(
     let mut passed: Vec<(usize, Candidate)> = Vec::new();
     let mut forward = BTreeMap::new();
     let mut progress = CheckProgress::start(w, selected.len());
+    let mut checked_so_far = 0;
+    on_checked(0, selected.len());
     let mut stage_seconds = Vec::new();
     for (&hotkey, &uid) in inputs.miners {
         let mut v = Verdict {
@@ -208,6 +220,8 @@ pub fn verify_window(
                             }
                         }
                         progress.checked(&v, &hotkey, started);
+                        checked_so_far += 1;
+                        on_checked(checked_so_far, selected.len());
                     }
                 }
             }

@@ -284,3 +284,35 @@ fn dechunk(mut s: &str) -> String {
         s = &rest[n + 2..];
     }
 }
+
+/// `GET path` over HTTP/1.1 to `addr` (`host:port`): the status line and the body; `None` when
+/// nothing answers there.
+pub fn http_get(addr: &str, path: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+/// `GET path` that must answer 200 with JSON: the body parsed.
+pub fn get_json(addr: &str, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(addr, path).unwrap_or_else(|| panic!("no answer at {addr}"));
+    assert!(status.starts_with("HTTP/1.1 200"), "{path}: {status}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// A loopback port that is free now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// The path of program `name` on `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}

@@ -9,23 +9,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use grail_tests::{bin, fixture, keygen, KillOnDrop, LocalBeacon};
-
-/// `GET path` over HTTP/1.1 to `addr`: the status line and the body.
-fn http_get(addr: &str, path: &str) -> (String, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_owned(), body.to_owned())
-}
+use grail_tests::{bin, fixture, http_get, keygen, KillOnDrop, LocalBeacon};
 
 /// Sample lines as (name with labels, value).
 fn samples(text: &str) -> BTreeMap<String, f64> {
@@ -79,7 +68,7 @@ fn a_mining_miner_serves_its_metrics() {
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["window"], 2, "{report}");
 
-    let (status, body) = http_get(&addr, "/metrics");
+    let (status, body) = http_get(&addr, "/metrics").unwrap();
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     let s = samples(&body);
     assert!(s["grail_miner_windows_mined_total"] >= 1.0, "{body}");
@@ -97,5 +86,5 @@ fn a_mining_miner_serves_its_metrics() {
     assert!(info.contains("model_id=\"b"), "the model id as a CID: {info}");
     assert!(s["process_resident_memory_bytes"] > 0.0, "{body}");
     assert!(body.contains("# TYPE grail_miner_upload_seconds histogram"), "{body}");
-    assert_eq!(http_get(&addr, "/other").0.split(' ').nth(1), Some("404"));
+    assert_eq!(http_get(&addr, "/other").unwrap().0.split(' ').nth(1), Some("404"));
 }

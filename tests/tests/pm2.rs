@@ -9,27 +9,12 @@
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use grail_tests::{bin, repo_root};
+use grail_tests::{bin, free_port, http_get, repo_root};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(addr: &str, path: &str) -> Option<Value> {
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    serde_json::from_str(answer.split_once("\r\n\r\n")?.1).ok()
-}
 
 /// pm2 with its home in `home`, configured by `envs`.
 struct Pm2 {
@@ -97,7 +82,9 @@ fn pm2_starts_the_demo_roles_and_a_window_is_verified() {
     // The validator's status: a verified window in which the three miners passed.
     let since = Instant::now();
     let status = loop {
-        if let Some(s) = http_get(&http, "/status") {
+        if let Some(s) =
+            http_get(&http, "/status").and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
+        {
             let passed = s["miners"]
                 .as_array()
                 .map_or(0, |m| m.iter().filter(|m| m["verdict"]["result"] == "pass").count());

@@ -12,30 +12,18 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use grail_tests::{
-    bin, ci_scale, fixture, keygen, repo_root, write_metagraph, KillOnDrop, LocalBeacon,
+    bin, ci_scale, fixture, free_port, get_json, http_get, keygen, on_path, repo_root,
+    write_metagraph, KillOnDrop, LocalBeacon,
 };
 use serde_json::Value;
 
 fn blocks() -> u64 {
     4 * ci_scale()
-}
-
-/// `GET path` over HTTP/1.1 to `addr`: the body.
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-    body.to_owned()
 }
 
 /// Starts `cmd` with piped output; its stderr lines go to the returned channel.
@@ -65,20 +53,14 @@ fn logged_addr(rx: &mpsc::Receiver<String>, what: &str, message: &str) -> String
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The value of the first series `promql` selects, polled until Prometheus has one (60 s).
 fn query(prometheus: &str, promql: &str, child: &mut Child) -> f64 {
     let encoded = encode(promql);
     let started = Instant::now();
     loop {
         assert!(child.try_wait().unwrap().is_none(), "prometheus exited");
-        let answer = std::panic::catch_unwind(|| {
-            http_get(prometheus, &format!("/api/v1/query?query={encoded}"))
-        });
-        if let Ok(body) = answer {
+        let answer = http_get(prometheus, &format!("/api/v1/query?query={encoded}"));
+        if let Some((_, body)) = answer {
             let v: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["status"], "success", "{promql}: {v}");
             if let Some(first) = v["data"]["result"].as_array().and_then(|r| r.first()) {
@@ -92,7 +74,7 @@ fn query(prometheus: &str, promql: &str, child: &mut Child) -> f64 {
 
 #[test]
 fn prometheus_scrapes_both_roles_with_the_repository_config() {
-    let Ok(prometheus_bin) = which("prometheus") else {
+    let Some(prometheus_bin) = on_path("prometheus") else {
         panic!("no `prometheus` on PATH: scripts/test.sh installs Debian's package (apt-get install prometheus)");
     };
     let beacon = LocalBeacon::start(1);
@@ -209,14 +191,15 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
     // The Grafana dashboard: every metric its panels query is one the roles export (a scrape
     // of each), and every query is PromQL this Prometheus evaluates.
     let mut families = std::collections::BTreeSet::new();
-    assert!(http_get(&validator_metrics, "/metrics").contains("grail_validator_miner_weight"));
+    let (_, scraped) = http_get(&validator_metrics, "/metrics").unwrap();
+    assert!(scraped.contains("grail_validator_miner_weight"), "{scraped}");
     let mut s = std::net::TcpStream::connect(&validator_metrics).unwrap();
     write!(s, "GET /status HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "only /metrics there: {answer}");
     for addr in [&validator_addr, &miner_addr] {
-        for line in http_get(addr, "/metrics").lines() {
+        for line in http_get(addr, "/metrics").unwrap().1.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 families.insert(rest.split(' ').next().unwrap().to_owned());
             }
@@ -242,8 +225,7 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
                     .unwrap_or(&name);
                 assert!(families.contains(family), "{}: {name} is not exported", panel["title"]);
             }
-            let answer = http_get(&prometheus, &format!("/api/v1/query?query={}", encode(expr)));
-            let v: Value = serde_json::from_str(&answer).unwrap();
+            let v = get_json(&prometheus, &format!("/api/v1/query?query={}", encode(expr)));
             assert_eq!(v["status"], "success", "{}: {expr}: {v}", panel["title"]);
         }
     }
@@ -265,10 +247,4 @@ fn metric_names(expr: &str) -> Vec<String> {
         .filter(|w| w.starts_with("grail_") || w.starts_with("process_"))
         .map(str::to_owned)
         .collect()
-}
-
-/// The path of `name` on `PATH`.
-fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-    let path = std::env::var_os("PATH").ok_or(())?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).ok_or(())
 }

@@ -11,34 +11,20 @@
 // Helpers outside #[test] fns panic on purpose: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use grail_tests::{
-    bin, ci_scale, fixture, keygen, miner_command, write_metagraph, KillOnDrop, LocalBeacon,
+    bin, ci_scale, fixture, get_json, keygen, miner_command, on_path, write_metagraph, KillOnDrop,
+    LocalBeacon,
 };
 use serde_json::Value;
 
 fn blocks() -> u64 {
     6 * ci_scale()
-}
-
-fn http_get(addr: &str, path: &str) -> Value {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap()
-}
-
-/// The path of `name` on `PATH`.
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Headless Chromium on `url` with `args`; its stdout.
@@ -188,10 +174,10 @@ fn the_status_page_shows_the_miners_and_weights_of_status() {
     // The page and /status must describe the same window: read /status around the page.
     let (dom, status, recent) = (0..4)
         .find_map(|_| {
-            let before = http_get(&addr, "/status");
+            let before = get_json(&addr, "/status");
             let dom = chromium(&profile, &page, &["--dump-dom"]);
-            let after = http_get(&addr, "/status");
-            let recent = http_get(&addr, "/weights/recent");
+            let after = get_json(&addr, "/status");
+            let recent = get_json(&addr, "/weights/recent");
             (before == after
                 && after["weights_window"] == recent.as_array().unwrap().last().unwrap()["window"])
                 .then_some((dom, after, recent))

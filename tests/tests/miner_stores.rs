@@ -182,7 +182,8 @@ fn each_miner_is_read_from_its_committed_store_only() {
 
     for hk in &hotkeys[1..] {
         assert!(
-            log.lines().any(|l| l.contains("miner's store from its commitment") && l.contains(hk.as_str())),
+            log.lines()
+                .any(|l| l.contains("miner's store from its commitment") && l.contains(hk.as_str())),
             "{hk}'s committed store opened: {log}"
         );
     }

@@ -75,7 +75,7 @@ fn query(prometheus: &str, promql: &str, child: &mut Child) -> f64 {
 #[test]
 fn prometheus_scrapes_both_roles_with_the_repository_config() {
     let Some(prometheus_bin) = on_path("prometheus") else {
-        panic!("no `prometheus` on PATH: scripts/test.sh installs Debian's package (apt-get install prometheus)");
+        panic!("no `prometheus` on PATH: scripts/test.sh installs it (apt-get install prometheus)");
     };
     let beacon = LocalBeacon::start(1);
     let (url, genesis) = (beacon.url(), beacon.genesis());

@@ -1,9 +1,9 @@
 //! The validator's status page in a real browser: headless Chromium (Debian's `chromium`,
 //! which `scripts/test.sh` installs) loads `/` while the validator runs windows of an honest
-//! miner (uid 1) and one that tampers in the second window (uid 2); the miners table it renders matches `/status`
-//! row for row (uid, hotkey, verdict, stage, reason, unique rollouts, share) with each weight
-//! from `/weights/recent`, the chart has one line per uid over the windows of
-//! `/weights/recent`, and a screenshot is saved under the test's output
+//! miner (uid 1) and of one that tampers in the second window (uid 2). The miners table it
+//! renders matches `/status` row for row (uid, hotkey, verdict, stage, reason, unique rollouts,
+//! share) with each weight from `/weights/recent`; the chart has one line per uid over the
+//! windows of `/weights/recent`; a screenshot is saved under the test's output
 //! (`target/tmp/status-page/status.png`).
 //! Local beacon (1 s rounds), local clock chain, tiny model, 6-block windows (doubled under
 //! `CI=true`). Needs the binaries: `cargo build --workspace --bins`.
@@ -30,7 +30,7 @@ fn blocks() -> u64 {
 /// Headless Chromium on `url` with `args`; its stdout.
 fn chromium(profile: &Path, url: &str, args: &[&str]) -> String {
     let browser = on_path("chromium").unwrap_or_else(|| {
-        panic!("no `chromium` on PATH: scripts/test.sh installs Debian's package (apt-get install chromium)")
+        panic!("no `chromium` on PATH: scripts/test.sh installs it (apt-get install chromium)")
     });
     let out = Command::new(browser)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])

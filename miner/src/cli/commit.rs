@@ -164,7 +164,10 @@ pub fn run(args: &CommitArgs) -> anyhow::Result<()> {
         let head = client.finalized().context("the node has no finalized block")?;
         let subnet = client.subnet_at(netuid, head.hash).await?;
         if !subnet.neurons.iter().any(|n| n.hotkey == hotkey.0) {
-            bail!("hotkey {hotkey} is not registered on netuid {netuid}: run `grail-miner register` first");
+            bail!(
+                "hotkey {hotkey} is not registered on netuid {netuid}: run `grail-miner register` \
+                 first"
+            );
         }
         let current = client.commitment_of(netuid, &hotkey.0, head.hash).await?;
         if current.as_ref().and_then(|r| r.raw_fields().ok()).as_ref() == Some(&fields) {
@@ -174,13 +177,15 @@ pub fn run(args: &CommitArgs) -> anyhow::Result<()> {
             println!("{line}");
             return Ok(());
         }
-        tracing::info!(%hotkey, netuid, store = c.store_url, "committing the store (set_commitment)");
+        let store = &c.store_url;
+        tracing::info!(%hotkey, netuid, store, "committing the store (set_commitment)");
         let inclusion = client
             .submit(&Call::set_commitment(netuid, &fields), &pair)
             .await
             .with_context(|| format!("set_commitment of {hotkey} on netuid {netuid}"))?;
         let stored = client.commitment_of(netuid, &hotkey.0, inclusion.block_hash).await?;
-        let stored = stored.context("included, but the chain holds no commitment for the hotkey")?;
+        let stored =
+            stored.context("included, but the chain holds no commitment for the hotkey")?;
         if stored.raw_fields().ok().as_ref() != Some(&fields) {
             bail!("included, but the chain holds other fields: {:?}", stored.info.fields);
         }

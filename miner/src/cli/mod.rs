@@ -1,5 +1,6 @@
 //! The miner's command line, one subcommand (group) per concern, each in its own module:
-//! `keygen`, `keys`, `mine`, `register`, `commit`, `generate`. The flag groups come from `grail-cli`.
+//! `keygen`, `keys`, `mine`, `register`, `commit`, `generate`. The flag groups come from
+//! `grail-cli`.
 
 pub mod commit;
 pub mod generate;

@@ -1,6 +1,6 @@
 //! `GET /verdicts/{hotkey}?since=W&limit=N`: every verdict of one miner from window `W` (0 if
 //! not given) on, oldest first, at most `N` (1000 if not given, at most 10000), with stage and
-//! reason, read from the state database on a blocking thread.
+//! reason, read from the state database (a read-only connection) on a blocking thread.
 
 use axum::extract::{Path, Query, State as Extract};
 use axum::http::StatusCode;
@@ -65,7 +65,7 @@ pub(super) async fn verdicts(
         return (StatusCode::NOT_FOUND, "no state database here\n").into_response();
     };
     let read = tokio::task::spawn_blocking(move || {
-        State::open(&dir)?.verdicts_of(&key, since, limit.saturating_add(1))
+        State::open_read_only(&dir)?.verdicts_of(&key, since, limit.saturating_add(1))
     })
     .await;
     match read {

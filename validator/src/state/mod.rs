@@ -46,6 +46,32 @@ impl State {
         Ok(State { conn, path })
     }
 
+    /// Opens `dir/validator.sqlite` to read only (the HTTP endpoints' history): no folder or
+    /// database is made, no migration runs and no write lock is ever taken; the schema must be
+    /// this build's.
+    pub fn open_read_only(dir: &Path) -> Result<State> {
+        use rusqlite::OpenFlags;
+        let path = dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(sql("open database"))?;
+        schema::configure_reader(&conn)?;
+        let found = schema::version(&conn)?;
+        if found > schema::SCHEMA_VERSION {
+            return Err(ValidatorError::SchemaTooNew { found, supported: schema::SCHEMA_VERSION });
+        }
+        if found < schema::SCHEMA_VERSION {
+            return Err(ValidatorError::Corrupt {
+                table: "schema_version",
+                column: "version",
+                reason: format!(
+                    "is {found}, older than this build's {}: the validator migrates it at start",
+                    schema::SCHEMA_VERSION
+                ),
+            });
+        }
+        Ok(State { conn, path })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

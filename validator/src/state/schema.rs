@@ -126,6 +126,11 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// A read-only connection's settings: wait for the writer rather than fail.
+pub(crate) fn configure_reader(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql("set busy timeout"))
+}
+
 /// Brings the schema up to [`SCHEMA_VERSION`], all in one transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn
@@ -155,7 +160,6 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 /// The schema version recorded in the database.
-#[cfg(test)]
 pub(crate) fn version(conn: &Connection) -> Result<u32> {
     conn.query_row("SELECT max(version) FROM schema_version", [], |row| row.get(0))
         .map_err(sql("read schema_version"))

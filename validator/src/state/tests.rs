@@ -113,6 +113,13 @@ fn a_miners_verdicts_since_a_window_come_oldest_first_and_bounded() {
     assert_eq!(rows[1].1.reason.as_deref(), Some("miner 1 drifted"));
     assert_eq!(windows(state.verdicts_of(&key(1), 0, 2).expect("query")), [3, 4]);
     assert!(state.verdicts_of(&key(9), 0, 100).expect("query").is_empty());
+    // A reader beside the writer reads the same, and cannot write.
+    let reader = State::open_read_only(dir.path()).expect("read only");
+    assert_eq!(reader.verdicts_of(&key(1), 4, 100).expect("query"), rows);
+    let mut reader = reader;
+    assert!(reader.record_window(&outcome(7, vec![])).is_err(), "a reader cannot write");
+    assert!(State::open_read_only(&dir.path().join("none")).is_err(), "nothing is created");
+    assert!(!dir.path().join("none").exists());
 }
 
 #[test]

@@ -41,7 +41,7 @@ use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::signing::sign_window_file;
 use grail_protocol::window_file::window_file_key;
-use grail_tests::LocalBeacon;
+use grail_tests::{peak_kb, LocalBeacon};
 use grail_validator::state::{State, VerdictResult};
 use serde_json::Value;
 

@@ -203,13 +203,6 @@ pub(crate) fn pair(dir: &Path, name: &str) -> grail_protocol::keys::HotkeyPair {
     grail_wallet::read_hotkey_file(&file).unwrap().pair
 }
 
-/// Peak resident memory of a process, in kB (`VmHWM`), while it runs.
-pub(crate) fn peak_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Forges the first [`FORGED`] rollouts of an honest file (zeroed commitments) and re-signs
 /// it until [`CHOICES`] CIDs leave every forged rollout unchecked under `randomness`.
 pub(crate) fn grind(

@@ -82,6 +82,25 @@ pub fn miner_command(
     cmd
 }
 
+/// The chain and window flags of a role on the local clock chain from `genesis` (unix s): 1 s
+/// blocks, `blocks`-block windows, 2 s of grace.
+pub fn clock_flags(genesis: u64, blocks: u64) -> Vec<String> {
+    let (g, b) = (genesis.to_string(), blocks.to_string());
+    ["--chain.genesis", &g, "--chain.block-time", "1", "--window.blocks", &b, "--window.grace", "2"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The window `ahead` windows after the current one on the local clock chain from `genesis`,
+/// with `blocks` 1 s blocks per window: far enough that roles started now see all of it.
+pub fn window_ahead(genesis: u64, blocks: u64, ahead: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now.saturating_sub(genesis) / blocks + ahead
+}
+
 /// The chain and window flags of a role on a dev chain at `endpoint`: netuid 1, 1 s blocks,
 /// `blocks`-block windows, 2 s of grace.
 pub fn devchain_flags(endpoint: &str, blocks: u64) -> Vec<String> {

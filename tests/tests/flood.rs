@@ -16,12 +16,13 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::window_file::window_file_key;
 use grail_tests::{
-    bin, ci_scale, fixture, keygen, miner_command, peak_kb, KillOnDrop, LocalBeacon,
+    bin, ci_scale, clock_flags, fixture, keygen, miner_command, peak_kb, window_ahead, KillOnDrop,
+    LocalBeacon,
 };
 use serde_json::Value;
 
@@ -40,7 +41,6 @@ fn hotkey(seed: usize) -> String {
 }
 
 fn validator(dir: &Path, url: &str, genesis: u64, data: &str, store: &Path, w: u64) -> Child {
-    let (g, b) = (genesis.to_string(), blocks().to_string());
     Command::new(bin("grail-validator"))
         .arg("run")
         .arg("--model")
@@ -50,8 +50,8 @@ fn validator(dir: &Path, url: &str, genesis: u64, data: &str, store: &Path, w: u
         .arg("--metagraph")
         .arg(dir.join("metagraph.json"))
         .args(["--beacon.chain", "local", "--beacon.relay", url])
-        .args(["--chain.genesis", &g, "--chain.block-time", "1", "--window.blocks", &b])
-        .args(["--window.grace", "2", "--window.challenge-buffer", "2"])
+        .args(clock_flags(genesis, blocks()))
+        .args(["--window.challenge-buffer", "2"])
         .args(["--max-new-tokens", "16", "--threads", "1"])
         .args(["--verify.max-file-bytes", &MAX_FILE_BYTES.to_string()])
         .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
@@ -101,8 +101,7 @@ fn oversized_files_and_unregistered_objects_change_nothing() {
         .collect();
     let metagraph = serde_json::json!({"netuid": 1, "burn_uid": 0, "neurons": neurons});
     std::fs::write(dir.join("metagraph.json"), metagraph.to_string()).unwrap();
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let w = now.saturating_sub(genesis) / blocks() + 2;
+    let w = window_ahead(genesis, blocks(), 2);
 
     // The flood, in place before the window starts.
     let flooded = dir.join("storage");
@@ -134,20 +133,7 @@ fn oversized_files_and_unregistered_objects_change_nothing() {
         })
     };
     let (a, b) = (finish(a, start), finish(b, start));
-    let (g, bl) = (genesis.to_string(), blocks().to_string());
-    let timing: Vec<String> = [
-        "--chain.genesis",
-        &g,
-        "--chain.block-time",
-        "1",
-        "--window.blocks",
-        &bl,
-        "--window.grace",
-        "2",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let timing = clock_flags(genesis, blocks());
     for (i, hk) in (1..=2).zip(&honest) {
         let mut miner = miner_command(dir, &url, i, w, false, &timing);
         let mut miner =

@@ -14,11 +14,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use grail_tests::{
-    bin, ci_scale, fixture, free_port, get_json, http_get, keygen, on_path, repo_root,
-    write_metagraph, KillOnDrop, LocalBeacon,
+    bin, ci_scale, clock_flags, fixture, free_port, get_json, http_get, keygen, on_path, repo_root,
+    window_ahead, write_metagraph, KillOnDrop, LocalBeacon,
 };
 use serde_json::Value;
 
@@ -83,19 +83,8 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
     let dir = tmp.path();
     let hotkey = keygen(dir, "h1");
     write_metagraph(dir, "metagraph.json", &[(1, &hotkey)]);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let w = now.saturating_sub(genesis) / blocks() + 2;
-    let (g, b) = (genesis.to_string(), blocks().to_string());
-    let timing = [
-        "--chain.genesis",
-        &g,
-        "--chain.block-time",
-        "1",
-        "--window.blocks",
-        &b,
-        "--window.grace",
-        "2",
-    ];
+    let w = window_ahead(genesis, blocks(), 2);
+    let timing = clock_flags(genesis, blocks());
 
     let (_miner, miner_log) = start(
         Command::new(bin("grail-miner"))
@@ -106,7 +95,7 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
             .arg("--model")
             .arg(fixture("models/tiny"))
             .args(["--beacon.chain", "local", "--beacon.relay", &url])
-            .args(timing)
+            .args(&timing)
             .args(["--from-window", &w.to_string(), "--problems", "1"])
             .args(["--max-new-tokens", "16", "--threads", "1", "--metrics.listen", "127.0.0.1:0"])
             .arg("--storage.path")
@@ -122,7 +111,7 @@ fn prometheus_scrapes_both_roles_with_the_repository_config() {
             .arg("--metagraph")
             .arg(dir.join("metagraph.json"))
             .args(["--beacon.chain", "local", "--beacon.relay", &url])
-            .args(timing)
+            .args(&timing)
             .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
             .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
             .args(["--from-window", &w.to_string(), "--http.listen", "127.0.0.1:0"])

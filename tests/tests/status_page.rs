@@ -15,11 +15,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use grail_tests::{
-    bin, ci_scale, fixture, get_json, keygen, miner_command, on_path, write_metagraph, KillOnDrop,
-    LocalBeacon,
+    bin, ci_scale, clock_flags, fixture, get_json, keygen, miner_command, on_path, window_ahead,
+    write_metagraph, KillOnDrop, LocalBeacon,
 };
 use serde_json::Value;
 
@@ -106,22 +106,8 @@ fn the_status_page_shows_the_miners_and_weights_of_status() {
     let dir = tmp.path();
     let hotkeys = [keygen(dir, "h1"), keygen(dir, "h2")];
     write_metagraph(dir, "metagraph.json", &[(1, &hotkeys[0]), (2, &hotkeys[1])]);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let w = now.saturating_sub(genesis) / blocks() + 2;
-    let (g, b) = (genesis.to_string(), blocks().to_string());
-    let timing: Vec<String> = [
-        "--chain.genesis",
-        &g,
-        "--chain.block-time",
-        "1",
-        "--window.blocks",
-        &b,
-        "--window.grace",
-        "2",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let w = window_ahead(genesis, blocks(), 2);
+    let timing = clock_flags(genesis, blocks());
     let mut miners = Vec::new();
     for window in [w, w + 1] {
         // uid 2 mines honestly in window w, then tampers (and is excluded from then on).

@@ -16,9 +16,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use grail_tests::{bin, ci_scale, fixture, miner_command, KillOnDrop, LocalBeacon};
+use grail_tests::{
+    bin, ci_scale, clock_flags, fixture, miner_command, window_ahead, KillOnDrop, LocalBeacon,
+};
 use grail_validator::state::{Stage, State, VerdictResult};
 use serde_json::Value;
 
@@ -28,11 +30,7 @@ fn blocks() -> u64 {
 }
 
 fn timing(genesis: u64) -> Vec<String> {
-    let (g, b) = (genesis.to_string(), blocks().to_string());
-    ["--chain.genesis", &g, "--chain.block-time", "1", "--window.blocks", &b, "--window.grace", "2"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
+    clock_flags(genesis, blocks())
 }
 
 fn keygen(dir: &Path, i: u32) -> String {
@@ -100,8 +98,7 @@ fn a_validator_killed_mid_window_resumes_to_the_same_weights() {
     let metagraph = serde_json::json!({"netuid": 1, "burn_uid": 0, "neurons": neurons});
     std::fs::write(dir.join("metagraph.json"), metagraph.to_string()).unwrap();
 
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-    let w = now.saturating_sub(genesis) / blocks() + 2;
+    let w = window_ahead(genesis, blocks(), 2);
     let mut miners = Vec::new();
     for window in [w, w + 1] {
         for i in 1..=3 {

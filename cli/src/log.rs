@@ -178,19 +178,6 @@ pub enum LogError {
     Installed(String),
 }
 
-/// Installs the global subscriber: stderr, text, `filter`.
-pub fn init_stderr_logging(filter: &str) -> Result<(), LogError> {
-    let args = LogArgs {
-        level: filter.to_owned(),
-        verbose: 0,
-        format: LogFormat::Text,
-        file: None,
-        rotation: LogRotation::Never,
-        max_files: 1,
-    };
-    args.init()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +206,8 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_flag_and_the_value() {
-        let err = init_stderr_logging("info,=[").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = parse(&["--log.level", "info,=["]).init().err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
         assert!(err.contains("--log.level") && err.contains("info,=["), "{err}");
         // A folder that cannot be made: its parent is a file.
         let dir = tempfile::tempdir().expect("tempdir");

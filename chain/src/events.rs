@@ -64,6 +64,8 @@ pub fn events_type(md: &Metadata) -> Result<u32, ChainError> {
 /// The outcome of extrinsic `index` from the encoded `System.Events` of its block.
 pub fn extrinsic_outcome(md: &Metadata, events: &[u8], index: u32) -> Result<Outcome, ChainError> {
     let ty = events_type(md)?;
+    crate::scale_guard::check_lengths(events, ty, md.types())
+        .map_err(|e| bad(format!("{} bytes do not decode: {e}", events.len())))?;
     let mut input = events;
     let records: Value<u32> = scale_value::scale::decode_as_type(&mut input, ty, md.types())
         .map_err(|e| bad(format!("{} bytes do not decode: {e}", events.len())))?;

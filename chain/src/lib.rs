@@ -22,6 +22,7 @@ pub mod events;
 pub mod metadata;
 pub mod network;
 pub mod rpc;
+pub mod scale_guard;
 pub mod storage_key;
 pub mod subnet;
 pub mod tlock;

@@ -147,7 +147,17 @@ fn subcommand_path(matches: &ArgMatches) -> (Vec<String>, &ArgMatches) {
 fn apply_file(command: Command, path: &[String], file: &Path) -> Result<Command, ConfigError> {
     let text = std::fs::read_to_string(file)
         .map_err(|source| ConfigError::Read { path: file.to_owned(), source })?;
-    let table: toml::Table = toml::from_str(&text)
+    apply_toml(command, path, file, &text)
+}
+
+/// [`apply_file`] over the file's text: `file` only names it in errors.
+pub fn apply_toml(
+    command: Command,
+    path: &[String],
+    file: &Path,
+    text: &str,
+) -> Result<Command, ConfigError> {
+    let table: toml::Table = toml::from_str(text)
         .map_err(|e| ConfigError::Syntax { path: file.to_owned(), message: e.to_string() })?;
     let mut values = BTreeMap::new();
     flatten("", &table, &mut values, file)?;

@@ -17,6 +17,7 @@ use grail_protocol::hash::uniform_f64;
 use grail_protocol::keys::Hotkey;
 use grail_protocol::sampler::{check_sample, DEFAULT_SAMPLING_TOLERANCE};
 use grail_protocol::seeds::sample_stream;
+use grail_protocol::verify_params::DEFAULT_LOGPROB_QUANTILE_MAX;
 use rand_chacha::ChaCha20Rng;
 
 const WINDOW_SEED: [u8; 32] = [0x5a; 32];
@@ -263,6 +264,37 @@ fn cuda_on_a_cpu_only_runtime_is_a_clear_error() {
     println!("{msg}");
     assert!(matches!(err, Error::DeviceUnavailable { .. }), "{msg}");
     assert!(msg.contains("cuda:0") && !msg.contains('\n'), "{msg}");
+}
+
+/// A CUDA miner's rollouts pass a CPU validator's prefill and a CPU miner's pass a CUDA
+/// validator's: every token accepted, every commitment within its tolerance, logprobs within
+/// the quantile limit of the logprob check.
+#[test]
+#[ignore = "needs an NVIDIA GPU and the GPU runtime (.ort-gpu): scripts/gpu-check.sh runs it"]
+fn cuda_and_cpu_verify_each_others_rollouts() {
+    let cuda = EngineOptions {
+        device: Device::Cuda { device_id: 0 },
+        intra_threads: Some(1),
+        drop_finished: 4,
+    };
+    let mut engines = [Engine::load(&tiny_dir(), &cuda).unwrap(), engine(4)];
+    let key = key();
+    let (mut dl, mut dc, mut tokens) = (0f32, 0f64, 0);
+    for j in 0..4 {
+        let p = prompt(j);
+        for miner in [0, 1] {
+            let rollouts = engines[miner].generate_group(&request(&p, j, &key, 40)).unwrap();
+            tokens += rollouts.iter().map(|r| r.tokens.len()).sum::<usize>();
+            let (_, l, c) = verify(&mut engines[1 - miner], &p, j, &rollouts);
+            (dl, dc) = (dl.max(l), dc.max(c));
+        }
+    }
+    println!(
+        "CPU and cuda:0 over {tokens} tokens: max |logprob diff| {dl:.3e}, worst commitment \
+         distance {dc:.3e} (tolerance {DEFAULT_COMMIT_TOLERANCE})"
+    );
+    assert!(f64::from(dl) < DEFAULT_LOGPROB_QUANTILE_MAX, "logprobs differ by {dl}");
+    assert!(dc < DEFAULT_COMMIT_TOLERANCE);
 }
 
 fn copy_tiny(dir: &Path) {

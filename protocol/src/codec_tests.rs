@@ -172,3 +172,111 @@ fn a_group_prompt_is_stored_once_and_decodes_to_every_rollout() {
         ));
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::params::{EnvironmentSpec, GenerationParams};
+    use crate::window_file::{BeaconRecord, Rollout, WindowHeader};
+
+    fn rollout(prompt: Vec<u32>) -> impl Strategy<Value = Rollout> {
+        (
+            (any::<u32>(), 0..GROUP_SIZE, proptest::collection::vec(any::<u32>(), 0..24)),
+            (any::<[u8; 32]>(), any::<u32>(), any::<bool>(), any::<u32>(), any::<u64>()),
+        )
+            .prop_map(move |((j, r, tokens), (root, reward, success, advantage, seed))| {
+                let n = tokens.len() as u64;
+                Rollout {
+                    problem_index: j,
+                    rollout_index: r,
+                    prompt_tokens: prompt.clone(),
+                    // Any bit pattern, NaNs included: the codec keeps bits, not values.
+                    logprobs: tokens.iter().map(|t| f32::from_bits(t.rotate_left(7))).collect(),
+                    commitments: (0..n).map(|i| seed.wrapping_mul(i + 1)).collect(),
+                    completion_tokens: tokens,
+                    merkle_root: root,
+                    reward: f32::from_bits(reward),
+                    success,
+                    advantage: f32::from_bits(advantage),
+                    signature: [seed as u8; 64],
+                }
+            })
+    }
+
+    fn file() -> impl Strategy<Value = WindowFile> {
+        let header = (
+            (
+                any::<u32>(),
+                any::<u64>(),
+                any::<[u8; 32]>(),
+                proptest::collection::vec(any::<u8>(), 0..64),
+            ),
+            (any::<u64>(), any::<[u8; 32]>(), proptest::collection::vec(any::<u8>(), 0..96)),
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), "[a-z0-9_-]{0,16}", any::<u32>()),
+            (any::<u32>(), any::<u32>(), any::<u32>(), any::<u8>()),
+        )
+            .prop_map(|(a, b, c, d)| WindowHeader {
+                protocol_version: a.0,
+                window: a.1,
+                hotkey: Hotkey(a.2),
+                model_id: a.3,
+                beacon: BeaconRecord { round: b.0, randomness: b.1, signature: b.2 },
+                first_block_hash: c.0,
+                fingerprint: c.1,
+                environment: EnvironmentSpec { id: c.2, version: c.3 },
+                generation: GenerationParams {
+                    temperature: f32::from_bits(d.0),
+                    max_new_tokens: d.1,
+                    eos_probability_floor: f32::from_bits(d.2),
+                },
+                signature: [d.3; 64],
+            });
+        // Groups share a prompt, so the repeat marker is exercised as well as fresh prompts.
+        let groups = proptest::collection::vec(
+            (proptest::collection::vec(any::<u32>(), 0..16), 1usize..4),
+            0..4,
+        )
+        .prop_flat_map(|groups| {
+            let rollouts: Vec<_> = groups
+                .into_iter()
+                .flat_map(|(prompt, k)| (0..k).map(move |_| rollout(prompt.clone())))
+                .collect();
+            rollouts
+        });
+        (header, groups).prop_map(|(header, rollouts)| WindowFile { header, rollouts })
+    }
+
+    fn bits(f: &WindowFile) -> Vec<u32> {
+        let h = &f.header.generation;
+        let mut out = vec![h.temperature.to_bits(), h.eos_probability_floor.to_bits()];
+        for r in &f.rollouts {
+            out.extend(r.logprobs.iter().map(|l| l.to_bits()));
+            out.extend([r.reward.to_bits(), r.advantage.to_bits()]);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_gives_the_same_file_bit_for_bit(f in file()) {
+            let bytes = encode(&f).unwrap();
+            let back = decode(&bytes, &Limits::default()).unwrap();
+            prop_assert_eq!(bits(&back), bits(&f));
+            prop_assert_eq!(encode(&back).unwrap(), bytes);
+            // Every field but the floats compares equal directly.
+            let mut zeroed = back;
+            let mut original = f;
+            for file in [&mut zeroed, &mut original] {
+                file.header.generation.temperature = 0.0;
+                file.header.generation.eos_probability_floor = 0.0;
+                for r in &mut file.rollouts {
+                    r.logprobs.iter_mut().for_each(|l| *l = 0.0);
+                    r.reward = 0.0;
+                    r.advantage = 0.0;
+                }
+            }
+            prop_assert_eq!(zeroed, original);
+        }
+    }
+}

@@ -60,15 +60,35 @@ pub fn miner_command(
 ) -> std::process::Command {
     use std::process::Command;
     let w = window.to_string();
-    let mut cmd = if tamper {
-        let mut cmd = Command::new(bin("grail-audit"));
-        cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
-        cmd
-    } else {
-        let mut cmd = Command::new(bin("grail-miner"));
-        cmd.args(["mine", "--from-window", &w, "--until-window", &w]);
-        cmd
-    };
+    if !tamper {
+        return miner_command_windows(dir, beacon_url, i, window..=window, chain);
+    }
+    let mut cmd = Command::new(bin("grail-audit"));
+    cmd.args(["adversary", "--window", &w, "--attack", &format!("forged-token=h{i}")]);
+    with_miner_flags(cmd, dir, beacon_url, i, chain)
+}
+
+/// [`miner_command`] of an honest miner mining every window of `windows` in one process.
+pub fn miner_command_windows(
+    dir: &Path,
+    beacon_url: &str,
+    i: u32,
+    windows: std::ops::RangeInclusive<u64>,
+    chain: &[String],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin("grail-miner"));
+    let (from, until) = (windows.start().to_string(), windows.end().to_string());
+    cmd.args(["mine", "--from-window", &from, "--until-window", &until]);
+    with_miner_flags(cmd, dir, beacon_url, i, chain)
+}
+
+fn with_miner_flags(
+    mut cmd: std::process::Command,
+    dir: &Path,
+    beacon_url: &str,
+    i: u32,
+    chain: &[String],
+) -> std::process::Command {
     cmd.arg("--model")
         .arg(fixture("models/tiny"))
         .arg("--wallet.path")

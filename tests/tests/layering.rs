@@ -73,6 +73,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "grail-validator",
         ],
     ),
+    (
+        "fuzzing",
+        &[
+            "grail-protocol",
+            "grail-drand",
+            "grail-chain",
+            "grail-cli",
+            "grail-miner",
+            "grail-validator",
+            // Its seeds are the development chain's encodings.
+            "grail-devchain",
+        ],
+    ),
 ];
 
 fn manifest(folder: &str) -> Result<toml::Table, String> {

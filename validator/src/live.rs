@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
-use crate::intake::{cutoff_ms, MinerStores, Progress, Spool, Watcher};
+use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
 use crate::pipeline::{verify_window_observed, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
@@ -56,6 +56,9 @@ pub struct LiveConfig {
     pub beacon_timeout: Duration,
     /// Pause between the store watcher's polling rounds.
     pub poll_interval: Duration,
+    /// For a window no watcher polled before its cutoff, take files from the validator's own
+    /// store by the store's last-modified times ([`crate::intake::backfill`]).
+    pub trust_store_times: bool,
 }
 
 /// What the loop tells its caller as it goes: each processed window's line, and the moment a
@@ -124,6 +127,14 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         };
         let (mut progress, handle) = watcher.spawn();
         let _stop = AbortOnDrop(handle);
+        if let Some(current) = self.current_window().await.filter(|c| *c > next) {
+            tracing::info!(
+                from = next,
+                to = current - 1,
+                current,
+                "catching up: processing the windows behind the chain's current one in order"
+            );
+        }
         let mut backoff = Duration::from_secs(1);
         loop {
             if self.config.until_window.is_some_and(|u| next > u) {
@@ -140,6 +151,13 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
                         tracing::warn!(error = %e, "could not clear committed windows' files");
                     }
                     backoff = Duration::from_secs(1);
+                }
+                Err(ValidatorError::Unwatched { window, reason }) => {
+                    tracing::warn!(window, reason, "window not verified; going on to the next");
+                    next += 1;
+                    if let Err(e) = spool.remove_before(next) {
+                        tracing::warn!(error = %e, "could not clear skipped windows' files");
+                    }
                 }
                 Err(e) if retryable(&e) => {
                     self.live.error_retried(error_source(&e));
@@ -256,10 +274,35 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let miners = metagraph.miners();
         let cutoff = cutoff_ms(window, &cfg.network, &cfg.verify, &clock)?;
         progress.wait_past(cutoff).await?;
-        if progress.started_ms > times.start_unix.saturating_mul(1000) {
+        let watched_from = spool.watched_from(window).filter(|from| *from < cutoff);
+        if watched_from.is_none() {
+            if !cfg.trust_store_times {
+                return Err(ValidatorError::Unwatched {
+                    window,
+                    reason: format!(
+                        "no watcher of this validator polled the store before the window's \
+                         cutoff ({cutoff} ms; this run's watcher started at {} ms), so no \
+                         file can be shown to predate the challenge beacon \
+                         (--storage.trust-store-times takes the store's own times)",
+                        progress.started_ms
+                    ),
+                });
+            }
+            let got = backfill(&self.stores, spool, window, cutoff, &miners, &cfg.verify).await?;
+            tracing::info!(
+                window,
+                taken = got.taken,
+                late = got.late,
+                own_store = got.own_store,
+                refused = got.refused,
+                "window not watched before its cutoff: files taken by the store's times"
+            );
+        } else if let Some(from) =
+            watched_from.filter(|from| *from > times.start_unix.saturating_mul(1000))
+        {
             tracing::warn!(
                 window,
-                watched_from_ms = progress.started_ms,
+                watched_from_ms = from,
                 window_start_unix = times.start_unix,
                 "the store was not watched for this whole window: files uploaded before the \
                  watcher started count from when it first read them, none after the cutoff"
@@ -440,6 +483,7 @@ mod tests {
             until_window: Some(5),
             beacon_timeout: Duration::from_secs(1),
             poll_interval: Duration::from_millis(200),
+            trust_store_times: false,
         };
         let drand = DrandClient::new(
             dev::dev_chain_info(0, 1).expect("chain"),

@@ -45,7 +45,12 @@ impl Metagraph {
     /// Reads and checks a metagraph file.
     pub fn load(path: &Path) -> Result<Metagraph> {
         let bytes = std::fs::read(path).map_err(io("read metagraph", path))?;
-        let graph: Metagraph = serde_json::from_slice(&bytes)
+        Metagraph::from_json(&bytes)
+    }
+
+    /// Parses and checks a metagraph file's bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Metagraph> {
+        let graph: Metagraph = serde_json::from_slice(bytes)
             .map_err(|source| ValidatorError::Json { what: "metagraph", source })?;
         graph.check()?;
         Ok(graph)

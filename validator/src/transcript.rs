@@ -172,7 +172,12 @@ impl Transcript {
     /// Reads a transcript file.
     pub fn read(path: &Path) -> Result<Transcript> {
         let bytes = std::fs::read(path).map_err(io("read transcript", path))?;
-        let t: Transcript = serde_json::from_slice(&bytes)
+        Transcript::from_json(&bytes)
+    }
+
+    /// Parses and checks the format of a transcript's bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Transcript> {
+        let t: Transcript = serde_json::from_slice(bytes)
             .map_err(|source| ValidatorError::Json { what: "transcript", source })?;
         if t.format != FORMAT {
             return Err(bad("format", format!("{:?}, this validator reads {FORMAT:?}", t.format)));

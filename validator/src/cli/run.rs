@@ -69,6 +69,18 @@ pub struct RunArgs {
         help_heading = "Storage"
     )]
     pub poll_interval_ms: u64,
+    /// For a window no run of this validator watched before its cutoff (started late, or
+    /// down): take a miner's file from its part of this validator's store if the store's
+    /// last-modified time is before the cutoff. Only where no miner can set that time (S3, R2:
+    /// the provider sets it); miners' committed stores are never read this way. Off: such a
+    /// window is not verified, and the log says why.
+    #[arg(
+        id = "storage.trust_store_times",
+        long = "storage.trust-store-times",
+        env = "GRAIL_STORAGE_TRUST_STORE_TIMES",
+        help_heading = "Storage"
+    )]
+    pub trust_store_times: bool,
     /// Accept miners' commitments that name a local folder (`file://`) or a plain-HTTP
     /// endpoint: for a dev chain or tests on one machine, never on a public subnet (a miner
     /// could point the validator at its own disk or network).
@@ -273,6 +285,7 @@ impl RunArgs {
             until_window: self.windows.until_window,
             beacon_timeout: Duration::from_secs(self.beacon_timeout),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
+            trust_store_times: self.trust_store_times,
         })
     }
 }

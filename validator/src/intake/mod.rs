@@ -17,13 +17,18 @@
 //!   published: no file that counts can have been chosen knowing the challenge.
 //! - What is kept is written to the [`Spool`] in the data folder before it counts, so a
 //!   restarted validator keeps what it saw.
+//! - A window no watcher polled before its cutoff is not verified: nothing shows that a file
+//!   predates the challenge. With `--storage.trust-store-times` the store's own times stand in,
+//!   for the validator's own store only ([`backfill`]).
 //! - Reads per miner per window are bounded by a byte budget, so re-uploads cannot make the
 //!   validator download without end.
 
+mod backfill;
 mod spool;
 mod stores;
 mod watch;
 
+pub use backfill::{backfill, Backfill};
 pub use spool::Spool;
 pub use stores::{storage_config, CommitmentPolicy, MinerStores};
 pub use watch::{Progress, Watcher};

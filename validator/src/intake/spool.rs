@@ -1,7 +1,8 @@
 //! Files the watcher attributed, kept in the data folder until their window is committed:
 //! `intake/{w}/{ss58}.grail` (the exact bytes) and `intake/{w}/{ss58}.json` (when they were
 //! first held and their CID), each written durably, the JSON last, so a file counts only once
-//! both are whole.
+//! both are whole; and `intake/{w}/watched.json`, when a watcher first polled the window (any
+//! run of the validator), which tells a watched window from one it never saw.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,28 @@ impl Spool {
         write(&file, bytes)?;
         write(&meta, &json)?;
         Ok(entry)
+    }
+
+    fn watched_path(&self, window: u64) -> PathBuf {
+        self.dir.join(window.to_string()).join("watched.json")
+    }
+
+    /// Records that a watcher polled `window` at `at_ms` (unix ms), unless an earlier poll is
+    /// recorded.
+    pub fn mark_watched(&self, window: u64, at_ms: u64) -> Result<(), ValidatorError> {
+        if self.watched_from(window).is_some_and(|from| from <= at_ms) {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&serde_json::json!({ "from_ms": at_ms }))
+            .map_err(|source| ValidatorError::Json { what: "spool marker", source })?;
+        durable::write_file(&self.watched_path(window), &json, Access::Default)
+            .map_err(|e| ValidatorError::Durable(Box::new(e)))
+    }
+
+    /// When a watcher first polled `window` (unix ms), if one ever did.
+    pub fn watched_from(&self, window: u64) -> Option<u64> {
+        let text = std::fs::read(self.watched_path(window)).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&text).ok()?["from_ms"].as_u64()
     }
 
     /// The kept files of `window` for `miners`, in hotkey order. A file whose bytes do not

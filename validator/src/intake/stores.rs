@@ -155,6 +155,19 @@ impl MinerStores {
     }
 }
 
+impl MinerStores {
+    /// `hotkey`'s part of the validator's own store, unless the miner's commitment names
+    /// another store (`None`).
+    pub fn own_part_for(&self, hotkey: &Hotkey) -> Option<Result<WindowStore, String>> {
+        if let Some(c) = &self.committed {
+            if c.lock().miners.contains_key(hotkey) {
+                return None;
+            }
+        }
+        Some(self.base.for_miner(&hotkey.to_ss58()).map_err(|e| e.to_string()))
+    }
+}
+
 impl Committed {
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())

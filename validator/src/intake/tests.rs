@@ -169,3 +169,56 @@ fn the_cutoff_is_the_end_of_the_last_on_time_second() {
     // Window 3: next window starts at 1016, deadline 1018, grace 1 -> last on-time second 1019.
     assert_eq!(cutoff_ms(3, &network, &verify, &clock).unwrap(), 1_020_000);
 }
+
+#[test]
+fn the_spool_keeps_the_earliest_watch_of_a_window_across_runs_until_it_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    assert_eq!(spool.watched_from(7), None, "never watched");
+    spool.mark_watched(7, 5_000).unwrap();
+    spool.mark_watched(7, 9_000).unwrap();
+    assert_eq!(spool.watched_from(7), Some(5_000), "a later poll keeps the first");
+    // A restarted validator reads what an earlier run recorded.
+    let again = Spool::new(dir.path());
+    again.mark_watched(7, 4_000).unwrap();
+    assert_eq!(again.watched_from(7), Some(4_000), "an earlier time replaces a later one");
+    assert_eq!(again.watched_from(8), None);
+    // The marker is not taken for a miner's file.
+    let miners: BTreeMap<_, _> = [(pair(1).hotkey(), 1)].into();
+    assert!(again.load(7, &miners).unwrap().is_empty());
+    again.remove_before(8).unwrap();
+    assert_eq!(again.watched_from(7), None, "dropped with its committed window");
+}
+
+#[tokio::test]
+async fn a_backfill_takes_files_modified_before_the_cutoff_and_only_the_miners_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = WindowStore::open_local(&dir.path().join("store")).unwrap();
+    let (p1, p2) = (pair(1), pair(2));
+    for p in [&p1, &p2] {
+        let part = store.for_miner(&p.hotkey().to_ss58()).unwrap();
+        let bytes = encode(&sample_file(p, 4)).unwrap();
+        part.put(&window_file_key(4, &p.hotkey()), bytes).await.unwrap();
+    }
+    // Miner 2's part holds miner 1's file under its key: not attributable to miner 2.
+    let wrong = encode(&sample_file(&p1, 4)).unwrap();
+    let part2 = store.for_miner(&p2.hotkey().to_ss58()).unwrap();
+    part2.put(&window_file_key(4, &p2.hotkey()), wrong).await.unwrap();
+    let stores = MinerStores::shared(store);
+    let spool = Spool::new(dir.path());
+    let miners: BTreeMap<_, _> = [(p1.hotkey(), 1), (p2.hotkey(), 2)].into();
+    let verify = grail_protocol::verify_params::VerifyParams::default();
+
+    let early = backfill(&stores, &spool, 4, 1_000, &miners, &verify).await.unwrap();
+    assert_eq!(early, Backfill { late: 2, ..Backfill::default() }, "both written after 1 s");
+    assert!(spool.load(4, &miners).unwrap().is_empty());
+
+    let cutoff = unix_now_ms() + 60_000;
+    let got = backfill(&stores, &spool, 4, cutoff, &miners, &verify).await.unwrap();
+    assert_eq!(got, Backfill { taken: 1, refused: 1, ..Backfill::default() });
+    let loaded = spool.load(4, &miners).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].key, window_file_key(4, &p1.hotkey()));
+    let now = unix_now_ms() / 1000;
+    assert!(loaded[0].uploaded_unix <= now && loaded[0].uploaded_unix + 60 > now, "store time");
+}

@@ -112,6 +112,9 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
                 clocks.retain(|w, _| *w >= oldest);
             }
             for &(window, cutoff) in &open {
+                if let Err(e) = self.spool.mark_watched(window, round) {
+                    tracing::error!(window, error = %e, "could not record that the window is watched");
+                }
                 let polls: Vec<_> = miners
                     .keys()
                     .map(|hotkey| {

@@ -1,0 +1,175 @@
+//! Catching up on the real binaries: validator A runs windows w..=w+11 from the start;
+//! validators B and C start with `--from-window w` once the cutoffs of 10 windows have passed
+//! (one second into w+11, when w+10's uploads are still open).
+//! - B, with `--storage.trust-store-times`, processes every missed window in order, taking
+//!   each miner's file by the store's time, and emits A's verdicts and weights for every
+//!   window, byte for byte in the weights files.
+//! - C, without it, states for each of w..=w+9 that the window is not verified and why (no
+//!   watcher of its own saw the store before the cutoff), commits none of them, and verifies
+//!   w+10 and w+11 as A does.
+//!
+//! Two honest miners mine every window in one process each. Local beacon (1 s rounds), local
+//! clock chain, 4-block windows of 1 s blocks (doubled under `CI=true`).
+//! Needs the binaries: `cargo build --workspace --bins`.
+
+// Helpers outside #[test] fns panic on purpose: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use grail_tests::{
+    bin, ci_scale, clock_flags, fixture, keygen, miner_command_windows, window_ahead,
+    write_metagraph, KillOnDrop, LocalBeacon,
+};
+use grail_validator::state::State;
+use serde_json::Value;
+
+/// Windows processed in all, and how many of them the late validators never watched.
+const WINDOWS: u64 = 12;
+const LATE: u64 = 10;
+
+fn blocks() -> u64 {
+    4 * ci_scale()
+}
+
+fn validator(dir: &Path, data: &str, url: &str, genesis: u64, w: u64, trust: bool) -> Command {
+    let mut cmd = Command::new(bin("grail-validator"));
+    cmd.arg("run")
+        .arg("--model")
+        .arg(fixture("models/tiny"))
+        .arg("--data")
+        .arg(dir.join(data))
+        .arg("--metagraph")
+        .arg(dir.join("metagraph.json"))
+        .args(["--beacon.chain", "local", "--beacon.relay", url])
+        .args(clock_flags(genesis, blocks()))
+        .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
+        .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
+        .args(["--from-window", &w.to_string()])
+        .args(["--until-window", &(w + WINDOWS - 1).to_string()])
+        .arg("--storage.path")
+        .arg(dir.join("storage"))
+        .args(["--log.level", "info"]);
+    if trust {
+        cmd.arg("--storage.trust-store-times");
+    }
+    cmd
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A started process whose stdout and stderr are read as it runs (so no pipe fills up).
+struct Running {
+    guard: KillOnDrop,
+    output: std::thread::JoinHandle<(Vec<u8>, Vec<u8>)>,
+}
+
+fn start(mut cmd: Command) -> Running {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let output = std::thread::spawn(move || {
+        let errors = std::thread::spawn(move || {
+            let mut e = Vec::new();
+            err.read_to_end(&mut e).unwrap();
+            e
+        });
+        let mut o = Vec::new();
+        out.read_to_end(&mut o).unwrap();
+        (o, errors.join().unwrap())
+    });
+    Running { guard: KillOnDrop(child), output }
+}
+
+fn finished(name: &str, mut running: Running) -> Output {
+    let status = running.guard.0.wait().unwrap();
+    let (stdout, stderr) = running.output.join().unwrap();
+    assert!(status.success(), "{name}: {}", String::from_utf8_lossy(&stderr));
+    Output { status, stdout, stderr }
+}
+
+fn weights_file(dir: &Path, data: &str, window: u64) -> String {
+    std::fs::read_to_string(dir.join(data).join(format!("weights/{window}.json")))
+        .unwrap_or_else(|e| panic!("{data}: weights of window {window}: {e}"))
+}
+
+#[test]
+fn a_validator_started_ten_windows_late_catches_up_or_says_why_it_cannot() {
+    let beacon = LocalBeacon::start(1);
+    let (url, genesis) = (beacon.url(), beacon.genesis());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let hotkeys: Vec<String> = (1..=2).map(|i| keygen(dir, &format!("h{i}"))).collect();
+    write_metagraph(dir, "metagraph.json", &[(1, &hotkeys[0]), (2, &hotkeys[1])]);
+
+    let w = window_ahead(genesis, blocks(), 2);
+    let last = w + WINDOWS - 1;
+    let chain = clock_flags(genesis, blocks());
+    let miners: Vec<Running> =
+        (1..=2).map(|i| start(miner_command_windows(dir, &url, i, w..=last, &chain))).collect();
+    let a = start(validator(dir, "a", &url, genesis, w, false));
+
+    // Start B and C one second into window w+11: the cutoffs of w..=w+9 have passed, w+10's
+    // upload period is still open.
+    let late_start = genesis + (w + LATE + 1) * blocks() + 1;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    std::thread::sleep(Duration::from_secs(late_start.saturating_sub(now)));
+    let b = start(validator(dir, "b", &url, genesis, w, true));
+    let c = start(validator(dir, "c", &url, genesis, w, false));
+
+    let (a, b, c) = (finished("A", a), finished("B", b), finished("C", c));
+    for (i, m) in miners.into_iter().enumerate() {
+        finished(&format!("miner {}", i + 1), m);
+    }
+    let (a_lines, b_lines, c_lines) = (lines(&a), lines(&b), lines(&c));
+    let windows = |l: &[Value]| l.iter().map(|x| x["window"].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(windows(&a_lines), (w..=last).collect::<Vec<_>>(), "A: every window");
+
+    // B: every window, in order, with A's verdicts and weights.
+    let b_err = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(windows(&b_lines), windows(&a_lines), "B: every window, in order");
+    assert!(b_err.contains("catching up"), "{b_err}");
+    assert_eq!(
+        b_err.matches("files taken by the store's times").count() as u64,
+        LATE,
+        "B backfills exactly the missed windows: {b_err}"
+    );
+    for (x, y) in a_lines.iter().zip(&b_lines) {
+        let window = x["window"].as_u64().unwrap();
+        assert_eq!(x["verdicts"], y["verdicts"], "window {window}");
+        assert_eq!(x["weights"], y["weights"], "window {window}");
+        assert_eq!(weights_file(dir, "a", window), weights_file(dir, "b", window), "{window}");
+    }
+    // The miners were seen, not absent: both pass in every window.
+    for line in &a_lines {
+        let verdicts = line["verdicts"].as_array().unwrap();
+        assert_eq!(verdicts.len(), 2);
+        assert!(verdicts.iter().all(|v| v["result"] == "pass"), "{line}");
+    }
+
+    // C: says, window by window, that it cannot verify the missed ones and why.
+    let c_err = String::from_utf8_lossy(&c.stderr);
+    for window in w..w + LATE {
+        let said = c_err.lines().any(|l| {
+            l.contains("window not verified")
+                && l.contains(&format!("window={window}"))
+                && l.contains("no watcher of this validator polled the store before")
+        });
+        assert!(said, "C says nothing of window {window}:\n{c_err}");
+    }
+    assert_eq!(windows(&c_lines), vec![w + LATE, last], "C verifies what it watched");
+    for (x, y) in a_lines[LATE as usize..].iter().zip(&c_lines) {
+        assert_eq!(x["verdicts"], y["verdicts"], "window {}", x["window"]);
+    }
+    // With a two-window span, C's last weights cover exactly the windows A's do.
+    assert_eq!(weights_file(dir, "a", last), weights_file(dir, "c", last));
+    let state = State::open(&dir.join("c")).unwrap();
+    assert_eq!(state.last_processed().unwrap(), Some(last));
+    for window in w..w + LATE {
+        assert!(state.verdicts(window).unwrap().is_empty(), "C committed window {window}");
+    }
+}

@@ -85,6 +85,7 @@ fi
 # ONNX Runtime: the GPU build and its CUDA libraries, or the CPU build.
 if [ "$mode" = cuda ]; then
   run runtime runtime.txt "$root/scripts/setup-ort-gpu.sh"
+  [ -f "$root/.ort-gpu/env" ] || die "the GPU runtime is not installed (see $out/runtime.log); the CUDA steps cannot run"
   # shellcheck disable=SC1091
   . "$root/.ort-gpu/env"
 else

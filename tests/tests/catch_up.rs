@@ -8,6 +8,12 @@
 //!   watcher of its own saw the store before the cutoff), commits none of them, and verifies
 //!   w+10 and w+11 as A does.
 //!
+//! D and E start with A, are killed (SIGKILL) two seconds into window w, before its cutoff,
+//! and restart with B and C: down for 10 cutoffs. D, with `--storage.trust-store-times`,
+//! matches A byte for byte; E states that it was down at w's cutoff (and w+1's, when its
+//! watcher polled that one ahead), that it never watched the rest up to w+9, and verifies
+//! w+10 and w+11 as A does.
+//!
 //! Two honest miners mine every window in one process each. Local beacon (1 s rounds), local
 //! clock chain, 4-block windows of 1 s blocks (doubled under `CI=true`).
 //! Needs the binaries: `cargo build --workspace --bins`.
@@ -112,37 +118,47 @@ fn a_validator_started_ten_windows_late_catches_up_or_says_why_it_cannot() {
     let miners: Vec<Running> =
         (1..=2).map(|i| start(miner_command_windows(dir, &url, i, w..=last, &chain))).collect();
     let a = start(validator(dir, "a", &url, genesis, w, false));
+    let d = start(validator(dir, "d", &url, genesis, w, true));
+    let e = start(validator(dir, "e", &url, genesis, w, false));
+    sleep_until(genesis + w * blocks() + 2);
+    drop((d, e));
 
     // Start B and C one second into window w+11: the cutoffs of w..=w+9 have passed, w+10's
     // upload period is still open.
     let late_start = genesis + (w + LATE + 1) * blocks() + 1;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    std::thread::sleep(Duration::from_secs(late_start.saturating_sub(now)));
+    sleep_until(late_start);
     let b = start(validator(dir, "b", &url, genesis, w, true));
     let c = start(validator(dir, "c", &url, genesis, w, false));
+    let d = start(validator(dir, "d", &url, genesis, w, true));
+    let e = start(validator(dir, "e", &url, genesis, w, false));
 
     let (a, b, c) = (finished("A", a), finished("B", b), finished("C", c));
+    let (d, e) = (finished("D", d), finished("E", e));
     for (i, m) in miners.into_iter().enumerate() {
         finished(&format!("miner {}", i + 1), m);
     }
     let (a_lines, b_lines, c_lines) = (lines(&a), lines(&b), lines(&c));
+    let (d_lines, e_lines) = (lines(&d), lines(&e));
     let windows = |l: &[Value]| l.iter().map(|x| x["window"].as_u64().unwrap()).collect::<Vec<_>>();
     assert_eq!(windows(&a_lines), (w..=last).collect::<Vec<_>>(), "A: every window");
 
-    // B: every window, in order, with A's verdicts and weights.
-    let b_err = String::from_utf8_lossy(&b.stderr);
-    assert_eq!(windows(&b_lines), windows(&a_lines), "B: every window, in order");
-    assert!(b_err.contains("catching up"), "{b_err}");
-    assert_eq!(
-        b_err.matches("files taken by the store's times").count() as u64,
-        LATE,
-        "B backfills exactly the missed windows: {b_err}"
-    );
-    for (x, y) in a_lines.iter().zip(&b_lines) {
-        let window = x["window"].as_u64().unwrap();
-        assert_eq!(x["verdicts"], y["verdicts"], "window {window}");
-        assert_eq!(x["weights"], y["weights"], "window {window}");
-        assert_eq!(weights_file(dir, "a", window), weights_file(dir, "b", window), "{window}");
+    // B and D: every window, in order, with A's verdicts and weights.
+    for (name, data, out, out_lines) in [("B", "b", &b, &b_lines), ("D", "d", &d, &d_lines)] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(windows(out_lines), windows(&a_lines), "{name}: every window, in order");
+        assert!(err.contains("catching up"), "{name}: {err}");
+        assert_eq!(
+            err.matches("files taken by the store's times").count() as u64,
+            LATE,
+            "{name} backfills exactly the missed windows: {err}"
+        );
+        for (x, y) in a_lines.iter().zip(out_lines) {
+            let window = x["window"].as_u64().unwrap();
+            assert_eq!(x["verdicts"], y["verdicts"], "{name}: window {window}");
+            assert_eq!(x["weights"], y["weights"], "{name}: window {window}");
+            let (ours, theirs) = (weights_file(dir, "a", window), weights_file(dir, data, window));
+            assert_eq!(ours, theirs, "{name}: weights file of window {window}");
+        }
     }
     // The miners were seen, not absent: both pass in every window.
     for line in &a_lines {
@@ -172,4 +188,34 @@ fn a_validator_started_ten_windows_late_catches_up_or_says_why_it_cannot() {
     for window in w..w + LATE {
         assert!(state.verdicts(window).unwrap().is_empty(), "C committed window {window}");
     }
+
+    // E: down at w's cutoff, never watched w+1..=w+9; says so window by window.
+    let e_err = String::from_utf8_lossy(&e.stderr);
+    let says = |window: u64, why: &str| {
+        e_err.lines().any(|l| {
+            l.contains("window not verified")
+                && l.contains(&format!("window={window}"))
+                && l.contains(why)
+        })
+    };
+    // The watcher also polls the window after the current one when the chain gives its clock
+    // (the local clock does), so w+1 may be either.
+    let down = "the validator was down at the window's cutoff";
+    assert!(says(w, down), "E on window {w}:\n{e_err}");
+    let never = "no watcher of this validator polled the store before";
+    assert!(says(w + 1, down) || says(w + 1, never), "E on window {}:\n{e_err}", w + 1);
+    for window in w + 2..w + LATE {
+        let why = "no watcher of this validator polled the store before";
+        assert!(says(window, why), "E says nothing of window {window}:\n{e_err}");
+    }
+    assert_eq!(windows(&e_lines), vec![w + LATE, last], "E verifies what it watched through");
+    for (x, y) in a_lines[LATE as usize..].iter().zip(&e_lines) {
+        assert_eq!(x["verdicts"], y["verdicts"], "E: window {}", x["window"]);
+    }
+}
+
+/// Sleeps until unix second `at`.
+fn sleep_until(at: u64) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    std::thread::sleep(Duration::from_secs(at.saturating_sub(now)));
 }

@@ -86,6 +86,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "grail-devchain",
         ],
     ),
+    // It reads the validators' state databases after the run.
+    ("soak", &["grail-validator"]),
 ];
 
 fn manifest(folder: &str) -> Result<toml::Table, String> {

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
-use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watcher};
+use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watched, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
 use crate::pipeline::{verify_window_observed, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
@@ -274,17 +274,28 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let miners = metagraph.miners();
         let cutoff = cutoff_ms(window, &cfg.network, &cfg.verify, &clock)?;
         progress.wait_past(cutoff).await?;
-        let watched_from = spool.watched_from(window).filter(|from| *from < cutoff);
-        if watched_from.is_none() {
+        let watched = spool.watched(window).filter(|w| w.from_ms < cutoff);
+        let gap = match watched {
+            None => Some(format!(
+                "no watcher of this validator polled the store before the window's cutoff \
+                 ({cutoff} ms; this run's watcher started at {} ms), so no file can be shown to \
+                 predate the challenge beacon",
+                progress.started_ms
+            )),
+            Some(Watched { from_ms, closed_ms: None }) => Some(format!(
+                "the validator was down at the window's cutoff ({cutoff} ms): a watcher polled \
+                 the store from {from_ms} ms but stopped before the cutoff, and this run's \
+                 started at {} ms, so files uploaded in between were not read",
+                progress.started_ms
+            )),
+            Some(_) => None,
+        };
+        if let Some(reason) = gap {
             if !cfg.trust_store_times {
                 return Err(ValidatorError::Unwatched {
                     window,
                     reason: format!(
-                        "no watcher of this validator polled the store before the window's \
-                         cutoff ({cutoff} ms; this run's watcher started at {} ms), so no \
-                         file can be shown to predate the challenge beacon \
-                         (--storage.trust-store-times takes the store's own times)",
-                        progress.started_ms
+                        "{reason} (--storage.trust-store-times takes the store's own times)"
                     ),
                 });
             }
@@ -295,10 +306,11 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
                 late = got.late,
                 own_store = got.own_store,
                 refused = got.refused,
-                "window not watched before its cutoff: files taken by the store's times"
+                reason,
+                "window not watched through its cutoff: files taken by the store's times"
             );
         } else if let Some(from) =
-            watched_from.filter(|from| *from > times.start_unix.saturating_mul(1000))
+            watched.map(|w| w.from_ms).filter(|from| *from > times.start_unix.saturating_mul(1000))
         {
             tracing::warn!(
                 window,
@@ -434,6 +446,16 @@ fn retryable(e: &ValidatorError) -> bool {
             | ValidatorError::Durable(_)
             | ValidatorError::Metagraph { .. }
             | ValidatorError::Json { what: "metagraph", .. }
+    ) || disk_full(e)
+}
+
+/// The state database could not write because its disk is full: nothing was committed, and
+/// the window is retried once space is freed.
+fn disk_full(e: &ValidatorError) -> bool {
+    matches!(
+        e,
+        ValidatorError::Sqlite { source: rusqlite::Error::SqliteFailure(f, _), .. }
+            if f.code == rusqlite::ErrorCode::DiskFull
     )
 }
 
@@ -441,6 +463,17 @@ fn retryable(e: &ValidatorError) -> bool {
 mod tests {
     use super::*;
     use crate::scoring::tests::{hk, verdict};
+
+    #[test]
+    fn a_full_disk_under_the_state_database_is_retried_and_other_database_errors_are_not() {
+        let sqlite = |code| ValidatorError::Sqlite {
+            op: "commit a window",
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        };
+        assert!(retryable(&sqlite(rusqlite::ffi::SQLITE_FULL)));
+        assert!(!retryable(&sqlite(rusqlite::ffi::SQLITE_CORRUPT)));
+        assert!(!retryable(&ValidatorError::WindowAlreadyRecorded { window: 3 }));
+    }
 
     /// A crash between a window's commit and its weights' emission: the next start emits them
     /// and, with nothing left before `until_window`, processes no window again.

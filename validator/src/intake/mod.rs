@@ -29,7 +29,7 @@ mod stores;
 mod watch;
 
 pub use backfill::{backfill, Backfill};
-pub use spool::Spool;
+pub use spool::{Spool, Watched};
 pub use stores::{storage_config, CommitmentPolicy, MinerStores};
 pub use watch::{Progress, Watcher};
 

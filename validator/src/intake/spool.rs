@@ -1,8 +1,9 @@
 //! Files the watcher attributed, kept in the data folder until their window is committed:
 //! `intake/{w}/{ss58}.grail` (the exact bytes) and `intake/{w}/{ss58}.json` (when they were
 //! first held and their CID), each written durably, the JSON last, so a file counts only once
-//! both are whole; and `intake/{w}/watched.json`, when a watcher first polled the window (any
-//! run of the validator), which tells a watched window from one it never saw.
+//! both are whole; and `intake/{w}/watched.json` ([`Watched`]), when a watcher first polled
+//! the window (any run of the validator) and whether one watched it through its cutoff, which
+//! tells a watched window from one it never saw or was down for at the cutoff.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::io;
 use crate::pipeline::FetchedObject;
 use crate::ValidatorError;
+
+/// `intake/{w}/watched.json`: when a watcher first polled the window, and whether one watched
+/// it without stopping until past its cutoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watched {
+    /// The first poll of the window by any run, unix ms.
+    pub from_ms: u64,
+    /// The start of the first polling round at or after the cutoff of a run that had polled
+    /// the window before it; `None` when every run that polled it stopped before the cutoff
+    /// (the validator was down at the cutoff: files uploaded while it was down were not read).
+    #[serde(default)]
+    pub closed_ms: Option<u64>,
+}
 
 /// What is recorded beside a kept file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,22 +98,50 @@ impl Spool {
         self.dir.join(window.to_string()).join("watched.json")
     }
 
-    /// Records that a watcher polled `window` at `at_ms` (unix ms), unless an earlier poll is
-    /// recorded.
-    pub fn mark_watched(&self, window: u64, at_ms: u64) -> Result<(), ValidatorError> {
-        if self.watched_from(window).is_some_and(|from| from <= at_ms) {
-            return Ok(());
-        }
-        let json = serde_json::to_vec(&serde_json::json!({ "from_ms": at_ms }))
+    /// How `window` was watched, if a watcher ever polled it.
+    pub fn watched(&self, window: u64) -> Option<Watched> {
+        let text = std::fs::read(self.watched_path(window)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn write_watched(&self, window: u64, watched: &Watched) -> Result<(), ValidatorError> {
+        let json = serde_json::to_vec(watched)
             .map_err(|source| ValidatorError::Json { what: "spool marker", source })?;
         durable::write_file(&self.watched_path(window), &json, Access::Default)
             .map_err(|e| ValidatorError::Durable(Box::new(e)))
     }
 
+    /// Records that a watcher polled `window` at `at_ms` (unix ms), unless an earlier poll is
+    /// recorded.
+    pub fn mark_watched(&self, window: u64, at_ms: u64) -> Result<(), ValidatorError> {
+        let watched = match self.watched(window) {
+            Some(w) if w.from_ms <= at_ms => return Ok(()),
+            Some(w) => Watched { from_ms: at_ms, ..w },
+            None => Watched { from_ms: at_ms, closed_ms: None },
+        };
+        self.write_watched(window, &watched)
+    }
+
+    /// Records that a watcher which polled `window` before its cutoff went on, without
+    /// stopping, to a polling round that began at `at_ms`, at or after the cutoff: every file
+    /// it could read before the cutoff is kept.
+    pub fn mark_closed(&self, window: u64, at_ms: u64) -> Result<(), ValidatorError> {
+        let Some(watched) = self.watched(window) else {
+            return Err(ValidatorError::InvalidOutcome {
+                window,
+                field: "watched.json",
+                reason: "closed without a record of being watched".into(),
+            });
+        };
+        if watched.closed_ms.is_some() {
+            return Ok(());
+        }
+        self.write_watched(window, &Watched { closed_ms: Some(at_ms), ..watched })
+    }
+
     /// When a watcher first polled `window` (unix ms), if one ever did.
     pub fn watched_from(&self, window: u64) -> Option<u64> {
-        let text = std::fs::read(self.watched_path(window)).ok()?;
-        serde_json::from_slice::<serde_json::Value>(&text).ok()?["from_ms"].as_u64()
+        self.watched(window).map(|w| w.from_ms)
     }
 
     /// The kept files of `window` for `miners`, in hotkey order. A file whose bytes do not

@@ -190,6 +190,25 @@ fn the_spool_keeps_the_earliest_watch_of_a_window_across_runs_until_it_is_commit
     assert_eq!(again.watched_from(7), None, "dropped with its committed window");
 }
 
+#[test]
+fn a_window_is_closed_only_by_a_watch_that_ran_past_its_cutoff() {
+    use super::Watched;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    assert!(spool.mark_closed(7, 10_000).is_err(), "closed without being watched");
+    spool.mark_watched(7, 5_000).unwrap();
+    assert_eq!(spool.watched(7), Some(Watched { from_ms: 5_000, closed_ms: None }));
+    spool.mark_closed(7, 10_000).unwrap();
+    spool.mark_closed(7, 12_000).unwrap();
+    // An earlier poll by another run keeps the close; a later close keeps the first.
+    Spool::new(dir.path()).mark_watched(7, 4_000).unwrap();
+    assert_eq!(spool.watched(7), Some(Watched { from_ms: 4_000, closed_ms: Some(10_000) }));
+    // A marker written before closes were recorded reads as not closed.
+    std::fs::create_dir_all(dir.path().join("intake/8")).unwrap();
+    std::fs::write(dir.path().join("intake/8/watched.json"), b"{\"from_ms\": 3000}").unwrap();
+    assert_eq!(spool.watched(8), Some(Watched { from_ms: 3_000, closed_ms: None }));
+}
+
 #[tokio::test]
 async fn a_backfill_takes_files_modified_before_the_cutoff_and_only_the_miners_own() {
     let dir = tempfile::tempdir().unwrap();

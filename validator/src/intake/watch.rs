@@ -70,6 +70,8 @@ struct KeyState {
     bytes_read: u64,
     /// The last reason reported, so a lasting one is logged once.
     reported: Option<String>,
+    /// The last read could not be kept in the spool.
+    unkept: bool,
 }
 
 impl<C: ChainSource + Clone + 'static> Watcher<C> {
@@ -86,6 +88,8 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
         let mut miners: BTreeMap<Hotkey, u16> = BTreeMap::new();
         let mut metagraph_error: Option<String> = None;
         let mut clocks: BTreeMap<u64, ChainClock> = BTreeMap::new();
+        // Windows this run polled, with their cutoffs, until a round begins past the cutoff.
+        let mut polled: BTreeMap<u64, u64> = BTreeMap::new();
         loop {
             let round = unix_now_ms();
             match self.metagraph.load().await {
@@ -107,11 +111,29 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
             }
             self.stores.refresh(&miners).await;
             let open = self.open_windows(round, &mut clocks).await;
+            // A round past a window's cutoff closes it, unless a file read before the cutoff
+            // could not be kept (a full disk): then the window was not watched through.
+            polled.retain(|&window, &mut cutoff| {
+                if cutoff > round {
+                    return true;
+                }
+                if keys.iter().any(|((w, _), state)| *w == window && state.unkept) {
+                    tracing::warn!(
+                        window,
+                        "a file read before the cutoff could not be kept: the window counts as \
+                         not watched through its cutoff"
+                    );
+                } else if let Err(e) = self.spool.mark_closed(window, round) {
+                    tracing::error!(window, error = %e, "could not record that the window was watched through its cutoff");
+                }
+                false
+            });
             keys.retain(|(w, _), _| open.iter().any(|(o, _)| o == w));
             if let Some(&(oldest, _)) = open.last() {
                 clocks.retain(|w, _| *w >= oldest);
             }
             for &(window, cutoff) in &open {
+                polled.insert(window, cutoff);
                 if let Err(e) = self.spool.mark_watched(window, round) {
                     tracing::error!(window, error = %e, "could not record that the window is watched");
                 }
@@ -270,17 +292,21 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
             return;
         }
         match self.spool.put(window, hotkey, &bytes, held / 1000) {
-            Ok(entry) => tracing::info!(
+            Ok(entry) => {
+                state.unkept = false;
+                tracing::info!(
                 window,
                 %hotkey,
                 cid = entry.cid,
                 first_seen_unix = entry.first_seen_unix,
                 bytes = entry.size,
                 "miner's file read"
-            ),
+                );
+            }
             Err(e) => {
                 // Not kept: read again next round.
                 state.last = None;
+                state.unkept = true;
                 tracing::error!(window, %hotkey, error = %e, "could not keep a read file");
             }
         }

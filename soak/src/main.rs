@@ -255,8 +255,7 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        if let Some((at, since)) = disk_free_at.filter(|(at, _)| *at <= best) {
-            let _ = at;
+        if let Some((_, since)) = disk_free_at.filter(|(at, _)| *at <= best) {
             disk.free()?;
             tally.disk_full_seconds += since.elapsed().as_secs();
             disk_free_at = None;

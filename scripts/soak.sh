@@ -4,9 +4,11 @@
 # schedule drawn from the seed: SIGKILLs of the validators and miners, a store that fails or
 # stalls requests, a drand relay that lies or hangs, a chain endpoint that drops connections,
 # and (as root) validator 1's data folder on a 64 MB tmpfs that is filled for a while, twice.
-# Then a reference validator replays every window from the store without faults, and each
-# validator's weights must equal the reference's. Prints one JSON summary line (also in
-# .soak/summary.json); exits 1 if a check failed. About 10 minutes on 2 cores.
+# Then each validator's transcripts must replay to what it recorded, and a reference validator
+# takes every window from the store without faults: each verdict or weights file of a
+# validator that differs from the reference's must be explained by what the validator read
+# (another file, or other upload times). Prints one JSON summary line (also in
+# .soak/summary.json); exits 1 if a check failed. About 6 minutes on 2 cores once built.
 #   scripts/soak.sh                    # seed 1
 #   scripts/soak.sh --seed 7 --windows 30
 # Every flag of `grail-soak --help` can be passed; logs are in .soak/logs/.

@@ -23,6 +23,10 @@ use crate::ChainError;
 
 const PALLET: &str = "SubtensorModule";
 
+/// The most neurons a subnet read accepts: above any subtensor runtime's uid budget (256 under
+/// Yuma, 2,500 under Null), so a node that claims more is refused before its keys are read.
+pub const MAX_NEURONS: u16 = 4096;
+
 /// What weight setting on the subnet depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hyperparameters {
@@ -143,7 +147,18 @@ pub fn neuron_count(
     netuid: u16,
     get: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
 ) -> Result<u16, ChainError> {
-    read_required(md, "SubnetworkN", &[&netuid.encode()], &format!("({netuid})"), get)
+    let n = read_required(md, "SubnetworkN", &[&netuid.encode()], &format!("({netuid})"), get)?;
+    checked_count(netuid, n)
+}
+
+fn checked_count(netuid: u16, n: u16) -> Result<u16, ChainError> {
+    if n > MAX_NEURONS {
+        return Err(bad(
+            format!("{PALLET}.SubnetworkN({netuid})"),
+            format!("{n} neurons, more than the {MAX_NEURONS} a subnet can hold"),
+        ));
+    }
+    Ok(n)
 }
 
 /// The keys `Keys(netuid, uid)` for uids `0..n`.
@@ -180,7 +195,7 @@ impl SubnetState {
     ) -> Result<Self, ChainError> {
         let n_key = netuid.encode();
         let at = format!("({netuid})");
-        let n: u16 = read_required(md, "SubnetworkN", &[&n_key], &at, &mut get)?;
+        let n = checked_count(netuid, read_required(md, "SubnetworkN", &[&n_key], &at, &mut get)?)?;
         let permits: Vec<bool> = read_required(md, "ValidatorPermit", &[&n_key], &at, &mut get)?;
         let mut neurons = Vec::with_capacity(usize::from(n));
         for uid in 0..n {

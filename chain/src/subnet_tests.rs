@@ -133,3 +133,27 @@ fn inconsistent_or_malformed_storage_is_named() {
     let err = gap.storage(&md).unwrap_err().to_string();
     assert!(err.contains("uids must be 0..n"), "{err}");
 }
+
+#[test]
+fn a_count_over_the_uid_budget_is_refused_before_any_key_is_read() {
+    let md = finney();
+    let mut map = state().storage(&md).unwrap();
+    let n_key = storage_key(&md, PALLET, "SubnetworkN", &[&81u16.encode()]).unwrap();
+    map.insert(n_key, (MAX_NEURONS + 1).encode());
+    let mut reads = 0;
+    let err = SubnetState::read(&md, 81, |k| {
+        reads += 1;
+        Ok(map.get(k).cloned())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("SubnetworkN(81)") && err.contains("4097 neurons"), "{err}");
+    assert_eq!(reads, 1);
+    let err = neuron_count(&md, 81, &mut |k| Ok(map.get(k).cloned())).unwrap_err().to_string();
+    assert!(err.contains("more than the 4096"), "{err}");
+    map.insert(
+        storage_key(&md, PALLET, "SubnetworkN", &[&81u16.encode()]).unwrap(),
+        MAX_NEURONS.encode(),
+    );
+    assert_eq!(neuron_count(&md, 81, &mut |k| Ok(map.get(k).cloned())).unwrap(), MAX_NEURONS);
+}

@@ -10,10 +10,13 @@
 //!   small tmpfs that is filled for a while, twice.
 //!
 //! Once both validators have processed every window, a reference validator with a fresh data
-//! folder and direct connections replays the windows from the store (every one by the store's
-//! times), and each validator's weights file of each window must equal the reference's byte
-//! for byte; every window a validator reported must be in its state database. The summary is
-//! one JSON line on stdout (and `WORK/summary.json`); the exit status is 1 when a check failed.
+//! folder and direct connections processes the windows from the store (every one by the
+//! store's times). Then, per validator (`check`): each window's transcript must replay to its
+//! recorded verdicts and weights, every window it reported must be in its state database, and
+//! each verdict that differs from the reference's must be explained by intake (another file
+//! held, or duplicates ordered by other upload times), as must each weights file that differs.
+//! The reference's weights must name a miner in every window. The summary is one JSON line on
+//! stdout (and `WORK/summary.json`); the exit status is 1 when a check failed.
 //! `scripts/soak.sh` builds everything, starts the store and runs this.
 
 mod check;
@@ -321,8 +324,9 @@ fn main() -> anyhow::Result<()> {
 
     let mut checks = Vec::new();
     for (v, d) in validators.iter().zip(&data) {
-        checks.push(check::validator(v, d, &reference_data, first..=last)?);
+        checks.push(check::validator(&net, v, d, &reference_data, first..=last)?);
     }
+    let (windows_weighted, miners_weighted) = check::weighted(&reference_data, first..=last)?;
     let peak_mb =
         |procs: &[&procs::Proc]| procs.iter().map(|p| p.peak_kb).max().unwrap_or(0).div_ceil(1024);
     let peak = serde_json::json!({
@@ -365,6 +369,8 @@ fn main() -> anyhow::Result<()> {
         "validator_runs": validators.iter().map(|v| v.starts).collect::<Vec<_>>(),
         "per_validator": checks.iter().map(check::Check::json).collect::<Vec<_>>(),
         "windows_compared": checks.iter().map(|c| c.compared).sum::<u64>(),
+        "windows_weighting_miners": windows_weighted,
+        "miners_weighted": miners_weighted,
         "mismatches": mismatches,
         "lost_commits": lost,
         "peak_rss_mb": peak,
@@ -375,6 +381,15 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(args.work.join("summary.json"), format!("{line}\n"))?;
     println!("{line}");
     drop(disk);
+    if windows_weighted < args.windows {
+        bail!(
+            "the reference's weights give no miner a weight in {} of {} windows, so equal weights \
+             there show nothing; see {}",
+            args.windows - windows_weighted,
+            args.windows,
+            reference.stderr_path().display()
+        );
+    }
     if mismatches > 0 || lost > 0 || worst > args.rss_bound_mb {
         bail!(
             "{mismatches} weights mismatches, {lost} lost commits, peak RSS {worst} MB (bound {} MB)",

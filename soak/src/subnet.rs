@@ -16,6 +16,10 @@ use crate::procs::Proc;
 /// Upload grace of the windows, seconds.
 const GRACE: u64 = 2;
 
+/// Windows in the validators' scoring span: a window's weights depend on the verdicts of this
+/// many windows ending with it.
+pub(crate) const WEIGHTS_SPAN: u64 = 4;
+
 /// Where the roles reach the beacon, the chain and the store.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoints {
@@ -229,6 +233,13 @@ impl Subnet {
         a
     }
 
+    /// `grail-validator replay TRANSCRIPT` on this subnet's model.
+    pub(crate) fn replay_command(&self, transcript: &Path) -> Command {
+        let mut c = Command::new(self.bin.join("grail-validator"));
+        c.arg("replay").arg(transcript).arg("--model").arg(&self.model);
+        c
+    }
+
     /// A validator over windows `from..=until` with data folder `data`.
     pub(crate) fn validator_args(
         &self,
@@ -251,6 +262,13 @@ impl Subnet {
             "--until-window",
             until.to_string(),
             "--storage.trust-store-times",
+            "--transcripts",
+            "--weights.span",
+            WEIGHTS_SPAN.to_string(),
+            "--weights.cap",
+            "16",
+            "--weights.burn-bps",
+            "5000",
             "--weights.on-chain",
             "false",
             "--log.level",

@@ -17,7 +17,7 @@ pub enum ValidatorError {
     /// The database was written by a newer validator with a schema this one does not know.
     #[error("state database schema version {found} is newer than the supported {supported}")]
     SchemaTooNew { found: u32, supported: u32 },
-    /// No watcher polled the store before the window's cutoff, and store times are not
+    /// No watcher polled the store through before the window's cutoff, and store times are not
     /// trusted: the window cannot be verified (the loop goes on to the next).
     #[error("window {window} not verified: {reason}")]
     Unwatched { window: u64, reason: String },

@@ -278,8 +278,9 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let gap = match watched {
             None => Some(format!(
                 "no watcher of this validator polled the store before the window's cutoff \
-                 ({cutoff} ms; this run's watcher started at {} ms), so no file can be shown to \
-                 predate the challenge beacon",
+                 ({cutoff} ms; this run's watcher started at {} ms, and a first poll that ran \
+                 past the cutoff counts as none), so no file can be shown to predate the \
+                 challenge beacon",
                 progress.started_ms
             )),
             Some(Watched { from_ms, closed_ms: None }) => Some(format!(

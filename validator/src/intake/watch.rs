@@ -133,10 +133,6 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
                 clocks.retain(|w, _| *w >= oldest);
             }
             for &(window, cutoff) in &open {
-                polled.insert(window, cutoff);
-                if let Err(e) = self.spool.mark_watched(window, round) {
-                    tracing::error!(window, error = %e, "could not record that the window is watched");
-                }
                 let polls: Vec<_> = miners
                     .keys()
                     .map(|hotkey| {
@@ -144,9 +140,19 @@ impl<C: ChainSource + Clone + 'static> Watcher<C> {
                         self.poll_owned(window, *hotkey, cutoff, state)
                     })
                     .collect();
-                let polled: Vec<_> =
+                let read: Vec<_> =
                     futures::stream::iter(polls).buffer_unordered(READ_CONCURRENCY).collect().await;
-                keys.extend(polled);
+                keys.extend(read);
+                // The window is watched from this round only if the round's reads of it ended
+                // before the cutoff: a first round that ran past it (a start just before the
+                // cutoff, a stalled store) read every file late, files uploaded long before
+                // included, so the window was not watched.
+                if polled.contains_key(&window) || unix_now_ms() < cutoff {
+                    polled.insert(window, cutoff);
+                    if let Err(e) = self.spool.mark_watched(window, round) {
+                        tracing::error!(window, error = %e, "could not record that the window is watched");
+                    }
+                }
             }
             if progress.send(round).is_err() {
                 return;

@@ -145,7 +145,10 @@ async fn a_node_slow_after_connecting_fails_requests_in_time_naming_it() {
     let http_url = format!("http://{}", proxy.addr);
     let ws = SubtensorClient::connect(options(&ws_url, SECOND)).await.unwrap();
     let http = SubtensorClient::connect(options(&http_url, SECOND)).await.unwrap();
+    // The HTTP client learns heads by polling, so it may see block 1 finalized after the
+    // WebSocket client does: wait for both.
     wait_for_block(&ws, 2, 5 * SECOND).await;
+    wait_for_block(&http, 2, 5 * SECOND).await;
     let at = ws.verified_hash(1).await.unwrap();
     assert_eq!(http.verified_hash(1).await.unwrap(), at);
     let key = storage_key(ws.metadata(), "Timestamp", "Now", &[]).unwrap();

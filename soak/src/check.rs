@@ -14,6 +14,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use grail_validator::pipeline::fetch::hotkey_of_key;
 use grail_validator::state::{State, Verdict};
 use grail_validator::transcript::Transcript;
 
@@ -106,10 +107,7 @@ enum Cause {
 fn cids(t: &Transcript) -> BTreeMap<String, Option<String>> {
     t.objects
         .iter()
-        .filter_map(|o| {
-            let name = o.key.rsplit('/').next()?.strip_suffix(".grail")?;
-            Some((name.to_owned(), o.cid.clone()))
-        })
+        .filter_map(|o| Some((hotkey_of_key(&o.key, t.window)?.to_ss58(), o.cid.clone())))
         .collect()
 }
 
@@ -125,8 +123,9 @@ fn without_counts(v: &Verdict) -> Verdict {
 /// Each differing verdict of `ours` against `theirs`: its cause, or why it is unexplained.
 fn differences(ours: &Transcript, theirs: &Transcript) -> Vec<Result<Cause, String>> {
     let (our_cids, their_cids) = (cids(ours), cids(theirs));
+    let uploads_differ = uploads(ours) != uploads(theirs);
     let by_key = |vs: &[Verdict]| -> BTreeMap<String, Verdict> {
-        vs.iter().map(|v| (v.hotkey.to_string(), v.clone())).collect()
+        vs.iter().map(|v| (v.hotkey.to_ss58(), v.clone())).collect()
     };
     let (a, b) = (by_key(&ours.outcome.verdicts), by_key(&theirs.outcome.verdicts));
     let mut out = Vec::new();
@@ -141,7 +140,7 @@ fn differences(ours: &Transcript, theirs: &Transcript) -> Vec<Result<Cause, Stri
         let file = |c: &BTreeMap<String, Option<String>>| c.get(key).cloned().flatten();
         if file(&our_cids) != file(&their_cids) {
             out.push(Ok(Cause::File));
-        } else if without_counts(x) == without_counts(y) && uploads(ours) != uploads(theirs) {
+        } else if uploads_differ && without_counts(x) == without_counts(y) {
             out.push(Ok(Cause::Order));
         } else {
             out.push(Err(format!(

@@ -392,7 +392,7 @@ fn main() -> anyhow::Result<()> {
     }
     if mismatches > 0 || lost > 0 || worst > args.rss_bound_mb {
         bail!(
-            "{mismatches} weights mismatches, {lost} lost commits, peak RSS {worst} MB (bound {} MB)",
+            "{mismatches} mismatches, {lost} lost commits, peak RSS {worst} MB (bound {} MB)",
             args.rss_bound_mb
         );
     }

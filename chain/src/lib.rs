@@ -92,6 +92,18 @@ pub enum ChainError {
         /// The error, `Pallet.Name` for a pallet's error.
         error: String,
     },
+    /// The node no longer holds the state at the block asked for: a pruned node (Substrate's
+    /// `--state-pruning N`, the default of a lite node) discards the state of older blocks, and
+    /// only an archive node can answer. It does not heal by retrying.
+    #[error("chain source {source_name}: {method}: the node has discarded the state at that block (a pruned node keeps only its recent blocks' state; an archive node keeps all): {message}")]
+    StateDiscarded {
+        /// Which source (an URL).
+        source_name: String,
+        /// The request, e.g. `state_getStorage(Timestamp.Now)`.
+        method: String,
+        /// The node's answer, which names the block's hash.
+        message: String,
+    },
     /// The chain could not be reached or answered nonsense.
     #[error("chain source {source_name}: {detail}")]
     Unavailable {

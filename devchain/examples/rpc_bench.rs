@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         block_time: Duration::from_millis(block_ms),
         finality_lag: 0,
+        state_pruning: None,
         beacon: None,
     };
     let chain = grail_devchain::start(&genesis, &options).await?;

@@ -42,6 +42,9 @@ pub struct Options {
     pub listen: SocketAddr,
     pub block_time: Duration,
     pub finality_lag: u64,
+    /// Finalized blocks whose state is kept (a pruned node's `--state-pruning`); `None` keeps
+    /// all (an archive node). State reads at an older block fail as a pruned node's do.
+    pub state_pruning: Option<u64>,
     /// Where drand pulses come from; none without (see [`pulses::enabled`]).
     pub beacon: Option<BeaconArgs>,
 }
@@ -114,6 +117,7 @@ pub async fn start(genesis: &Genesis, options: &Options) -> anyhow::Result<Runni
         new_heads,
         finalized_heads,
         pool: Mutex::new(Pool::default()),
+        state_pruning: options.state_pruning,
     });
     let module = rpc::module(shared.clone()).map_err(|e| anyhow::anyhow!("rpc: {e}"))?;
     let server = Server::builder()

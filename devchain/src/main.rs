@@ -39,10 +39,36 @@ struct Cli {
         default_value_t = 0
     )]
     finality_lag: u64,
+    /// Finalized blocks whose state is kept, as a pruned node's `--state-pruning`: a state
+    /// read at an older block is answered "State already discarded". `archive` keeps all.
+    #[arg(
+        id = "state_pruning",
+        long = "state-pruning",
+        env = "GRAIL_STATE_PRUNING",
+        value_name = "BLOCKS|archive",
+        default_value = "archive",
+        value_parser = parse_pruning
+    )]
+    state_pruning: Pruning,
     /// The drand beacon whose pulses the chain stores (subtensor's drand pallet), to reveal
     /// timelocked weight commits; without any `--beacon.*` flag it stores none.
     #[command(flatten)]
     beacon: BeaconArgs,
+}
+
+/// `--state-pruning`: how many finalized blocks keep their state (`None`: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pruning(Option<u64>);
+
+fn parse_pruning(s: &str) -> Result<Pruning, String> {
+    if s == "archive" {
+        return Ok(Pruning(None));
+    }
+    match s.parse::<u64>() {
+        Ok(0) => Err("0 blocks would keep no state at all; give at least 1 or `archive`".into()),
+        Ok(n) => Ok(Pruning(Some(n))),
+        Err(e) => Err(format!("{s:?} is neither a block count nor `archive`: {e}")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -50,7 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cli { genesis, listen, block_time_ms, finality_lag, beacon, .. } = cli;
+    let Cli { genesis, listen, block_time_ms, finality_lag, state_pruning, beacon, .. } = cli;
     if block_time_ms == 0 {
         anyhow::bail!("--block-time-ms must be at least 1");
     }
@@ -59,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         block_time: Duration::from_millis(block_time_ms),
         finality_lag,
+        state_pruning: state_pruning.0,
         beacon: Some(beacon),
     };
     let runtime = tokio::runtime::Runtime::new()?;
@@ -104,5 +131,20 @@ mod tests {
         assert!(grail_devchain::pulses::enabled(&cli.beacon));
         let bare = Cli::try_parse_from(["grail-devchain", "--genesis", "g.json"]).expect("parses");
         assert!(!grail_devchain::pulses::enabled(&bare.beacon), "no beacon, no pulses");
+        assert_eq!(bare.state_pruning, Pruning(None), "an archive node by default");
+    }
+
+    #[test]
+    fn state_pruning_takes_a_block_count_or_archive() {
+        let parse = |v: &str| {
+            Cli::try_parse_from(["grail-devchain", "--genesis", "g.json", "--state-pruning", v])
+                .map(|c| c.state_pruning)
+        };
+        assert_eq!(parse("256").expect("parses"), Pruning(Some(256)));
+        assert_eq!(parse("archive").expect("parses"), Pruning(None));
+        let zero = parse("0").expect_err("zero refused").to_string();
+        assert!(zero.contains("--state-pruning") && zero.contains("at least 1"), "{zero}");
+        let word = parse("lite").expect_err("a word refused").to_string();
+        assert!(word.contains("\"lite\" is neither"), "{word}");
     }
 }

@@ -40,6 +40,8 @@ pub struct Shared {
     pub finalized_heads: broadcast::Sender<Header>,
     /// Admitted extrinsics; lock after `chain` when both are held.
     pub pool: Mutex<Pool>,
+    /// Finalized blocks whose state is kept; `None` keeps all (see [`state_at`]).
+    pub state_pruning: Option<u64>,
 }
 
 impl Shared {
@@ -143,22 +145,30 @@ fn opt_str<'a>(
     }
 }
 
-/// The block an `at` parameter names: the best block when absent.
-fn block_at(chain: &DevChain, at: Option<&str>) -> Result<u64, ErrorObjectOwned> {
-    match at {
-        None => Ok(chain.best().header.number),
-        Some(s) => {
-            let hash = parse_hash("block hash", s)?;
-            chain.by_hash(&hash).map(|b| b.header.number).ok_or_else(|| {
-                err(
-                    CLIENT_ERROR,
-                    format!(
-                        "Client error: UnknownBlock: Header was not found in the local DB: {s}"
-                    ),
-                )
-            })
-        }
+/// The block whose state an `at` parameter names: the best block when absent. As on a
+/// Substrate node, an unknown hash is `UnknownBlock`, and so is a block whose state was pruned:
+/// with `pruning` = N, the state of blocks N or more below the finalized head is discarded.
+fn state_at(
+    chain: &DevChain,
+    at: Option<&str>,
+    pruning: Option<u64>,
+) -> Result<u64, ErrorObjectOwned> {
+    let Some(s) = at else { return Ok(chain.best().header.number) };
+    let hash = parse_hash("block hash", s)?;
+    let Some(block) = chain.by_hash(&hash) else {
+        return Err(err(
+            CLIENT_ERROR,
+            format!("Client error: UnknownBlock: Header was not found in the local DB: {s}"),
+        ));
+    };
+    let n = block.header.number;
+    if pruning.is_some_and(|keep| n.saturating_add(keep) <= chain.finalized().header.number) {
+        return Err(err(
+            CLIENT_ERROR,
+            format!("Client error: UnknownBlock: State already discarded for {}", hex0x(&hash)),
+        ));
     }
+    Ok(n)
 }
 
 /// A block number as Substrate takes it: a number or a hex string.
@@ -266,36 +276,36 @@ fn register(
         }
     });
     method!("state_getRuntimeVersion", |a, s| {
-        block_at(&s.chain(), opt_str(&a, 0, "block hash")?)?;
+        state_at(&s.chain(), opt_str(&a, 0, "block hash")?, s.state_pruning)?;
         Ok(s.version_json.clone())
     });
     method!("state_getMetadata", |a, s| {
-        block_at(&s.chain(), opt_str(&a, 0, "block hash")?)?;
+        state_at(&s.chain(), opt_str(&a, 0, "block hash")?, s.state_pruning)?;
         Ok(json!(hex0x(&s.metadata_v14)))
     });
     method!("state_call", |a, s| {
         let name = opt_str(&a, 0, "method")?.unwrap_or_default();
         let data = parse_hex("data", opt_str(&a, 1, "data")?.unwrap_or("0x"))?;
-        block_at(&s.chain(), opt_str(&a, 2, "block hash")?)?;
+        state_at(&s.chain(), opt_str(&a, 2, "block hash")?, s.state_pruning)?;
         runtime_call(s, name, &data).map(|bytes| json!(hex0x(&bytes)))
     });
     method!("state_getStorage", |a, s| {
         let key = parse_hex("key", opt_str(&a, 0, "key")?.unwrap_or_default())?;
         let chain = s.chain();
-        let n = block_at(&chain, opt_str(&a, 1, "block hash")?)?;
+        let n = state_at(&chain, opt_str(&a, 1, "block hash")?, s.state_pruning)?;
         Ok(chain.get(&key, n).map_or(Value::Null, |v| json!(hex0x(v))))
     });
     method!("state_getStorageHash", |a, s| {
         let key = parse_hex("key", opt_str(&a, 0, "key")?.unwrap_or_default())?;
         let chain = s.chain();
-        let n = block_at(&chain, opt_str(&a, 1, "block hash")?)?;
+        let n = state_at(&chain, opt_str(&a, 1, "block hash")?, s.state_pruning)?;
         let hash = chain.get(&key, n).map(sp_crypto_hashing::blake2_256);
         Ok(hash.map_or(Value::Null, |h| json!(hex0x(&h))))
     });
     method!("state_getStorageSize", |a, s| {
         let key = parse_hex("key", opt_str(&a, 0, "key")?.unwrap_or_default())?;
         let chain = s.chain();
-        let n = block_at(&chain, opt_str(&a, 1, "block hash")?)?;
+        let n = state_at(&chain, opt_str(&a, 1, "block hash")?, s.state_pruning)?;
         Ok(chain.get(&key, n).map_or(Value::Null, |v| json!(v.len())))
     });
     method!("state_queryStorageAt", |a, s| {
@@ -303,7 +313,7 @@ fn register(
             return Err(err(INVALID_PARAMS, "Invalid params: keys must be an array"));
         };
         let chain = s.chain();
-        let n = block_at(&chain, opt_str(&a, 1, "block hash")?)?;
+        let n = state_at(&chain, opt_str(&a, 1, "block hash")?, s.state_pruning)?;
         let mut changes = Vec::with_capacity(keys.len());
         for k in keys {
             let text = k.as_str().ok_or_else(|| err(INVALID_PARAMS, "Invalid params: key"))?;
@@ -319,7 +329,7 @@ fn register(
         let count = nth(&a, 1).as_u64().unwrap_or(1000).min(1000) as usize;
         let start = opt_str(&a, 2, "start key")?.map(|k| parse_hex("start key", k)).transpose()?;
         let chain = s.chain();
-        let n = block_at(&chain, opt_str(&a, 3, "block hash")?)?;
+        let n = state_at(&chain, opt_str(&a, 3, "block hash")?, s.state_pruning)?;
         let keys = chain.keys_paged(&prefix, count, start.as_deref(), n);
         Ok(json!(keys.iter().map(|k| hex0x(k)).collect::<Vec<_>>()))
     });

@@ -42,6 +42,7 @@ async fn start(block_ms: u64) -> grail_devchain::Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 0,
+        state_pruning: None,
         beacon: None,
     };
     grail_devchain::start(&genesis, &options).await.unwrap()

@@ -38,6 +38,7 @@ async fn start_chain(block_ms: u64) -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 1,
+        state_pruning: None,
         beacon: None,
     };
     grail_devchain::start(&genesis(), &options).await.unwrap()
@@ -361,6 +362,7 @@ async fn signing_chain(fault: Fault) -> (Running, HttpProxy, SubtensorClient) {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(200),
         finality_lag: 1,
+        state_pruning: None,
         beacon: None,
     };
     let chain = grail_devchain::start(&genesis, &node).await.unwrap();

@@ -14,6 +14,8 @@
 //! watcher polled that one ahead), that it never watched the rest up to w+9, and verifies
 //! w+10 and w+11 as A does.
 //!
+//! F runs behind a dev chain that prunes old state: see its test.
+//!
 //! Two honest miners mine every window in one process each. Local beacon (1 s rounds), local
 //! clock chain, 4-block windows of 1 s blocks (doubled under `CI=true`).
 //! Needs the binaries: `cargo build --workspace --bins`.
@@ -27,11 +29,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use grail_tests::{
-    bin, ci_scale, clock_flags, fixture, keygen, miner_command_windows, window_ahead,
-    write_metagraph, KillOnDrop, LocalBeacon,
+    bin, ci_scale, clock_flags, devchain_flags, fixture, keygen, miner_command_windows,
+    window_ahead, write_metagraph, DevChain, KillOnDrop, LocalBeacon,
 };
 use grail_validator::state::State;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Windows processed in all, and how many of them the late validators never watched.
 const WINDOWS: u64 = 12;
@@ -42,20 +44,33 @@ fn blocks() -> u64 {
 }
 
 fn validator(dir: &Path, data: &str, url: &str, genesis: u64, w: u64, trust: bool) -> Command {
+    let chain = clock_flags(genesis, blocks());
+    let mut cmd = validator_on(dir, data, url, &chain, w..=w + WINDOWS - 1, trust);
+    cmd.arg("--metagraph").arg(dir.join("metagraph.json"));
+    cmd
+}
+
+/// A validator of `windows` on the chain `chain` names, its data in `dir/data`.
+fn validator_on(
+    dir: &Path,
+    data: &str,
+    url: &str,
+    chain: &[String],
+    windows: std::ops::RangeInclusive<u64>,
+    trust: bool,
+) -> Command {
     let mut cmd = Command::new(bin("grail-validator"));
     cmd.arg("run")
         .arg("--model")
         .arg(fixture("models/tiny"))
         .arg("--data")
         .arg(dir.join(data))
-        .arg("--metagraph")
-        .arg(dir.join("metagraph.json"))
         .args(["--beacon.chain", "local", "--beacon.relay", url])
-        .args(clock_flags(genesis, blocks()))
+        .args(chain)
         .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
         .args(["--weights.span", "2", "--weights.cap", "16", "--weights.burn-bps", "5000"])
-        .args(["--from-window", &w.to_string()])
-        .args(["--until-window", &(w + WINDOWS - 1).to_string()])
+        .args(["--from-window", &windows.start().to_string()])
+        .args(["--until-window", &windows.end().to_string()])
         .arg("--storage.path")
         .arg(dir.join("storage"))
         .args(["--log.level", "info"]);
@@ -212,6 +227,89 @@ fn a_validator_started_ten_windows_late_catches_up_or_says_why_it_cannot() {
     for (x, y) in a_lines[LATE as usize..].iter().zip(&e_lines) {
         assert_eq!(x["verdicts"], y["verdicts"], "E: window {}", x["window"]);
     }
+}
+
+/// F, behind a pruned node: the dev chain keeps the state of the last three windows' blocks
+/// below its finalized head (`--state-pruning`), as a lite subtensor node keeps its last 256.
+/// A runs windows w..=w+4 from the start; F, with `--storage.trust-store-times`, starts one
+/// block into w+4 with `--from-window w`. The state at w's and w+1's first blocks is gone by
+/// then, and w+2's is kept until block (w+5)·L, so F states w and w+1 as unverifiable from
+/// this node (pruned; an archive node can), commits nothing for them and goes on, and takes
+/// w+2..=w+4 as A does. Windows of 6 blocks (doubled under `CI=true`), so that F reads w+2's
+/// state well before it is pruned.
+#[test]
+fn a_validator_behind_a_pruned_node_says_which_windows_it_cannot_read_and_verifies_the_rest() {
+    let beacon = LocalBeacon::start(1);
+    let url = beacon.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let owner = keygen(dir, "owner");
+    let hotkeys: Vec<String> = (1..=2).map(|i| keygen(dir, &format!("h{i}"))).collect();
+    let neurons: Vec<Value> = std::iter::once(&owner)
+        .chain(&hotkeys)
+        .map(|hk| json!({"hotkey": hk, "stake": 1_000_000_000u64}))
+        .collect();
+    let genesis = json!({"netuid": 1, "owner": owner, "neurons": neurons});
+    let l = 6 * ci_scale();
+    let keep = (3 * l).to_string();
+    let node = DevChain::start_with(dir, &genesis, 1000, &["--state-pruning", &keep]);
+    let w = best_block(&node) / l + 2;
+    let last = w + 4;
+    let miner_chain = devchain_flags(&node.ws(), l);
+    let miners: Vec<Running> = (1..=2)
+        .map(|i| start(miner_command_windows(dir, &url, i, w..=last, &miner_chain)))
+        .collect();
+    let mut chain = devchain_flags(&node.http(), l);
+    chain.extend(["--weights.on-chain".to_owned(), "false".to_owned()]);
+    let a = start(validator_on(dir, "a", &url, &chain, w..=last, false));
+    while best_block(&node) <= (w + 4) * l {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let f = start(validator_on(dir, "f", &url, &chain, w..=last, true));
+    let (a, f) = (finished("A", a), finished("F", f));
+    for (i, m) in miners.into_iter().enumerate() {
+        finished(&format!("miner {}", i + 1), m);
+    }
+    let (a_lines, f_lines) = (lines(&a), lines(&f));
+    let windows = |l: &[Value]| l.iter().map(|x| x["window"].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(windows(&a_lines), (w..=last).collect::<Vec<_>>(), "A: every window");
+    for line in &a_lines {
+        let verdicts = line["verdicts"].as_array().unwrap();
+        assert_eq!(verdicts.len(), 2, "{line}");
+        assert!(verdicts.iter().all(|v| v["result"] == "pass"), "{line}");
+    }
+
+    let f_err = String::from_utf8_lossy(&f.stderr);
+    for window in [w, w + 1] {
+        let said = f_err.lines().any(|line| {
+            line.contains("window not verified: the chain node has pruned the state")
+                && line.contains(&format!("window={window}"))
+                && line.contains(&format!("block={}", window * l))
+                && line.contains("State already discarded")
+                && line.contains("archive node")
+        });
+        assert!(said, "F says nothing of window {window}:\n{f_err}");
+    }
+    assert!(!f_err.contains("retrying"), "a pruned state is not retried:\n{f_err}");
+    assert_eq!(windows(&f_lines), (w + 2..=last).collect::<Vec<_>>(), "F: the rest, in order");
+    for (x, y) in a_lines[2..].iter().zip(&f_lines) {
+        assert_eq!(x["verdicts"], y["verdicts"], "F: window {}", x["window"]);
+    }
+    // With a two-window span, F's weights from w+3 on cover exactly the windows A's do.
+    for window in [w + 3, last] {
+        assert_eq!(weights_file(dir, "a", window), weights_file(dir, "f", window));
+    }
+    let state = State::open(&dir.join("f")).unwrap();
+    assert_eq!(state.last_processed().unwrap(), Some(last));
+    for window in [w, w + 1] {
+        assert!(state.verdicts(window).unwrap().is_empty(), "F committed window {window}");
+    }
+}
+
+/// The dev chain's best block.
+fn best_block(node: &DevChain) -> u64 {
+    let head = node.rpc("chain_getHeader", json!([]));
+    u64::from_str_radix(head["number"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
 /// Sleeps until unix second `at`.

@@ -48,6 +48,7 @@ async fn start(block_ms: u64, finality_lag: u64) -> grail_devchain::Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag,
+        state_pruning: None,
         beacon: None,
     };
     grail_devchain::start(&genesis, &options).await.unwrap()

@@ -21,6 +21,11 @@ pub enum ValidatorError {
     /// trusted: the window cannot be verified (the loop goes on to the next).
     #[error("window {window} not verified: {reason}")]
     Unwatched { window: u64, reason: String },
+    /// The chain node has pruned the state at a window's first block (its clock and
+    /// metagraph are read there): the window cannot be verified from this node, and retrying
+    /// does not help (the loop goes on to the next); an archive node can verify it.
+    #[error("the chain node no longer holds the state at block {block}: {reason}")]
+    StatePruned { block: u64, reason: String },
     /// A restart must never count a window twice.
     #[error("window {window} is already recorded in the state database")]
     WindowAlreadyRecorded { window: u64 },

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use grail_chain::ChainSource;
+use grail_chain::{ChainError, ChainSource};
 use grail_drand::{unix_now, DrandClient};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
@@ -159,6 +159,20 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
                         tracing::warn!(error = %e, "could not clear skipped windows' files");
                     }
                 }
+                Err(ValidatorError::StatePruned { block, reason }) => {
+                    tracing::warn!(
+                        window = next,
+                        block,
+                        reason,
+                        "window not verified: the chain node has pruned the state at the \
+                         window's first block, so its clock and metagraph cannot be read (an \
+                         archive node can verify it); going on to the next"
+                    );
+                    next += 1;
+                    if let Err(e) = spool.remove_before(next) {
+                        tracing::warn!(error = %e, "could not clear skipped windows' files");
+                    }
+                }
                 Err(e) if retryable(&e) => {
                     self.live.error_retried(error_source(&e));
                     tracing::warn!(window = next, error = %e, retry_s = backoff.as_secs(), "retrying");
@@ -237,11 +251,16 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let cfg = &self.config;
         let drand = self.drand.chain().clone();
         let l = cfg.network.blocks_per_window;
-        let clock = self.chain.window_clock(window, l).await.map_err(|e| PipelineError::Chain {
-            reason: format!(
-                "the clock of window {window} (its first block {}): {e}",
-                window.saturating_mul(l)
-            ),
+        let first = window.saturating_mul(l);
+        let clock = self.chain.window_clock(window, l).await.map_err(|e| match e {
+            e @ ChainError::StateDiscarded { .. } => ValidatorError::StatePruned {
+                block: first,
+                reason: format!("the clock of window {window} (its first block {first}): {e}"),
+            },
+            e => PipelineError::Chain {
+                reason: format!("the clock of window {window} (its first block {first}): {e}"),
+            }
+            .into(),
         })?;
         let times = window_schedule(window, &cfg.network, &clock, &drand)?;
         let beacon_err = |which: &'static str, e: &dyn std::fmt::Display| PipelineError::Beacon {
@@ -430,6 +449,7 @@ fn error_source(e: &ValidatorError) -> &'static str {
         ValidatorError::Pipeline(PipelineError::Beacon { .. }) => "beacon",
         ValidatorError::Pipeline(PipelineError::Store { .. }) => "store",
         ValidatorError::Pipeline(PipelineError::Chain { .. })
+        | ValidatorError::StatePruned { .. }
         | ValidatorError::Metagraph { .. }
         | ValidatorError::Json { .. } => "chain",
         _ => "disk",
@@ -554,6 +574,8 @@ mod tests {
         assert!(retryable(&beacon.into()));
         assert!(retryable(&PipelineError::Chain { reason: "x".into() }.into()));
         assert!(!retryable(&PipelineError::Setup { reason: "x".into() }.into()));
+        let pruned = ValidatorError::StatePruned { block: 8, reason: "x".into() };
+        assert!(!retryable(&pruned), "a pruned node never gets the state back");
         assert!(!retryable(&ValidatorError::WindowAlreadyRecorded { window: 3 }));
         let emfile = std::io::Error::from_raw_os_error(24);
         let io = ValidatorError::Io { op: "read metagraph", path: "m.json".into(), source: emfile };

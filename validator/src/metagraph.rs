@@ -142,8 +142,15 @@ impl MetagraphSource {
         match self {
             MetagraphSource::File(path) => Metagraph::load(path),
             MetagraphSource::Chain { client, netuid, cache } => {
-                let bad = |e: grail_chain::ChainError| ValidatorError::Metagraph {
-                    reason: format!("netuid {netuid}: {e}"),
+                let at_block = at.map(|(n, _)| n);
+                let bad = |e: grail_chain::ChainError| match (e, at_block) {
+                    (e @ grail_chain::ChainError::StateDiscarded { .. }, Some(block)) => {
+                        ValidatorError::StatePruned {
+                            block,
+                            reason: format!("netuid {netuid}'s metagraph: {e}"),
+                        }
+                    }
+                    (e, _) => ValidatorError::Metagraph { reason: format!("netuid {netuid}: {e}") },
                 };
                 let head = match (at, client.finalized()) {
                     (Some((number, hash)), _) => {

@@ -404,6 +404,13 @@ impl Caller<'_> {
         request: impl std::future::Future<Output = Result<T, subxt::rpcs::Error>>,
     ) -> Result<T, ChainError> {
         self.try_run(method, request).await?.map_err(|e| {
+            if state_discarded(&e) {
+                return ChainError::StateDiscarded {
+                    source_name: self.endpoint.into(),
+                    method: method.into(),
+                    message: e.message,
+                };
+            }
             let e = subxt::rpcs::Error::User(e);
             ChainError::Unavailable {
                 source_name: self.endpoint.into(),
@@ -431,6 +438,13 @@ impl Caller<'_> {
             ))),
         }
     }
+}
+
+/// A node's answer to a state read at a block whose state it pruned. Substrate's client says
+/// `UnknownBlock: State already discarded for 0x…` (older releases: `Api called for an unknown
+/// Block: State already discarded for …`), in a client error (4003) from the state methods.
+fn state_discarded(e: &subxt::rpcs::UserError) -> bool {
+    e.message.contains("State already discarded")
 }
 
 async fn fetch_metadata(rpc: &Rpc, call: &Caller<'_>) -> Result<(Vec<u8>, u32), ChainError> {

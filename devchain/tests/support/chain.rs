@@ -19,6 +19,7 @@ pub(crate) async fn start_with_client(
         listen: "127.0.0.1:0".parse().unwrap(),
         block_time: Duration::from_millis(block_ms),
         finality_lag: 0,
+        state_pruning: None,
         beacon,
     };
     let chain = grail_devchain::start(genesis, &options).await.unwrap();

@@ -15,7 +15,8 @@
 #     subnet owner's hotkey; the demo ends by reading them back once the chain has revealed them
 #
 # It runs two windows with short demo timing (1 s blocks, 6-block windows), then prints a table
-# of miners with verdicts, scores and weights, and replays the last window's transcript. The
+# of miners with verdicts, scores and weights, replays the last window's transcript and
+# exports both windows' verified rollouts as Parquet (`grail-validator export`). The
 # weights use a 2-window span with the cap at what one honest miner makes per window, so an
 # honest miner's full score is visible; the network defaults are in `grail-validator run --help`.
 # GRAIL_DEMO_CHAIN=clock runs the same subnet offline on the local clock chain and a metagraph
@@ -175,4 +176,8 @@ for v in body["verdicts"]:
 PY
 say "replaying window $((w + 1)) from its transcript with the same code (an auditor's check):"
 "$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model" --log.level warn
-say "done: honest miners got weight; miner4 (tampered token) was rejected at the stage shown."
+say "exporting the verified rollouts of both windows for a trainer (Parquet, one row per rollout):"
+"$bin/grail-validator" export --data "$work/validator" --since "$w" --until "$((w + 1))" \
+  --format parquet --out "$work/rollouts.parquet" --log.level warn
+say "done: honest miners got weight; miner4 (tampered token) was rejected at the stage shown;"
+say "their verified rollouts are in $work/rollouts.parquet."

@@ -1,14 +1,16 @@
 //! The validator's HTTP endpoints: any path and query, answered from a state database that
-//! holds a window.
+//! holds a window and one kept file.
 
 use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::{Request, Uri};
 use axum::Router;
+use grail_protocol::codec::{decode, Limits};
 use grail_protocol::keys::Hotkey;
+use grail_validator::archive::Archive;
 use grail_validator::http::{router, LiveStatus};
-use grail_validator::state::{Stage, State, Verdict, VerdictResult, WindowOutcome};
+use grail_validator::state::{KeptFile, Stage, State, Verdict, VerdictResult, WindowOutcome};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
@@ -42,7 +44,16 @@ fn server() -> &'static Server {
             }],
             exclusions: vec![],
         };
-        State::open(data_dir.path()).expect("state").record_window(&outcome).expect("record");
+        // A kept file, so that `/rollouts` reads and decodes one.
+        let bytes = include_bytes!("../../fuzz/seeds/window_file/honest-0.bin");
+        let file = decode(bytes, &Limits::default()).expect("the seed decodes");
+        let cid = Archive::new(data_dir.path()).keep(bytes).expect("keep");
+        let kept =
+            KeptFile { window: 5, hotkey: file.header.hotkey, uid: 2, cid, checked: vec![0, 3] };
+        State::open(data_dir.path())
+            .expect("state")
+            .record_window_kept(&outcome, &[kept])
+            .expect("record");
         let live = LiveStatus::new(Some(81)).with_history(data_dir.path().to_owned());
         live.set_ready();
         live.set_current_window(6);

@@ -95,6 +95,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("page", "/".to_owned()),
         ("weights-recent", "/weights/recent?n=3".to_owned()),
         ("verdicts", format!("/verdicts/{failing}?since=5&limit=2")),
+        ("rollouts", "/rollouts?since=5&until=6&limit=3&cursor=5/2/1".to_owned()),
     ] {
         out.push(("http_query", format!("{name}.txt"), with_prefix(&[0], target.as_bytes())));
     }

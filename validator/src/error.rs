@@ -26,6 +26,15 @@ pub enum ValidatorError {
     /// does not help (the loop goes on to the next); an archive node can verify it.
     #[error("the chain node no longer holds the state at block {block}: {reason}")]
     StatePruned { block: u64, reason: String },
+    /// A window range asked for is empty or out of bounds.
+    #[error("{field}: {reason}")]
+    InvalidRange { field: &'static str, reason: String },
+    /// Writing an export failed.
+    #[error("export: {reason}")]
+    Export { reason: String },
+    /// A kept window file (`DATA/verified/`) is missing, unreadable or not its CID's bytes.
+    #[error("kept file {cid}: {reason}")]
+    Archive { cid: String, reason: String },
     /// A restart must never count a window twice.
     #[error("window {window} is already recorded in the state database")]
     WindowAlreadyRecorded { window: u64 },

@@ -1,8 +1,10 @@
 //! grail-validator: the verification pipeline, its state, scoring, weights, the live loop,
 //! transcripts and replay, and the validator's command line.
 
+pub mod archive;
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod intake;
 pub mod live;

@@ -25,6 +25,7 @@ use grail_protocol::verify_params::VerifyParams;
 use grail_weights::{compute_weights, Weights, WeightsConfig};
 use serde::Serialize;
 
+use crate::archive::{keep_passed, Archive};
 use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
 use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watched, Watcher};
@@ -59,6 +60,9 @@ pub struct LiveConfig {
     /// For a window no watcher polled before its cutoff, take files from the validator's own
     /// store by the store's last-modified times ([`crate::intake::backfill`]).
     pub trust_store_times: bool,
+    /// Windows of verified files kept for export (`DATA/verified/`): a window's files go once
+    /// this many newer windows are committed; 0 keeps none.
+    pub retain_windows: u64,
 }
 
 /// What the loop tells its caller as it goes: each processed window's line, and the moment a
@@ -393,8 +397,13 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
             let path = Transcript::new(&inputs, parts)?.write_to(&cfg.data_dir)?;
             tracing::debug!(window, path = %path.display(), "transcript written");
         }
+        let kept = match cfg.retain_windows {
+            0 => Vec::new(),
+            _ => keep_passed(&Archive::new(&cfg.data_dir), &report, &objects)?,
+        };
         tokio::task::block_in_place(|| observer.before_commit(window));
-        self.state.record_window(&report.outcome)?;
+        self.state.record_window_kept(&report.outcome, &kept)?;
+        self.forget_old_files(window);
         // Replay recomputes weights from the transcript's records; they must be the state's.
         let committed = self.state.miner_records(window, weights_config.span_windows, &by_uid)?;
         if committed != records {
@@ -408,6 +417,29 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         self.live.window_processed(&report.outcome, seconds);
         log_window(window, &report.outcome.verdicts, &weights, seconds);
         Ok(WindowLine { window, verdicts: report.outcome.verdicts, weights })
+    }
+}
+
+impl<C: ChainSource + Clone + 'static> Validator<C> {
+    /// Drops the kept files of windows `retain_windows` or more before `window`. A failure
+    /// is logged: the files stay, and the next window tries again.
+    fn forget_old_files(&mut self, window: u64) {
+        let keep = self.config.retain_windows;
+        let Some(before) = window.checked_sub(keep.saturating_sub(1)).filter(|_| keep > 0) else {
+            return;
+        };
+        let archive = Archive::new(&self.config.data_dir);
+        let dropped = self
+            .state
+            .forget_kept_before(before)
+            .and_then(|cids| archive.remove(&cids).map(|()| cids.len()));
+        match dropped {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(before, files = n, "kept files past retention removed"),
+            Err(e) => {
+                tracing::warn!(before, error = %e, "could not remove kept files past retention")
+            }
+        }
     }
 }
 
@@ -538,6 +570,7 @@ mod tests {
             beacon_timeout: Duration::from_secs(1),
             poll_interval: Duration::from_millis(200),
             trust_store_times: false,
+            retain_windows: 0,
         };
         let drand = DrandClient::new(
             dev::dev_chain_info(0, 1).expect("chain"),

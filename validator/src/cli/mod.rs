@@ -1,7 +1,8 @@
 //! The validator's command line, one subcommand group per concern: `beacon`, `model`, `run`,
-//! `replay`, `weights`. The flag groups come from `grail-cli`; `run`'s own are in [`run`](mod@run).
+//! `replay`, `export`, `weights`. The flag groups come from `grail-cli`; `run`'s own are in [`run`](mod@run).
 
 pub mod beacon;
+pub mod export;
 pub mod model;
 pub mod replay;
 pub mod run;
@@ -33,6 +34,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Recompute a window's verdicts and weights from its transcript; non-zero on a difference.
     Replay(replay::ReplayArgs),
+    /// Export the verified rollouts of kept windows for trainers (Parquet or JSON Lines).
+    Export(export::ExportArgs),
     /// Weights on chain: build a timelocked commit offline (`dry-run`).
     #[command(subcommand)]
     Weights(weights::WeightsCommand),
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(cmd) => model::run(cmd),
         Command::Run(args) => run::run(*args, &mut run::PrintLines),
         Command::Replay(args) => replay::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Weights(cmd) => weights::run(cmd),
     }
 }

@@ -139,6 +139,17 @@ pub struct ValidatorArgs {
         default_missing_value = "true"
     )]
     pub transcripts: bool,
+    /// Windows of verified window files kept in DATA/verified/ for `grail-validator export`
+    /// and GET /rollouts: a window's files go once this many newer windows are committed; 0
+    /// keeps none.
+    #[arg(
+        id = "export.retain_windows",
+        long = "export.retain-windows",
+        env = "GRAIL_EXPORT_RETAIN_WINDOWS",
+        value_name = "WINDOWS",
+        default_value_t = 240
+    )]
+    pub retain_windows: u64,
 }
 
 /// How much each window is checked.
@@ -286,6 +297,7 @@ impl RunArgs {
             beacon_timeout: Duration::from_secs(self.beacon_timeout),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             trust_store_times: self.trust_store_times,
+            retain_windows: self.validator.retain_windows,
         })
     }
 }

@@ -16,9 +16,11 @@
 
 mod health;
 mod page;
+mod rollouts;
 mod verdicts;
 
 pub use health::HealthReport;
+pub use rollouts::RolloutsPage;
 pub use verdicts::{VerdictAt, VerdictsReport};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -322,6 +324,7 @@ pub fn router(live: LiveStatus) -> Router {
         .route("/metrics", get(metrics))
         .route("/health", get(health::health))
         .route("/verdicts/{hotkey}", get(verdicts::verdicts))
+        .route("/rollouts", get(rollouts::rollouts))
         .with_state(live)
 }
 

@@ -74,6 +74,14 @@ pub struct IgnoredObject {
     pub reason: &'static str,
 }
 
+/// A passed miner's file: its CID (binary) and the indices of the rollouts checked in it,
+/// ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedFile {
+    pub cid: Vec<u8>,
+    pub rollouts: Vec<u32>,
+}
+
 /// What [`verify_window`] returns.
 #[derive(Debug, Clone)]
 pub struct WindowReport {
@@ -81,6 +89,8 @@ pub struct WindowReport {
     pub outcome: WindowOutcome,
     /// Forward-pass totals of each miner that reached stage 5 and passed it.
     pub forward: BTreeMap<Hotkey, ForwardStats>,
+    /// Each passed miner's file: its CID and the rollouts checked in it.
+    pub checked: BTreeMap<Hotkey, CheckedFile>,
     /// Objects that name no registered miner.
     pub ignored: Vec<IgnoredObject>,
     /// Wall seconds of each checked miner's file through each stage it reached (`header`,
@@ -181,6 +191,7 @@ pub fn verify_window_observed(
     let mut exclusions = Vec::new();
     let mut passed: Vec<(usize, Candidate)> = Vec::new();
     let mut forward = BTreeMap::new();
+    let mut checked = BTreeMap::new();
     let mut progress = CheckProgress::start(w, selected.len());
     let mut checked_so_far = 0;
     on_checked(0, selected.len());
@@ -213,9 +224,13 @@ pub fn verify_window_observed(
                         let started = std::time::Instant::now();
                         match check_miner(verifier, &shared, parsed, &mut stage_seconds)? {
                             Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
-                            Ok((candidate, stats)) => {
+                            Ok((candidate, stats, indices)) => {
                                 v.rollouts_checked = candidate.checked.len() as u64;
                                 forward.insert(hotkey, stats);
+                                checked.insert(
+                                    hotkey,
+                                    CheckedFile { cid: parsed.cid.clone(), rollouts: indices },
+                                );
                                 passed.push((verdicts.len(), candidate));
                             }
                         }
@@ -249,7 +264,7 @@ pub fn verify_window_observed(
         verdicts,
         exclusions,
     };
-    Ok(WindowReport { outcome, forward, ignored, stage_seconds })
+    Ok(WindowReport { outcome, forward, checked, ignored, stage_seconds })
 }
 
 fn fail(
@@ -324,13 +339,17 @@ fn prepare<'a>(
     })
 }
 
+/// A file that passed stages 2-6: its candidate for duplicates, its forward-pass totals and
+/// the indices of the rollouts checked.
+type Checked = (Candidate, ForwardStats, Vec<u32>);
+
 /// Stages 2-6 of one selected miner's parsed file; each stage's wall seconds go to `timed`.
 fn check_miner(
     verifier: &mut ModelVerifier,
     shared: &Shared<'_>,
     parsed: &ParsedFile,
     timed: &mut Vec<(&'static str, f64)>,
-) -> Result<Result<(Candidate, ForwardStats), Failure>, ValidatorError> {
+) -> Result<Result<Checked, Failure>, ValidatorError> {
     let inputs = shared.inputs;
     let file = &parsed.file;
     let expected = HeaderExpectations {
@@ -398,7 +417,8 @@ fn check_miner(
         checked: checked.iter().map(|c| hashes[c.index as usize]).collect(),
         all: hashes,
     };
-    Ok(Ok((candidate, stats)))
+    let indices = checked.iter().map(|c| c.index).collect();
+    Ok(Ok((candidate, stats, indices)))
 }
 
 /// Times consecutive stages into a list (a failing stage is not timed).

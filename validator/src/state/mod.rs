@@ -5,6 +5,7 @@
 //! ([`State::record_window`]), and a window already recorded is refused, so a validator killed
 //! at any point restarts at [`State::last_processed`] and never counts a window twice.
 
+mod kept;
 mod schema;
 mod submissions;
 mod types;
@@ -21,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{io, sql, Result, ValidatorError};
 
+pub use kept::KeptFile;
 pub use submissions::{NewSubmission, Settlement, Submission, SubmissionStatus};
 pub use types::{Exclusion, Stage, Verdict, VerdictResult, WindowOutcome};
 
@@ -97,6 +99,12 @@ impl State {
     /// either all of it is stored or none. Fails with
     /// [`ValidatorError::WindowAlreadyRecorded`] if the window is already there.
     pub fn record_window(&mut self, outcome: &WindowOutcome) -> Result<()> {
+        self.record_window_kept(outcome, &[])
+    }
+
+    /// [`State::record_window`] with the window's kept files ([`KeptFile`]) in the same
+    /// transaction.
+    pub fn record_window_kept(&mut self, outcome: &WindowOutcome, kept: &[KeptFile]) -> Result<()> {
         check_outcome(outcome)?;
         let w = outcome.window;
         // IMMEDIATE takes the write lock before the duplicate check, so two writers cannot
@@ -166,6 +174,7 @@ impl State {
                     .map_err(sql("insert exclusion"))?;
             }
         }
+        kept::insert(&tx, w, kept)?;
         tx.commit().map_err(sql("commit window"))
     }
 

@@ -14,7 +14,7 @@ use crate::error::{sql, Result, ValidatorError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Unsigned quantities are stored as INTEGER (i64); rusqlite refuses values above i64::MAX
 /// rather than wrapping them.
@@ -102,6 +102,20 @@ CREATE TABLE weight_submissions (
     settled_at    INTEGER
 ) STRICT;
 CREATE INDEX weight_submissions_by_epoch ON weight_submissions (netuid, epoch);
+";
+
+/// Adds the verified window files kept for trainers: one row per passed miner of a window,
+/// the file's CID and the indices of the rollouts checked in it (a JSON array).
+const V4: &str = "
+CREATE TABLE kept_files (
+    window   INTEGER NOT NULL REFERENCES windows(window),
+    hotkey   TEXT NOT NULL,
+    uid      INTEGER NOT NULL,
+    cid      TEXT NOT NULL,
+    checked  TEXT NOT NULL,
+    PRIMARY KEY (window, hotkey)
+) STRICT;
+CREATE INDEX kept_files_by_cid ON kept_files (cid);
 ";
 
 /// The schema version this build writes.

@@ -120,8 +120,22 @@ impl Workload {
         new_tokens: u32,
         stop: bool,
     ) -> Result<Self, WorkloadError> {
-        let seed = window_seed(BENCH_WINDOW, &BENCH_RANDOMNESS, &BENCH_BLOCK_HASH);
         let pair = HotkeyPair::from_mini_secret(&BENCH_HOTKEY_SEED)?;
+        Self::for_miner(renderer, hidden_size, model_stop_ids, groups, new_tokens, stop, pair)
+    }
+
+    /// [`Workload::new`] for the miner `pair` in the same window: its own problems and
+    /// streams, as another miner of the window would have.
+    pub fn for_miner(
+        renderer: &PromptRenderer,
+        hidden_size: usize,
+        model_stop_ids: Vec<u32>,
+        groups: u32,
+        new_tokens: u32,
+        stop: bool,
+        pair: HotkeyPair,
+    ) -> Result<Self, WorkloadError> {
+        let seed = window_seed(BENCH_WINDOW, &BENCH_RANDOMNESS, &BENCH_BLOCK_HASH);
         let key = CommitmentKey::derive(&seed, hidden_size)?;
         let network = NetworkParams::default();
         let env = environment_by_id(&network.environment.id)?;

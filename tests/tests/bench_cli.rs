@@ -1,4 +1,4 @@
-//! `grail-audit bench miner` and `grail-audit bench validator` on the tiny fixture model with a
+//! `grail-audit bench miner`, `bench validator` and `bench export` on the tiny fixture model with a
 //! small workload: each prints one JSON line holding every key, with sane values. No timing is
 //! asserted (the machine may be shared); only that rates are positive and ratios finite.
 
@@ -107,8 +107,27 @@ fn validator_bench_prints_every_figure() {
 }
 
 #[test]
+fn export_bench_prints_every_figure() {
+    let line = bench("export");
+    common_keys(&line);
+    // 16 miners of one group of 16 rollouts, each file kept and exported in both formats.
+    assert_eq!(line["miners"], 16);
+    assert_eq!(line["rollouts"], 256);
+    let tokens = number(&line, "completion_tokens");
+    assert!((256.0..=4096.0).contains(&tokens), "{tokens} completion tokens for 256 rollouts");
+    positive(&line, &["generate_s", "window_file_bytes", "window_file_bytes_per_token"]);
+    for format in ["parquet", "jsonl"] {
+        let f = &line[format];
+        assert_eq!(f["rows"], 256, "{format}: {line}");
+        positive(f, &["seconds", "bytes", "bytes_per_token", "rows_per_s"]);
+        let per_token = number(f, "bytes") / tokens;
+        assert!((per_token - number(f, "bytes_per_token")).abs() < 1e-9, "{format}: {line}");
+    }
+}
+
+#[test]
 fn a_missing_model_is_one_clear_error() {
-    for role in ["miner", "validator"] {
+    for role in ["miner", "validator", "export"] {
         let out = Command::new(bin("grail-audit"))
             .args(["bench", role, "--model", "/nonexistent/model"])
             .output()

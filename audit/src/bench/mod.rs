@@ -1,6 +1,7 @@
-//! `grail-audit bench miner|validator`: the throughput figures of DESIGN.md section 6 on the
+//! `grail-audit bench miner|validator|export`: the throughput figures of DESIGN.md section 6 on the
 //! fixed [`crate::workload`], one JSON line each.
 
+pub mod export;
 pub mod miner;
 pub mod miner_cli;
 pub mod validator;
@@ -23,6 +24,9 @@ pub enum BenchCommand {
     /// Time verification against generation on one model: the miner's fixed workload
     /// generated, then verified with every check.
     Validator(validator::BenchArgs),
+    /// Time the export of one window's verified rollouts (Parquet and JSON Lines) for
+    /// trainers: `--miners` miners' files of the fixed workload, kept as passed.
+    Export(export::BenchArgs),
 }
 
 /// Runs a bench.
@@ -30,6 +34,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Miner(args) => miner_cli::run(args),
         BenchCommand::Validator(args) => validator::run(args),
+        BenchCommand::Export(args) => export::run(args),
     }
 }
 

@@ -421,8 +421,9 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
 }
 
 impl<C: ChainSource + Clone + 'static> Validator<C> {
-    /// Drops the kept files of windows `retain_windows` or more before `window`. A failure
-    /// is logged: the files stay, and the next window tries again.
+    /// Drops the kept files of windows `retain_windows` or more before `window`: their rows,
+    /// then the files no row names any more. A failure is logged and the loop goes on; a file
+    /// whose removal failed stays on disk, named by no row.
     fn forget_old_files(&mut self, window: u64) {
         let keep = self.config.retain_windows;
         let Some(before) = window.checked_sub(keep.saturating_sub(1)).filter(|_| keep > 0) else {

@@ -144,16 +144,42 @@ pub fn export(
     let state = State::open_read_only(data_dir)?;
     let kept = state.kept_files(since, until)?;
     let archive = Archive::new(data_dir);
-    let limits = Limits::default();
     let partial = out.with_extension(
         out.extension().map_or("partial".into(), |e| format!("{}.partial", e.to_string_lossy())),
     );
     let file = std::fs::File::create(&partial).map_err(io("create", &partial))?;
+    let written = write_rows(file, &kept, &archive, &partial, format, progress);
+    let mut summary = match written {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Nothing half-written is left behind.
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, out).map_err(io("rename into place", out))?;
+    summary.since = since;
+    summary.until = until;
+    summary.out = out.to_owned();
+    summary.bytes = std::fs::metadata(out).map_err(io("stat", out))?.len();
+    Ok(summary)
+}
+
+/// Writes the rows of `kept` into `file` (at `partial`) and syncs it; the counts.
+fn write_rows(
+    file: std::fs::File,
+    kept: &[KeptFile],
+    archive: &Archive,
+    partial: &Path,
+    format: Format,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportSummary, ValidatorError> {
+    let limits = Limits::default();
     let mut summary = ExportSummary {
-        since,
-        until,
+        since: 0,
+        until: 0,
         format,
-        out: out.to_owned(),
+        out: partial.to_owned(),
         windows: 0,
         files: 0,
         rows: 0,
@@ -167,8 +193,8 @@ pub fn export(
         Format::Parquet => Sink::Parquet(Box::new(parquet_file::RowWriter::new(file)?)),
         Format::Jsonl => Sink::Jsonl(std::io::BufWriter::new(file)),
     };
-    for k in &kept {
-        let rows = read_rows(&archive, k, &limits)?;
+    for k in kept {
+        let rows = read_rows(archive, k, &limits)?;
         summary.rows += rows.len() as u64;
         summary.completion_tokens +=
             rows.iter().map(|r| r.completion_tokens.len() as u64).sum::<u64>();
@@ -178,7 +204,7 @@ pub fn export(
                 for r in &rows {
                     serde_json::to_writer(&mut *w, r)
                         .map_err(|source| ValidatorError::Json { what: "rollout row", source })?;
-                    w.write_all(b"\n").map_err(io("write", &partial))?;
+                    w.write_all(b"\n").map_err(io("write", partial))?;
                 }
             }
         }
@@ -191,12 +217,9 @@ pub fn export(
     }
     let file = match sink {
         Sink::Parquet(w) => w.finish()?,
-        Sink::Jsonl(w) => w.into_inner().map_err(|e| io("write", &partial)(e.into_error()))?,
+        Sink::Jsonl(w) => w.into_inner().map_err(|e| io("write", partial)(e.into_error()))?,
     };
-    file.sync_all().map_err(io("sync", &partial))?;
-    drop(file);
-    std::fs::rename(&partial, out).map_err(io("rename into place", out))?;
-    summary.bytes = std::fs::metadata(out).map_err(io("stat", out))?.len();
+    file.sync_all().map_err(io("sync", partial))?;
     Ok(summary)
 }
 

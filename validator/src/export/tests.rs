@@ -132,6 +132,7 @@ fn a_bad_range_or_a_changed_kept_file_is_refused_by_name() {
     let err = export(dir.path(), 0, 9, Format::Jsonl, &out, &mut |_, _| {}).expect_err("tampered");
     assert!(err.to_string().contains(&files[1].0.cid), "{err}");
     assert!(!out.exists(), "nothing half-written is left under the asked name");
+    assert!(!dir.path().join("x.jsonl.partial").exists(), "nor under the partial one");
 }
 
 /// Run with `GRAIL_WRITE_SCHEMAS=1` to rewrite the published schemas after changing a row.

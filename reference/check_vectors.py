@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grail_ref import challenge, commitment, merkle, sampler, seeds  # noqa: E402
-from grail_ref import keys, window_file  # noqa: E402
+from grail_ref import checkpoint, keys, window_file  # noqa: E402
 from grail_ref.cid import cid_bytes, cid_string  # noqa: E402
 from grail_ref.errors import ProtocolError  # noqa: E402
 from grail_ref.hashing import H, Stream  # noqa: E402
@@ -231,6 +231,16 @@ def commitment_case(i):
     }
 
 
+# --- checkpoint.json ------------------------------------------------------------------------
+
+def checkpoint_case(i):
+    m = i["manifest"]
+    return {
+        "digest": checkpoint.manifest_digest(m).hex(),
+        "signature_valid": checkpoint.signature_valid(m, i["trainer"]),
+    }
+
+
 # file name -> {kind: handler}; commitment.json has no kinds (its cases are name/input/output).
 FILES = {
     "hash.json": {"domain_hash": domain_hash, "stream": stream},
@@ -245,6 +255,7 @@ FILES = {
     "merkle.json": {"merkle_tree": merkle_tree},
     "keys.json": {"ss58": ss58, "ss58_decode": ss58_decode, "verify": verify},
     "window_file.json": {"window_file": window_file_case},
+    "checkpoint.json": {"checkpoint": checkpoint_case},
     "commitment.json": None,
 }
 

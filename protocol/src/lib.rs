@@ -5,6 +5,7 @@
 //! other languages; `vectors/*.json` hold the golden vectors.
 
 pub mod challenge;
+pub mod checkpoint;
 pub mod cid;
 pub mod codec;
 pub mod commitment;

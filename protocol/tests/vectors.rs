@@ -9,6 +9,9 @@ mod compute;
 
 use std::path::PathBuf;
 
+use grail_protocol::checkpoint::{
+    sign_manifest, CheckpointFile, CheckpointManifest, MANIFEST_VERSION,
+};
 use grail_protocol::keys::HotkeyPair;
 use grail_protocol::merkle::{completion_leaves, merkle_root};
 use grail_protocol::params::{EnvironmentSpec, GenerationParams, PROTOCOL_VERSION};
@@ -270,6 +273,42 @@ fn window_file_cases() -> File {
     )
 }
 
+fn checkpoint_cases() -> File {
+    let alice = HotkeyPair::from_secret_seed_hex(ALICE_SEED).expect("seed");
+    let cid = |body: &[u8]| grail_protocol::cid::cid_of_bytes(body).to_string();
+    let mut manifest = CheckpointManifest {
+        version: MANIFEST_VERSION,
+        from_window: 4_730_016,
+        model_id: cid(b"model"),
+        location: "checkpoints/4730016/".into(),
+        files: vec![
+            CheckpointFile { name: "model.onnx".into(), cid: cid(b"onnx"), bytes: 4 },
+            CheckpointFile { name: "tokenizer.json".into(), cid: cid(b"{}"), bytes: 2 },
+        ],
+        environment: EnvironmentSpec { id: "arith".into(), version: 1 },
+        generation: GenerationParams {
+            temperature: 0.75,
+            max_new_tokens: 256,
+            eos_probability_floor: 0.0,
+        },
+        trainer: String::new(),
+        signature: String::new(),
+    };
+    sign_manifest(&alice, &mut manifest).expect("signs");
+    let mut forged = manifest.clone();
+    forged.generation.max_new_tokens = 257;
+    let input =
+        |m: &CheckpointManifest| json!({ "manifest": m, "trainer": alice.hotkey().to_ss58() });
+    (
+        "checkpoint.json",
+        "the signed digest of a checkpoint manifest and its verification under the trainer's hotkey (a manifest signed by Alice)",
+        vec![
+            case("signed by alice", "checkpoint", input(&manifest)),
+            case("a field changed after signing", "checkpoint", input(&forged)),
+        ],
+    )
+}
+
 fn all_files() -> Vec<File> {
     vec![
         hash_cases(),
@@ -280,6 +319,7 @@ fn all_files() -> Vec<File> {
         merkle_cases(),
         keys_cases(),
         window_file_cases(),
+        checkpoint_cases(),
     ]
 }
 

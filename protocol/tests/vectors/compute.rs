@@ -2,6 +2,7 @@
 //! the checker share this, so a file is checked by recomputing every case from its inputs.
 
 use grail_protocol::challenge::{select_miners, FileChallenge};
+use grail_protocol::checkpoint::{manifest_digest, verify_manifest, CheckpointManifest};
 use grail_protocol::codec::{decode, encode, Limits};
 use grail_protocol::hash::{domain_hash, uniform_below, uniform_f64, DomainHasher};
 use grail_protocol::keys::{ss58_decode, Hotkey, HotkeyPair};
@@ -176,6 +177,7 @@ pub(crate) fn compute(kind: &str, i: &Value) -> Value {
             json!({ "valid": ok })
         }
         "window_file" => window_file(i),
+        "checkpoint" => checkpoint(i),
         other => panic!("unknown vector kind {other}"),
     }
 }
@@ -340,5 +342,14 @@ fn window_file(i: &Value) -> Value {
         "encoded": hexs(&bytes),
         "cid": cid.to_string(),
         "cid_bytes": hexs(&cid.to_bytes()),
+    })
+}
+
+fn checkpoint(i: &Value) -> Value {
+    let m: CheckpointManifest = serde_json::from_value(i["manifest"].clone()).expect("manifest");
+    let trainer = Hotkey::from_ss58(i["trainer"].as_str().expect("trainer")).expect("SS58");
+    json!({
+        "digest": hexs(&manifest_digest(&m).expect("digest")),
+        "signature_valid": verify_manifest(&m, &trainer).is_ok(),
     })
 }

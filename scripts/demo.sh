@@ -14,8 +14,12 @@
 #     which on the dev chain puts its weights on chain as a timelocked commit signed by the
 #     subnet owner's hotkey; the demo ends by reading them back once the chain has revealed them
 #
+#   grail-trainer, which publishes a second model as the checkpoint of the second window: every
+#     role fetches it, checks the trainer's signature and the files, and switches at that window
+#
 # It runs two windows with short demo timing (1 s blocks, 6-block windows), then prints a table
-# of miners with verdicts, scores and weights, replays the last window's transcript and
+# of miners with verdicts, scores and weights, the model of each window, replays the last
+# window's transcript (under the checkpoint's model) and
 # exports both windows' verified rollouts as Parquet (`grail-validator export`). The
 # weights use a 2-window span with the cap at what one honest miner makes per window, so an
 # honest miner's full score is visible; the network defaults are in `grail-validator run --help`.
@@ -72,6 +76,23 @@ else
 fi
 say "model $(basename "$model"); windows $w and $((w + 1)), ${blocks} blocks of 1 s each"
 
+# The trainer rotates the model: window w runs every role's own --model, window w+1 the
+# checkpoint it publishes now (files, manifest, signature) in its store, which the miners and
+# the validator fetch, check and switch to.
+case "$model" in
+  *tiny*) next_model="$root/fixtures/models/tiny-other" ;;
+  *) next_model="$model" ;;   # one real model here: the checkpoint names it again
+esac
+next_model="${GRAIL_DEMO_NEXT_MODEL:-$next_model}"
+trainer="$("$bin/grail-miner" keygen --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey trainer \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58"])')"
+"$bin/grail-trainer" publish --model "$next_model" --from-window "$((w + 1))" --max-new-tokens "$tokens" \
+  --wallet.path "$work/wallets" --wallet.name subnet --wallet.hotkey trainer --storage.path "$work/trainer" \
+  --log.level warn >"$work/checkpoint.json"
+next_id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_id"])' "$work/checkpoint.json")"
+checkpoint=(--checkpoint.url "file://$work/trainer" --checkpoint.trainer "$trainer" --checkpoint.cache "$work/checkpoints")
+say "trainer $trainer published $(basename "$next_model") (model_id $next_id) as the checkpoint of window $((w + 1)) on"
+
 miners=()
 for window in "$w" "$((w + 1))"; do
   for i in 1 2 3; do subnet_mine "$window" "$i" "$problems" & miners+=($!); done
@@ -110,7 +131,7 @@ subnet_validate "$w" "$((w + 1))" --http.listen "127.0.0.1:$port" \
 for p in "${miners[@]}"; do wait "$p" || { say "a miner failed:"; tail -n 5 "$work"/miner*.log >&2; exit 1; }; done
 wait "$asker" || { say "the validator's /verdicts did not show miner4's failure"; exit 1; }
 
-python3 - "$work/validator.jsonl" "$work/metagraph.json" <<'PY'
+python3 - "$work/validator.jsonl" "$work/metagraph.json" "$work/validator/transcripts" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 # Names for display only (the keys subnet_keys made); the validator had uids and hotkeys from
@@ -124,6 +145,13 @@ for line in lines:
         hk = v["hotkey"][:12] + ".."
         print(f"{line['window']:>8}  {v['uid']:>3}  {names.get(v['hotkey'], '?'):<7} {hk:<14} {v['result']:<9} "
               f"{v['stage']:<12} {v['rollouts_checked']:>7} {v['unique_estimated']:>6}  {note}")
+print()
+print("the model of each window (from the validator's transcripts):")
+for line in lines:
+    t = json.load(open(f"{sys.argv[3]}/{line['window']}.json"))
+    c = t.get("checkpoint")
+    source = f"checkpoint of window {c['from_window']} on, signed by {c['trainer'][:12]}.." if c else "the validator's own --model"
+    print(f"  window {line['window']}: model_id {t['model_id'][:20]}..  {source}")
 last = lines[-1]["weights"]
 weights = dict(zip(last["uids"], last["weights"]))
 print()
@@ -175,9 +203,9 @@ for v in body["verdicts"]:
     print(f"  window {v['window']}: {v['result']} at stage {v['stage']}: {v.get('reason') or ''}")
 PY
 say "replaying window $((w + 1)) from its transcript with the same code (an auditor's check):"
-"$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$model" --log.level warn
+"$bin/grail-validator" replay "$work/validator/transcripts/$((w + 1)).json" --model "$work/checkpoints/$next_id" --log.level warn
 say "exporting the verified rollouts of both windows for a trainer (Parquet, one row per rollout):"
 "$bin/grail-validator" export --data "$work/validator" --since "$w" --until "$((w + 1))" \
   --format parquet --out "$work/rollouts.parquet" --log.level warn
-say "done: honest miners got weight; miner4 (tampered token) was rejected at the stage shown;"
+say "done: honest miners got weight under both models; miner4 (tampered token) was rejected at the stage shown;"
 say "their verified rollouts are in $work/rollouts.parquet."

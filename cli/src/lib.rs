@@ -11,6 +11,7 @@
 //! | [`storage::StorageArgs`] | `--storage.*` |
 //! | [`beacon::BeaconArgs`] | `--beacon.chain`, `--beacon.chain-info`, `--beacon.relays`, ... |
 //! | [`chain::ChainArgs`] | `--chain.genesis`, `--chain.block-time` |
+//! | [`checkpoint::CheckpointArgs`] | `--checkpoint.*` |
 //! | [`network::NetworkArgs`] | `--window.*`, `--env`, `--temperature`, `--max-new-tokens` |
 //! | [`http::HttpArgs`] | `--http.listen` (served by [`serve::serve`]) |
 //! | [`windows::WindowRangeArgs`] | `--from-window`, `--until-window` |
@@ -21,6 +22,7 @@
 
 pub mod beacon;
 pub mod chain;
+pub mod checkpoint;
 pub mod config;
 pub mod http;
 pub mod log;

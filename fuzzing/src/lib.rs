@@ -5,6 +5,7 @@
 //! deterministic mutations of them ([`mutate`]).
 
 pub mod chain;
+mod checkpoint;
 mod drand;
 mod files;
 mod http;
@@ -27,6 +28,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("chain_storage", chain::chain_storage),
     ("chain_metadata", chain::chain_metadata),
     ("http_query", http::http_query),
+    ("checkpoint", checkpoint::checkpoint),
 ];
 
 /// The harness named `name`.

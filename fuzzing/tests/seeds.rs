@@ -88,6 +88,13 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ));
     }
 
+    let vectors: Value =
+        serde_json::from_slice(&read("protocol/vectors/checkpoint.json")).expect("json");
+    let manifest = &vectors["cases"][0]["input"]["manifest"];
+    let mut json = serde_json::to_vec_pretty(manifest).expect("manifest");
+    json.push(b'\n');
+    out.push(("checkpoint", "signed.json".into(), json));
+
     let failing = Hotkey([1; 32]).to_ss58();
     for (name, target) in [
         ("status", "/status".to_owned()),

@@ -30,6 +30,8 @@ use grail_storage::WindowStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::checkpoints::MinerCheckpoints;
+
 /// Which windows [`Miner::run`] mines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Windows {
@@ -154,6 +156,8 @@ pub struct Miner<C: ChainSource> {
     pub safety_margin_s: f64,
     /// Runtime for the network calls.
     pub runtime: tokio::runtime::Runtime,
+    /// The trainer's checkpoints, when the miner follows them (`--checkpoint.*`).
+    pub checkpoints: Option<MinerCheckpoints>,
 }
 
 /// The window's randomness and keys, ready to mine with.
@@ -179,6 +183,7 @@ impl<C: ChainSource> Miner<C> {
         window: u64,
         budget: Budget,
     ) -> anyhow::Result<Option<WindowReport>> {
+        self.switch_model(window)?;
         let prepared = self.prepare(window)?;
         let started = Instant::now();
         let (rollouts, problems, generation_s) = self.generate(window, &prepared, budget)?;

@@ -4,12 +4,14 @@
 #   model  model folder                     tokens --max-new-tokens of miners and validator
 #   blocks --window.blocks                  grace  --window.grace
 #   pids   an array the caller's EXIT trap kills
+#   checkpoint (optional) the --checkpoint.* flags every role gets (the trainer's store)
 # and call, in order: subnet_beacon, subnet_keys, optionally subnet_devchain (the roles then
 # read blocks, hashes and the metagraph from the dev chain over RPC instead of the local clock
 # and $work/metagraph.json), then subnet_mine / subnet_tamper / subnet_validate.
 
 # Starts the local beacon (1 s rounds); sets `url`, `genesis` and the `timing` flags.
 subnet_beacon() {
+  [ -n "${checkpoint+set}" ] || checkpoint=()
   "$bin/grail-beacon" --listen 127.0.0.1:0 --period 1 --log.level warn >"$work/beacon.json" 2>"$work/beacon.log" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/beacon.json" ] && break; sleep 0.1; done
@@ -112,7 +114,7 @@ subnet_miner_flags() {
   subnet_endpoint ws
   miner_flags=("${endpoint[@]}" --model "$model" --wallet.path "$work/wallets" --wallet.name subnet
     --beacon.chain local --beacon.relays "$url" "${timing[@]}" --max-new-tokens "$tokens" --threads 1
-    --storage.path "$work/storage")
+    --storage.path "$work/storage" "${checkpoint[@]}")
 }
 
 # subnet_mine WINDOW I PROBLEMS [FLAGS...]: miner I mines one window; JSON lines to
@@ -142,7 +144,7 @@ subnet_validate() {
   subnet_endpoint http
   "$bin/grail-validator" run --model "$model" --threads 1 --data "$work/validator" "${metagraph[@]}" "${endpoint[@]}" \
     --beacon.chain local --beacon.relays "$url" "${timing[@]}" --window.challenge-buffer 2 \
-    --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts \
+    --max-new-tokens "$tokens" --storage.path "$work/storage" --transcripts "${checkpoint[@]}" \
     --from-window "$first" --until-window "$last" --log.level info "$@" \
     >"$work/validator.jsonl" 2>"$work/validator.log"
 }

@@ -27,6 +27,7 @@ fn binaries() -> Vec<(&'static str, Command)> {
         ("grail-validator", grail_validator::cli::Cli::command()),
         ("grail-audit", grail_audit::cli::Cli::command()),
         ("grail-beacon", grail_beacon::cli::Cli::command()),
+        ("grail-trainer", grail_trainer::cli::Cli::command()),
     ]
 }
 
@@ -136,7 +137,7 @@ fn the_cli_reference_is_the_binaries_help() {
 
 #[test]
 fn the_example_configs_are_generated_and_accepted() {
-    let cases: [(&str, Command, &str, &str, &[&str]); 2] = [
+    let cases: [(&str, Command, &str, &str, &[&str]); 3] = [
         ("grail-miner", grail_miner::cli::Cli::command(), "mine", "miner.toml", &["model = \"m\""]),
         (
             "grail-validator",
@@ -144,6 +145,13 @@ fn the_example_configs_are_generated_and_accepted() {
             "run",
             "validator.toml",
             &["model = \"m\"", "metagraph = \"g.json\""],
+        ),
+        (
+            "grail-trainer",
+            grail_trainer::cli::Cli::command(),
+            "publish",
+            "trainer.toml",
+            &["model = \"m\"", "from_window = 1"],
         ),
     ];
     for (name, root, sub, file, required) in cases {
@@ -158,6 +166,7 @@ fn the_example_configs_are_generated_and_accepted() {
         let argv = [name, sub, "--config", path.to_str().unwrap()];
         let parsed = match name {
             "grail-miner" => parse_from::<grail_miner::cli::Cli, _, _>(argv).map(|_| ()),
+            "grail-trainer" => parse_from::<grail_trainer::cli::Cli, _, _>(argv).map(|_| ()),
             _ => parse_from::<grail_validator::cli::Cli, _, _>(argv).map(|_| ()),
         };
         parsed.unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -171,7 +180,8 @@ fn the_example_configs_are_generated_and_accepted() {
             let takes = cmd.get_arguments().any(|a| a.get_id() == CONFIG_ID);
             let expected = matches!(
                 (name, path.as_slice()),
-                ("grail-miner", [p]) | ("grail-validator", [p]) if p == "mine" || p == "run"
+                ("grail-miner", [p]) | ("grail-validator", [p]) | ("grail-trainer", [p])
+                    if p == "mine" || p == "run" || p == "publish"
             );
             assert_eq!(takes, expected, "{name} {path:?}: --config");
         }

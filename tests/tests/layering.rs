@@ -16,9 +16,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("wallet", &["grail-protocol", "grail-storage"]),
     ("challenges", &["grail-protocol"]),
     ("weights", &["grail-protocol"]),
+    ("checkpoint", &["grail-protocol", "grail-fingerprint", "grail-storage", "grail-challenges"]),
     (
         "cli",
         &[
+            "grail-checkpoint",
             "grail-protocol",
             "grail-fingerprint",
             "grail-drand",
@@ -41,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "grail-wallet",
             "grail-challenges",
             "grail-cli",
+            "grail-checkpoint",
         ],
     ),
     (
@@ -54,10 +57,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "grail-challenges",
             "grail-weights",
             "grail-cli",
+            "grail-checkpoint",
             // Its tests sign beacons with the local development key.
             "grail-beacon",
         ],
     ),
+    ("trainer", &["grail-protocol", "grail-challenges", "grail-checkpoint", "grail-cli"]),
     (
         "audit",
         &[

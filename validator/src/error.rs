@@ -101,6 +101,9 @@ pub enum PipelineError {
         #[source]
         source: grail_storage::StoreError,
     },
+    /// The trainer's checkpoints could not be read: the window's model is not known yet.
+    #[error("checkpoint: {reason}")]
+    Checkpoint { reason: String },
     /// The validator's configuration cannot verify this window (unknown environment, a
     /// `model_id` other than the loaded model's, a bad parameter).
     #[error("cannot verify: {reason}")]

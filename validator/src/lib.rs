@@ -10,6 +10,7 @@ pub mod intake;
 pub mod live;
 pub mod metagraph;
 pub mod metrics;
+pub mod models;
 pub mod onchain;
 pub mod pipeline;
 pub mod scoring;

@@ -30,6 +30,7 @@ use crate::error::{PipelineError, Result, ValidatorError};
 use crate::http::LiveStatus;
 use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watched, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
+use crate::models::WindowModels;
 use crate::pipeline::{verify_window_observed, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
@@ -97,6 +98,8 @@ pub struct WindowLine {
 pub struct Validator<C: ChainSource> {
     pub config: LiveConfig,
     pub verifier: ModelVerifier,
+    /// Which model each window runs under (the trainer's checkpoints).
+    pub models: WindowModels,
     pub drand: DrandClient,
     pub chain: C,
     /// Where each miner's file is read.
@@ -252,6 +255,8 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         progress: &mut Progress,
         observer: &mut impl LoopObserver,
     ) -> Result<WindowLine> {
+        let base = self.config.network.clone();
+        let model = self.models.prepare(window, &base, &mut self.verifier).await?;
         let cfg = &self.config;
         let drand = self.drand.chain().clone();
         let l = cfg.network.blocks_per_window;
@@ -357,7 +362,7 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let model_id = self.verifier.model_id().to_vec();
         let inputs = WindowInputs {
             window,
-            network: &cfg.network,
+            network: &model.network,
             verify: &cfg.verify,
             clock,
             drand: &drand,
@@ -389,6 +394,7 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         if cfg.transcripts {
             let parts = TranscriptParts {
                 metagraph: &metagraph,
+                checkpoint: model.checkpoint.as_ref().map(|c| &c.manifest),
                 weights_config: &weights_config,
                 prior_records: &prior,
                 report: &report,
@@ -496,6 +502,7 @@ fn retryable(e: &ValidatorError) -> bool {
             PipelineError::Beacon { .. }
                 | PipelineError::Chain { .. }
                 | PipelineError::Store { .. }
+                | PipelineError::Checkpoint { .. }
         ) | ValidatorError::Io { .. }
             | ValidatorError::Durable(_)
             | ValidatorError::Metagraph { .. }
@@ -582,6 +589,7 @@ mod tests {
         let mut v = Validator {
             config,
             verifier: ModelVerifier::load(&tiny, &options).expect("model"),
+            models: WindowModels::new(tiny.clone(), options, None),
             drand,
             chain: LocalClockChain::new(0, 12).expect("chain"),
             stores: MinerStores::shared(

@@ -15,6 +15,7 @@
 //! | `mining_beacon`, `challenge_beacon` | drand beacons `{"round", "randomness", "signature"}` (hex) |
 //! | `first_block_hash` | hex of the window's first block hash |
 //! | `model_id` | the network's `model_id` for the window (CID string) |
+//! | `checkpoint` | the trainer's signed manifest the window ran under; absent under the validator's own model |
 //! | `metagraph` | `{"netuid", "burn_uid", "neurons": [{"uid", "hotkey"}]}` |
 //! | `excluded` | SS58 hotkeys under an exclusion covering the window, as the state had them |
 //! | `processed_at_unix` | the outcome's processing time (an input, so replays match) |
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use grail_drand::{dev, verify_beacon, Beacon, ChainInfo};
+use grail_protocol::checkpoint::{verify_manifest, CheckpointManifest};
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::keys::Hotkey;
 use grail_protocol::params::NetworkParams;
@@ -66,6 +68,8 @@ pub struct Transcript {
     pub challenge_beacon: Beacon,
     pub first_block_hash: String,
     pub model_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointManifest>,
     pub metagraph: Metagraph,
     pub excluded: Vec<Hotkey>,
     pub processed_at_unix: u64,
@@ -116,6 +120,8 @@ impl From<&WindowOutcome> for TranscriptOutcome {
 #[derive(Debug, Clone, Copy)]
 pub struct TranscriptParts<'a> {
     pub metagraph: &'a Metagraph,
+    /// The checkpoint the window ran under, if any.
+    pub checkpoint: Option<&'a CheckpointManifest>,
     pub weights_config: &'a WeightsConfig,
     pub prior_records: &'a [MinerRecord],
     pub report: &'a WindowReport,
@@ -158,6 +164,7 @@ impl Transcript {
             challenge_beacon: inputs.challenge_beacon.beacon().clone(),
             first_block_hash: hex::encode(inputs.first_block_hash),
             model_id,
+            checkpoint: parts.checkpoint.cloned(),
             metagraph: parts.metagraph.clone(),
             excluded: inputs.excluded.iter().copied().collect(),
             processed_at_unix: inputs.processed_at_unix,
@@ -294,6 +301,9 @@ impl Transcript {
             objects: &objects,
             processed_at_unix: self.processed_at_unix,
         };
+        if let Some(m) = &self.checkpoint {
+            self.check_checkpoint(m, &mut differences);
+        }
         let report = verify_window(verifier, &inputs)?;
         let (_, weights) = window_weights(
             &self.weights_config,
@@ -311,6 +321,38 @@ impl Transcript {
             &mut differences,
         );
         Ok(Replay { outcome: report.outcome, weights, differences })
+    }
+}
+
+impl Transcript {
+    /// The recorded checkpoint must be signed by the trainer it names and name this window's
+    /// model and parameters, from this window or earlier.
+    fn check_checkpoint(&self, m: &CheckpointManifest, differences: &mut Vec<String>) {
+        let signed = Hotkey::from_ss58(&m.trainer)
+            .map_err(|e| e.to_string())
+            .and_then(|trainer| verify_manifest(m, &trainer).map_err(|e| e.to_string()));
+        if let Err(e) = signed {
+            differences.push(format!("checkpoint: {e}"));
+        }
+        if m.model_id != self.model_id {
+            differences.push(format!(
+                "checkpoint: model_id {} is not the transcript's {}",
+                m.model_id, self.model_id
+            ));
+        }
+        if m.from_window > self.window {
+            differences.push(format!(
+                "checkpoint: from window {}, after the transcript's window {}",
+                m.from_window, self.window
+            ));
+        }
+        if m.environment != self.network.environment || m.generation != self.network.generation {
+            differences.push(
+                "checkpoint: its environment or generation parameters are not the transcript's \
+                 network parameters"
+                    .into(),
+            );
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use grail_challenges::env::environment_by_id;
 use grail_challenges::prompt::PromptRenderer;
 use grail_cli::beacon::BeaconArgs;
 use grail_cli::chain::ChainArgs;
+use grail_cli::checkpoint::CheckpointArgs;
 use grail_cli::config::ConfigArgs;
 use grail_cli::model::ModelArgs;
 use grail_cli::network::NetworkArgs;
@@ -19,6 +20,7 @@ use grail_cli::wallet::WalletArgs;
 use grail_cli::windows::WindowRangeArgs;
 use grail_protocol::keys::HotkeyPair;
 
+use crate::checkpoints::MinerCheckpoints;
 use crate::window_loop::{check_environment, Budget, Miner, WindowReport, Windows};
 
 /// How long a node that cannot be reached at start is retried.
@@ -42,6 +44,8 @@ pub struct MinerArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
     /// Seconds kept free before the upload deadline for signing, upload, and the validators' next
     /// read of the store (they read it about once a second; a file they have not read by the
     /// deadline does not count).
@@ -115,6 +119,22 @@ impl MinerArgs {
         let model_file = self.model.model_file();
         let model_id = grail_fingerprint::model_id(&model_file)
             .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
+        let checkpoints =
+            self.checkpoint.source(std::path::Path::new("grail-checkpoints"))?.map(|source| {
+                tracing::info!(
+                    store = source.store.description(),
+                    trainer = %source.trainer,
+                    cache = %source.cache.display(),
+                    "windows are mined under the trainer's checkpoints once published"
+                );
+                MinerCheckpoints {
+                    checkpoints: grail_checkpoint::Checkpoints::new(source),
+                    base_dir: dir.clone(),
+                    base_params: params.clone(),
+                    options: self.model.engine_options(),
+                    loaded: dir.clone(),
+                }
+            });
         tracing::info!(
             model = %dir.display(),
             model_id = %model_id,
@@ -137,6 +157,7 @@ impl MinerArgs {
             params,
             safety_margin_s: self.margin,
             runtime,
+            checkpoints,
         })
     }
 }

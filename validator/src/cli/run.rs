@@ -13,6 +13,7 @@ use grail_chain::rpc::submit::ERA_PERIOD;
 use grail_chain::tlock::RoundSchedule;
 use grail_cli::beacon::BeaconArgs;
 use grail_cli::chain::ChainArgs;
+use grail_cli::checkpoint::CheckpointArgs;
 use grail_cli::config::ConfigArgs;
 use grail_cli::http::{HttpArgs, MetricsArgs};
 use grail_cli::model::ModelArgs;
@@ -33,6 +34,7 @@ use crate::http::{metrics_router, router, LiveStatus};
 use crate::intake::{CommitmentPolicy, MinerStores};
 use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
 use crate::metagraph::MetagraphSource;
+use crate::models::WindowModels;
 use crate::onchain::{OnChain, OnChainConfig};
 use crate::pipeline::ModelVerifier;
 use crate::sink::FileSink;
@@ -100,6 +102,8 @@ pub struct RunArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub network: NetworkArgs,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
     #[command(flatten)]
     pub verify: VerifyArgs,
     #[command(flatten)]
@@ -381,6 +385,16 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
     let verifier = tokio::task::block_in_place(|| ModelVerifier::load(dir, &options))
         .with_context(|| format!("loading the model {}", dir.display()))?;
     let data = &config.data_dir;
+    let checkpoints = args.checkpoint.source(&data.join("checkpoints"))?.map(|source| {
+        tracing::info!(
+            store = source.store.description(),
+            trainer = %source.trainer,
+            cache = %source.cache.display(),
+            "windows run under the trainer's checkpoints once published"
+        );
+        grail_checkpoint::Checkpoints::new(source)
+    });
+    let models = WindowModels::new(dir.clone(), options, checkpoints);
     let state =
         State::open(data).with_context(|| format!("opening the state in {}", data.display()))?;
     let live = LiveStatus::new(metagraph.netuid).with_history(data.clone());
@@ -456,7 +470,7 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         None => (None, None),
     };
     let mut validator =
-        Validator { config, verifier, drand, chain, stores, state, sink, live, emitted };
+        Validator { config, verifier, models, drand, chain, stores, state, sink, live, emitted };
     validator.run(observer).await.context("validator loop")?;
     if let Some((finish, handle)) = on_chain {
         // The last window's weights still go on chain before the process ends.

@@ -1,0 +1,153 @@
+//! `grail-trainer`'s command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use grail_challenges::env::environment_by_id;
+use grail_cli::config::ConfigArgs;
+use grail_cli::log::LogArgs;
+use grail_cli::storage::StorageArgs;
+use grail_cli::wallet::WalletArgs;
+use grail_protocol::params::{
+    EnvironmentSpec, GenerationParams, DEFAULT_EOS_PROBABILITY_FLOOR, DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_TEMPERATURE,
+};
+
+/// The trainer of a grail-rs network: publishes the model each window runs.
+#[derive(Debug, Parser)]
+#[command(name = "grail-trainer", version, about)]
+pub struct Cli {
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish a model folder as the checkpoint of --from-window on: its files under
+    /// checkpoints/{model_id}/ of the store, then the manifest, signed by the wallet's hotkey,
+    /// at checkpoints/manifests/{W}.json. Miners and validators that trust this hotkey
+    /// (--checkpoint.trainer) switch to it at that window.
+    Publish(Box<PublishArgs>),
+}
+
+/// `publish`'s flags.
+#[derive(Debug, clap::Args)]
+struct PublishArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The model folder: model.onnx and the files beside it (tokenizer.json, config.json, ...),
+    /// regular files with plain names only.
+    #[arg(id = "model", long = "model", env = "GRAIL_MODEL", help_heading = "Checkpoint")]
+    model: PathBuf,
+    /// The first window the checkpoint holds for. Publish it at least a window ahead, so
+    /// miners have fetched it when the window starts.
+    #[arg(
+        id = "from_window",
+        long = "from-window",
+        env = "GRAIL_FROM_WINDOW",
+        help_heading = "Checkpoint"
+    )]
+    from_window: u64,
+    /// Problem environment under this model: sat or arith.
+    #[arg(
+        id = "env",
+        long = "env",
+        env = "GRAIL_ENV",
+        default_value = "sat",
+        help_heading = "Network"
+    )]
+    env: String,
+    /// Sampling temperature under this model.
+    #[arg(
+        id = "temperature",
+        long = "temperature",
+        env = "GRAIL_TEMPERATURE",
+        default_value_t = DEFAULT_TEMPERATURE,
+        help_heading = "Network"
+    )]
+    temperature: f32,
+    /// Completion length cap under this model, in tokens.
+    #[arg(
+        id = "max_new_tokens",
+        long = "max-new-tokens",
+        env = "GRAIL_MAX_NEW_TOKENS",
+        default_value_t = DEFAULT_MAX_NEW_TOKENS,
+        help_heading = "Network"
+    )]
+    max_new_tokens: u32,
+    /// Floor on the EOS probability where a completion stops on EOS (0: off).
+    #[arg(
+        id = "eos_probability_floor",
+        long = "eos-probability-floor",
+        env = "GRAIL_EOS_PROBABILITY_FLOOR",
+        default_value_t = DEFAULT_EOS_PROBABILITY_FLOOR,
+        help_heading = "Network"
+    )]
+    eos_probability_floor: f32,
+    #[command(flatten)]
+    wallet: WalletArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Runs the command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Publish(args) => publish(&args),
+    }
+}
+
+fn publish(args: &PublishArgs) -> anyhow::Result<()> {
+    let env = environment_by_id(&args.env).context("--env")?;
+    let environment = EnvironmentSpec { id: env.id().into(), version: env.version() };
+    let generation = GenerationParams {
+        temperature: args.temperature,
+        max_new_tokens: args.max_new_tokens,
+        eos_probability_floor: args.eos_probability_floor,
+    };
+    generation.validate().context("--temperature, --max-new-tokens, --eos-probability-floor")?;
+    let pair = args.wallet.load()?;
+    let store = args.storage.open().context("opening the storage")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    tracing::info!(
+        model = %args.model.display(),
+        from_window = args.from_window,
+        trainer = %pair.hotkey(),
+        store = store.description(),
+        "publishing the checkpoint"
+    );
+    let started = std::time::Instant::now();
+    let published = runtime
+        .block_on(grail_checkpoint::publish(
+            &args.model,
+            &store,
+            &pair,
+            args.from_window,
+            environment,
+            generation,
+            |file| tracing::info!(file = %file.name, bytes = file.bytes, cid = %file.cid, "uploaded"),
+        ))
+        .with_context(|| format!("publishing {}", args.model.display()))?;
+    let m = &published.manifest;
+    let line = serde_json::json!({
+        "from_window": m.from_window,
+        "model_id": m.model_id,
+        "manifest": published.manifest_key,
+        "location": m.location,
+        "files": m.files.len(),
+        "bytes": published.bytes,
+        "trainer": m.trainer,
+        "environment": m.environment,
+        "generation": m.generation,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{line}");
+    Ok(())
+}

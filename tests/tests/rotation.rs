@@ -89,6 +89,21 @@ fn windows_switch_models_at_the_checkpoint_and_bad_manifests_keep_the_previous_m
     bytes.extend_from_slice(b"\n");
     std::fs::write(&tokenizer, bytes).unwrap();
 
+    // The trainer's own check of its store, as the roles will see it.
+    let check = Command::new(bin("grail-trainer"))
+        .arg("check")
+        .args(checkpoint_flags(dir, &trainer, "check-cache"))
+        .args(["--window", &(w + 3).to_string()])
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "two manifests are refused");
+    let checked: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let accepted = checked["accepted"].as_array().unwrap();
+    assert_eq!(accepted.len(), 1, "{checked}");
+    assert_eq!(accepted[0]["model_id"], second_id.as_str());
+    assert_eq!(checked["refused"].as_array().unwrap().len(), 2, "{checked}");
+    assert_eq!(checked["window"]["from_window"], w + 1, "{checked}");
+
     let miners: Vec<_> = (1..=3)
         .map(|i| {
             let last = if i == 3 { w + 1 } else { w + 3 };

@@ -64,7 +64,7 @@ fn flags_override_the_file_and_the_file_overrides_defaults() {
     let r = run(&["run", "--config", f, "--window.blocks", "9"]).unwrap();
     assert_eq!(r.network.blocks, 9, "the flag wins");
     assert_eq!(r.network.challenge_buffer, 7, "the file, in either spelling");
-    assert_eq!(r.network.temperature, 0.5);
+    assert_eq!(r.network.generation.temperature, 0.5);
     assert_eq!(r.network.grace, grail_protocol::params::DEFAULT_GRACE_PERIOD_S, "the default");
     assert_eq!(r.metagraph, PathBuf::from("g.json"), "a required setting from the file");
     assert_eq!(r.peers, vec!["a", "b"]);

@@ -3,8 +3,9 @@
 
 use grail_challenges::env::environment_by_id;
 use grail_protocol::params::{
-    NetworkParams, DEFAULT_BLOCKS_PER_WINDOW, DEFAULT_CHALLENGE_BUFFER_S, DEFAULT_GRACE_PERIOD_S,
-    DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE,
+    EnvironmentSpec, GenerationParams, NetworkParams, DEFAULT_BLOCKS_PER_WINDOW,
+    DEFAULT_CHALLENGE_BUFFER_S, DEFAULT_GRACE_PERIOD_S, DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_TEMPERATURE,
 };
 
 /// A network parameter the flags cannot use.
@@ -46,6 +47,14 @@ pub struct NetworkArgs {
         default_value_t = DEFAULT_CHALLENGE_BUFFER_S
     )]
     pub challenge_buffer: u64,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+/// The environment and how completions are generated: what a checkpoint names with its model.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Network")]
+pub struct GenerationArgs {
     /// Problem environment: sat or arith.
     #[arg(id = "env", long = "env", env = "GRAIL_ENV", default_value = "sat")]
     pub env: String,
@@ -67,21 +76,33 @@ pub struct NetworkArgs {
     pub max_new_tokens: u32,
 }
 
+impl GenerationArgs {
+    /// The environment (one this build runs) and the generation parameters, validated.
+    pub fn spec(&self) -> Result<(EnvironmentSpec, GenerationParams), NetworkArgsError> {
+        let env = environment_by_id(&self.env)?;
+        let environment = EnvironmentSpec { id: env.id().into(), version: env.version() };
+        let generation = GenerationParams {
+            temperature: self.temperature,
+            max_new_tokens: self.max_new_tokens,
+            ..GenerationParams::default()
+        };
+        generation.validate()?;
+        Ok((environment, generation))
+    }
+}
+
 impl NetworkArgs {
     /// The network's parameters on a chain of `block_time_s` seconds per block, validated.
     pub fn params(&self, block_time_s: u64) -> Result<NetworkParams, NetworkArgsError> {
-        let env = environment_by_id(&self.env)?;
-        let mut params = NetworkParams {
+        let (environment, generation) = self.generation.spec()?;
+        let params = NetworkParams {
             blocks_per_window: self.blocks,
             block_time_s,
             grace_period_s: self.grace,
             challenge_buffer_s: self.challenge_buffer,
-            ..NetworkParams::default()
+            generation,
+            environment,
         };
-        params.environment.id = env.id().into();
-        params.environment.version = env.version();
-        params.generation.temperature = self.temperature;
-        params.generation.max_new_tokens = self.max_new_tokens;
         params.validate()?;
         Ok(params)
     }

@@ -62,7 +62,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "grail-beacon",
         ],
     ),
-    ("trainer", &["grail-protocol", "grail-challenges", "grail-checkpoint", "grail-cli"]),
+    ("trainer", &["grail-protocol", "grail-checkpoint", "grail-cli"]),
     (
         "audit",
         &[

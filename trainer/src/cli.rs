@@ -4,16 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use grail_challenges::env::environment_by_id;
 use grail_cli::checkpoint::CheckpointArgs;
 use grail_cli::config::ConfigArgs;
 use grail_cli::log::LogArgs;
+use grail_cli::network::GenerationArgs;
 use grail_cli::storage::StorageArgs;
 use grail_cli::wallet::WalletArgs;
-use grail_protocol::params::{
-    EnvironmentSpec, GenerationParams, DEFAULT_EOS_PROBABILITY_FLOOR, DEFAULT_MAX_NEW_TOKENS,
-    DEFAULT_TEMPERATURE,
-};
+use grail_protocol::params::{GenerationParams, DEFAULT_EOS_PROBABILITY_FLOOR};
 
 /// The trainer of a grail-rs network: publishes the model each window runs.
 #[derive(Debug, Parser)]
@@ -67,33 +64,8 @@ struct PublishArgs {
         help_heading = "Checkpoint"
     )]
     from_window: u64,
-    /// Problem environment under this model: sat or arith.
-    #[arg(
-        id = "env",
-        long = "env",
-        env = "GRAIL_ENV",
-        default_value = "sat",
-        help_heading = "Network"
-    )]
-    env: String,
-    /// Sampling temperature under this model.
-    #[arg(
-        id = "temperature",
-        long = "temperature",
-        env = "GRAIL_TEMPERATURE",
-        default_value_t = DEFAULT_TEMPERATURE,
-        help_heading = "Network"
-    )]
-    temperature: f32,
-    /// Completion length cap under this model, in tokens.
-    #[arg(
-        id = "max_new_tokens",
-        long = "max-new-tokens",
-        env = "GRAIL_MAX_NEW_TOKENS",
-        default_value_t = DEFAULT_MAX_NEW_TOKENS,
-        help_heading = "Network"
-    )]
-    max_new_tokens: u32,
+    #[command(flatten)]
+    generation: GenerationArgs,
     /// Floor on the EOS probability where a completion stops on EOS (0: off).
     #[arg(
         id = "eos_probability_floor",
@@ -118,14 +90,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn publish(args: &PublishArgs) -> anyhow::Result<()> {
-    let env = environment_by_id(&args.env).context("--env")?;
-    let environment = EnvironmentSpec { id: env.id().into(), version: env.version() };
-    let generation = GenerationParams {
-        temperature: args.temperature,
-        max_new_tokens: args.max_new_tokens,
-        eos_probability_floor: args.eos_probability_floor,
-    };
-    generation.validate().context("--temperature, --max-new-tokens, --eos-probability-floor")?;
+    let (environment, generation) = args.generation.spec()?;
+    let generation =
+        GenerationParams { eos_probability_floor: args.eos_probability_floor, ..generation };
+    generation.validate().context("--eos-probability-floor")?;
     let pair = args.wallet.load()?;
     let store = args.storage.open().context("opening the storage")?;
     let runtime = tokio::runtime::Builder::new_current_thread()

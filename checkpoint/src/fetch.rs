@@ -184,7 +184,14 @@ impl Checkpoints {
     /// Reads, verifies and fetches the manifest at `key`, which names `window`.
     async fn check(&self, window: u64, key: &str) -> Result<Checkpoint, CheckpointError> {
         let invalid = |reason: String| CheckpointError::Invalid(format!("{key}: {reason}"));
-        let Some((_, bytes)) = self.source.store.read(key, MAX_MANIFEST_BYTES).await? else {
+        let read = self.source.store.read(key, MAX_MANIFEST_BYTES).await.map_err(|e| match e {
+            // Content, not the store failing: refused, not tried again while unchanged.
+            grail_storage::StoreError::TooLarge { size, limit, .. } => {
+                invalid(format!("{size} bytes exceed the manifest limit {limit}"))
+            }
+            e => e.into(),
+        })?;
+        let Some((_, bytes)) = read else {
             return Err(CheckpointError::Io {
                 what: "reading",
                 path: key.into(),

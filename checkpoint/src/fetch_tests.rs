@@ -176,3 +176,16 @@ async fn a_store_with_no_manifests_yet_holds_no_checkpoint() {
     assert!(got.accepted.is_empty() && got.refused.is_empty() && got.retry.is_empty());
     assert!(s.checkpoints.for_window(u64::MAX).is_none());
 }
+
+#[tokio::test]
+async fn an_oversized_manifest_is_refused_not_retried() {
+    let mut s = setup();
+    s.store.put(&manifest_key(10), vec![b' '; 70_000]).await.expect("put");
+    let got = s.checkpoints.refresh().await.expect("refresh");
+    assert!(got.retry.is_empty(), "{got:?}");
+    let reason = &got.refused[0].reason;
+    assert_eq!(
+        reason,
+        "checkpoints/manifests/10.json: 70000 bytes exceed the manifest limit 65536"
+    );
+}

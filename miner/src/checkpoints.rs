@@ -1,5 +1,5 @@
-//! The miner's side of checkpoints: before each window it fetches any new checkpoint of the
-//! trainer's store and, when the window's checkpoint is another model than the loaded one,
+//! The miner's side of checkpoints: while it waits for a window, and again at its start, it
+//! fetches any new checkpoint of the trainer's store and, when the window's checkpoint is another model than the loaded one,
 //! loads it with the environment and generation parameters its manifest names. A store that
 //! cannot be listed leaves the loaded model in place (the window is mined under it, and a
 //! validator that knows better rejects the file at its header).
@@ -33,6 +33,15 @@ pub struct MinerCheckpoints {
 }
 
 impl<C: ChainSource> Miner<C> {
+    /// Fetches any new checkpoint now; a failure is logged (the next window tries again).
+    pub fn prefetch_checkpoints(&mut self) {
+        if let Some(models) = &mut self.checkpoints {
+            if let Err(e) = self.runtime.block_on(models.checkpoints.refresh()) {
+                tracing::warn!(error = %e, "the trainer's checkpoints could not be listed");
+            }
+        }
+    }
+
     /// Loads the model of `window`'s checkpoint if another is loaded; see the module docs.
     pub fn switch_model(&mut self, window: u64) -> anyhow::Result<()> {
         let Some(models) = &mut self.checkpoints else {

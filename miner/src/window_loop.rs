@@ -311,7 +311,12 @@ impl<C: ChainSource> Miner<C> {
             }
             let start = clock.window_start(window, l)? as f64;
             if start > now {
-                std::thread::sleep(Duration::from_secs_f64(start - now));
+                // The wait before a window fetches its checkpoint, so its start only loads it.
+                self.prefetch_checkpoints();
+                let now = unix_now_f64();
+                if start > now {
+                    std::thread::sleep(Duration::from_secs_f64(start - now));
+                }
             }
             match self.mine_window(window, budget) {
                 Ok(Some(report)) => on_report(&report),

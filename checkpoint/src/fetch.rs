@@ -58,13 +58,6 @@ impl Checkpoint {
             ..base.clone()
         }
     }
-
-    /// The binary `model_id` (the form window headers carry).
-    pub fn model_id_bytes(&self) -> Vec<u8> {
-        cid::Cid::try_from(self.manifest.model_id.as_str())
-            .map(|c| c.to_bytes())
-            .unwrap_or_default()
-    }
 }
 
 /// A manifest that was refused, and why.

@@ -55,7 +55,6 @@ async fn published_checkpoints_are_fetched_checked_and_scheduled_by_window() {
         assert_eq!(&c.manifest, want, "window {window}");
         let id = grail_fingerprint::model_id(&c.dir.join("model.onnx")).expect("model_id");
         assert_eq!(id.to_string(), want.model_id);
-        assert_eq!(c.model_id_bytes(), id.to_bytes());
     }
     // A second refresh reads nothing new, and a republish of a window is refused.
     assert!(s.checkpoints.refresh().await.expect("refresh").accepted.is_empty());

@@ -102,6 +102,37 @@ fn with_miner_flags(
     cmd
 }
 
+/// `grail-validator run` on the tiny model over `windows`, for miners made by
+/// [`miner_command_windows`] (16 tokens, store `dir/storage`, metagraph `dir/metagraph.json`),
+/// with data folder `data`, `rollouts` checked per file and a 2 s challenge buffer; `chain`
+/// holds the chain and window flags.
+pub fn validator_command_windows(
+    dir: &Path,
+    data: &Path,
+    beacon_url: &str,
+    windows: std::ops::RangeInclusive<u64>,
+    rollouts: u32,
+    chain: &[String],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin("grail-validator"));
+    cmd.arg("run")
+        .arg("--model")
+        .arg(fixture("models/tiny"))
+        .arg("--data")
+        .arg(data)
+        .arg("--metagraph")
+        .arg(dir.join("metagraph.json"))
+        .args(["--beacon.chain", "local", "--beacon.relay", beacon_url])
+        .args(chain)
+        .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
+        .args(["--verify.rollouts", &rollouts.to_string()])
+        .args(["--from-window", &windows.start().to_string()])
+        .args(["--until-window", &windows.end().to_string()])
+        .arg("--storage.path")
+        .arg(dir.join("storage"));
+    cmd
+}
+
 /// The chain and window flags of a role on the local clock chain from `genesis` (unix s): 1 s
 /// blocks, `blocks`-block windows, 2 s of grace.
 pub fn clock_flags(genesis: u64, blocks: u64) -> Vec<String> {

@@ -17,8 +17,8 @@ use grail_protocol::codec::{decode, Limits};
 use grail_protocol::keys::Hotkey;
 use grail_protocol::window_file::window_file_key;
 use grail_tests::{
-    bin, ci_scale, clock_flags, fixture, keygen, miner_command_windows, window_ahead,
-    write_metagraph, LocalBeacon,
+    bin, ci_scale, clock_flags, keygen, miner_command_windows, validator_command_windows,
+    window_ahead, write_metagraph, LocalBeacon,
 };
 use serde_json::Value;
 
@@ -54,23 +54,7 @@ fn an_export_reads_back_in_pyarrow_and_json_as_the_window_files() {
         })
         .collect();
     let data = dir.join("v");
-    let run = Command::new(bin("grail-validator"))
-        .arg("run")
-        .arg("--model")
-        .arg(fixture("models/tiny"))
-        .arg("--data")
-        .arg(&data)
-        .arg("--metagraph")
-        .arg(dir.join("metagraph.json"))
-        .args(["--beacon.chain", "local", "--beacon.relay", &url])
-        .args(&chain)
-        .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
-        .args(["--verify.rollouts", "3"])
-        .args(["--from-window", &w.to_string(), "--until-window", &w.to_string()])
-        .arg("--storage.path")
-        .arg(dir.join("storage"))
-        .output()
-        .unwrap();
+    let run = validator_command_windows(dir, &data, &url, w..=w, 3, &chain).output().unwrap();
     let line: Value = serde_json::from_str(ok("validator", &run).trim()).unwrap();
     for m in miners {
         let out = m.wait_with_output().unwrap();

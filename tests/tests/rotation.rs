@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use grail_tests::{
-    bin, ci_scale, clock_flags, fixture, keygen, miner_command_windows, window_ahead,
-    write_metagraph, LocalBeacon,
+    bin, ci_scale, clock_flags, fixture, keygen, miner_command_windows, validator_command_windows,
+    window_ahead, write_metagraph, LocalBeacon,
 };
 use serde_json::Value;
 
@@ -115,21 +115,8 @@ fn windows_switch_models_at_the_checkpoint_and_bad_manifests_keep_the_previous_m
         })
         .collect();
     let data = dir.join("v");
-    let run = Command::new(bin("grail-validator"))
-        .arg("run")
-        .arg("--model")
-        .arg(fixture("models/tiny"))
-        .arg("--data")
-        .arg(&data)
-        .arg("--metagraph")
-        .arg(dir.join("metagraph.json"))
-        .args(["--beacon.chain", "local", "--beacon.relay", &url])
-        .args(&chain)
-        .args(["--window.challenge-buffer", "2", "--max-new-tokens", "16", "--threads", "1"])
-        .args(["--verify.rollouts", "2", "--transcripts"])
-        .args(["--from-window", &w.to_string(), "--until-window", &(w + 3).to_string()])
-        .arg("--storage.path")
-        .arg(dir.join("storage"))
+    let run = validator_command_windows(dir, &data, &url, w..=w + 3, 2, &chain)
+        .arg("--transcripts")
         .args(checkpoint_flags(dir, &trainer, "v/checkpoints"))
         .output()
         .unwrap();

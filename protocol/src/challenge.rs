@@ -132,4 +132,19 @@ mod tests {
         assert_eq!(select_miners(&r, &keys, 50).len(), 20);
         assert_ne!(a, select_miners(&[2u8; 32], &keys, 5));
     }
+
+    #[test]
+    fn a_smaller_selection_is_part_of_a_larger_one() {
+        // The partial shuffle fixes its first `n` picks whatever the count, so a validator that
+        // checks more miners checks a superset of one that checks fewer.
+        let keys: Vec<Hotkey> = (0..40u8).map(|i| Hotkey([i; 32])).collect();
+        for seed in 0..20u8 {
+            let r = [seed; 32];
+            for (small, large) in [(1, 2), (3, 7), (16, 39), (10, 40)] {
+                let a = select_miners(&r, &keys, small);
+                let b = select_miners(&r, &keys, large);
+                assert!(a.iter().all(|k| b.contains(k)), "{small} of {large}, seed {seed}");
+            }
+        }
+    }
 }

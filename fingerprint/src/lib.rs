@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod model_id;
+pub mod roofline;
 pub mod runtime;
 pub mod session;
 pub mod weights;

@@ -84,7 +84,8 @@ pub struct VerifyParams {
     /// Relative commitment tolerance `τ` (see `commitment`). Default
     /// [`DEFAULT_COMMIT_TOLERANCE`].
     pub commit_tolerance: f64,
-    /// Windows a failing miner is excluded for. Default [`DEFAULT_EXCLUSION_WINDOWS`].
+    /// Windows a failing miner is excluded for when every candidate is checked; times
+    /// `⌈candidates / checked⌉` when fewer are. Default [`DEFAULT_EXCLUSION_WINDOWS`].
     pub exclusion_windows: u64,
     /// Largest window file. Default [`DEFAULT_MAX_FILE_BYTES`].
     pub max_file_bytes: u64,

@@ -72,6 +72,30 @@ fn miner_bench_prints_every_figure() {
     let s = &line["seconds"];
     let ratio = s["proofs"].as_f64().unwrap() / s["plain"].as_f64().unwrap();
     assert!((100.0 * (ratio - 1.0) - overhead).abs() < 1e-6, "overhead is not time(a)/time(b)-1");
+
+    // The roofline: the default sweep, each point's rates derived from its tokens per second.
+    let roof = &line["roofline"];
+    positive(
+        roof,
+        &["flop_per_token", "matmul_weight_bytes", "peak_gflop_per_s", "peak_read_gb_per_s"],
+    );
+    assert!(number(roof, "matmul_weight_bytes") <= number(roof, "weight_bytes"), "{roof}");
+    let flop = number(roof, "flop_per_token");
+    let bytes = number(roof, "matmul_weight_bytes");
+    let points = roof["decode"].as_array().unwrap();
+    let batches: Vec<u64> = points.iter().map(|p| p["batch"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [1, 4, 16, 32, 64], "{roof}");
+    for p in points {
+        let (b, tps) = (number(p, "batch"), number(p, "tokens_per_s"));
+        assert!(tps > 0.0, "{p}");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        assert!(close(number(p, "gflop_per_s"), tps * flop / 1e9), "{p}");
+        assert!(close(number(p, "weight_gb_per_s"), tps / b * bytes / 1e9), "{p}");
+        let peak = number(roof, "peak_gflop_per_s");
+        assert!(close(number(p, "fraction_of_peak_flops"), number(p, "gflop_per_s") / peak));
+    }
+    let engine = number(roof, "engine_gflop_per_s");
+    assert!((engine - number(&line, "tokens_per_s") * flop / 1e9).abs() < 1e-9 * engine, "{roof}");
 }
 
 #[test]
@@ -104,6 +128,15 @@ fn validator_bench_prints_every_figure() {
     assert!(number(&line, "full_window_rollouts") >= 16.0);
     let tokens = number(&line, "completion_tokens");
     assert!((16.0..=256.0).contains(&tokens), "{tokens} completion tokens for 16 rollouts");
+    // The paced count: the budget left after the fingerprint over one full-window miner's cost,
+    // clamped to the default floor (16) and cap (256).
+    let budget = number(&line, "pace_budget_s");
+    assert_eq!(budget, number(&line, "pace_fraction") * 30.0 * 12.0, "{line}");
+    let per_miner = number(&line, "full_window_validator_s");
+    let affordable = ((budget - number(&line, "fingerprint_s")) / per_miner).floor();
+    assert_eq!(number(&line, "miners_per_window_affordable"), affordable, "{line}");
+    assert!(number(&line, "miners_per_window_affordable_bench_file") >= affordable, "{line}");
+    assert_eq!(number(&line, "miners_checked_per_window"), affordable.clamp(16.0, 256.0), "{line}");
 }
 
 #[test]

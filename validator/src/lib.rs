@@ -12,6 +12,7 @@ pub mod metagraph;
 pub mod metrics;
 pub mod models;
 pub mod onchain;
+pub mod pace;
 pub mod pipeline;
 pub mod scoring;
 pub mod sink;

@@ -31,6 +31,7 @@ use crate::http::LiveStatus;
 use crate::intake::{backfill, cutoff_ms, MinerStores, Progress, Spool, Watched, Watcher};
 use crate::metagraph::{Metagraph, MetagraphSource};
 use crate::models::WindowModels;
+use crate::pace::{Pace, PaceConfig};
 use crate::pipeline::{verify_window_observed, window_schedule, ModelVerifier, WindowInputs};
 use crate::scoring::window_weights;
 use crate::sink::{FileSink, WeightsSink};
@@ -64,6 +65,23 @@ pub struct LiveConfig {
     /// Windows of verified files kept for export (`DATA/verified/`): a window's files go once
     /// this many newer windows are committed; 0 keeps none.
     pub retain_windows: u64,
+    /// Fraction of the window's length verifying a window may take ([`crate::pace`]); 0 checks
+    /// `verify.miners_checked` every window.
+    pub pace_fraction: f64,
+    /// Fewest miners fully checked per window when pacing.
+    pub min_miners: u32,
+}
+
+impl LiveConfig {
+    /// How the miners checked per window are sized.
+    pub fn pace(&self) -> PaceConfig {
+        PaceConfig {
+            fraction: self.pace_fraction,
+            floor: self.min_miners,
+            cap: self.verify.miners_checked,
+            window_s: (self.network.blocks_per_window * self.network.block_time_s) as f64,
+        }
+    }
 }
 
 /// What the loop tells its caller as it goes: each processed window's line, and the moment a
@@ -107,6 +125,8 @@ pub struct Validator<C: ChainSource> {
     pub state: State,
     pub sink: FileSink,
     pub live: LiveStatus,
+    /// Miners to fully check per window, from the measured pace.
+    pub pace: Pace,
     /// Told the window of each emitted weights (the task putting weights on chain listens).
     pub emitted: Option<tokio::sync::watch::Sender<u64>>,
 }
@@ -357,13 +377,24 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
             }
         }
 
-        tracing::info!(window, files = objects.len(), miners = miners.len(), "verifying window");
+        let pace = self.pace.estimate();
+        // The count this window checks; the transcript records it, so a replay checks the same.
+        let verify = VerifyParams { miners_checked: pace.miners, ..cfg.verify };
+        tracing::info!(
+            window,
+            files = objects.len(),
+            miners = miners.len(),
+            checking_up_to = pace.miners,
+            seconds_per_checked_miner = pace.per_miner_s.map(|s| format!("{s:.2}")),
+            budget_s = format!("{:.0}", pace.budget_s),
+            "verifying window"
+        );
         let started = Instant::now();
         let model_id = self.verifier.model_id().to_vec();
         let inputs = WindowInputs {
             window,
             network: &model.network,
-            verify: &cfg.verify,
+            verify: &verify,
             clock,
             drand: &drand,
             mining_beacon: &mining,
@@ -384,6 +415,19 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
         let seconds = started.elapsed().as_secs_f64();
         let tokens = report.forward.values().map(|f| f.tokens).sum();
         self.live.checks_done(tokens, &report.stage_seconds);
+        self.pace.observe(report.selected, report.checked_seconds(), seconds);
+        let next = self.pace.estimate();
+        self.live.pace(next.miners, next.per_miner_s);
+        if seconds > pace.budget_s && pace.budget_s > 0.0 {
+            tracing::warn!(
+                window,
+                seconds = format!("{seconds:.1}"),
+                budget_s = format!("{:.0}", pace.budget_s),
+                checked = report.selected,
+                next_window_checks = next.miners,
+                "verifying the window took longer than its budget"
+            );
+        }
 
         let weights_config = WeightsConfig { burn_uid: metagraph.burn_uid, ..cfg.weights };
         let by_uid = metagraph.by_uid();

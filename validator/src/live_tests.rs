@@ -53,7 +53,10 @@ async fn a_committed_window_without_weights_gets_them_at_start() {
         poll_interval: Duration::from_millis(200),
         trust_store_times: false,
         retain_windows: 0,
+        pace_fraction: crate::pace::DEFAULT_PACE_FRACTION,
+        min_miners: crate::pace::DEFAULT_MIN_MINERS,
     };
+    let pace = crate::pace::Pace::new(config.pace());
     let drand = DrandClient::new(
         dev::dev_chain_info(0, 1).expect("chain"),
         vec!["http://127.0.0.1:9".into()],
@@ -72,6 +75,7 @@ async fn a_committed_window_without_weights_gets_them_at_start() {
         state,
         sink: FileSink::new(dir.path(), Some(9)),
         live: LiveStatus::new(Some(9)),
+        pace,
         emitted: None,
     };
     let mut lines = 0;

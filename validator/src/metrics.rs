@@ -215,6 +215,17 @@ impl Metrics {
     }
 
     /// Records the chain's current window.
+    /// Sets the pacing gauges: miners the next window checks, and the estimated seconds per
+    /// checked miner (left unset before one was measured).
+    pub fn observe_pace(&mut self, miners: u32, per_miner_s: Option<f64>) {
+        self.with(|| {
+            gauge!("grail_validator_miners_to_check").set(f64::from(miners));
+            if let Some(s) = per_miner_s {
+                gauge!("grail_validator_seconds_per_checked_miner").set(s);
+            }
+        });
+    }
+
     pub fn observe_chain_window(&mut self, window: u64) {
         self.chain_window = Some(window);
         self.set_windows();
@@ -279,6 +290,15 @@ fn describe() {
     describe_counter!(
         "grail_validator_errors_total",
         "Errors retried, by source: beacon, store, chain, disk."
+    );
+    describe_gauge!(
+        "grail_validator_miners_to_check",
+        "Miners the next window fully checks, sized from the measured pace."
+    );
+    describe_gauge!(
+        "grail_validator_seconds_per_checked_miner",
+        Unit::Seconds,
+        "Estimated wall seconds to fully check one miner's file."
     );
     describe_histogram!(
         WINDOW_SECONDS,

@@ -259,6 +259,30 @@ fn honest_miners_pass_and_each_tampering_fails_at_its_stage() {
     let again = verify_window(&mut verifier, &inputs).unwrap();
     assert_eq!(again.outcome, report.outcome);
 
+    // Three of the six candidates (every miner with an attributable file) checked: the others
+    // are unchecked, and a failure excludes for ⌈6 / 3⌉ = 2 times the windows. Four of the six
+    // fail when checked, so at least one of the three does.
+    let half = VerifyParams { miners_checked: 3, ..verify };
+    let paced = verify_window(&mut verifier, &WindowInputs { verify: &half, ..inputs }).unwrap();
+    let checked: Vec<_> = paced
+        .outcome
+        .verdicts
+        .iter()
+        .filter(|v| matches!(v.result, VerdictResult::Pass | VerdictResult::Fail))
+        .collect();
+    assert_eq!((checked.len(), paced.selected), (3, 3), "{:?}", paced.outcome.verdicts);
+    let unchecked = paced.outcome.verdicts.iter().filter(|v| {
+        v.reason.as_deref() == Some("not selected for checking this window")
+            && v.result == VerdictResult::Unchecked
+    });
+    assert_eq!(unchecked.count(), 3);
+    let failed = checked.iter().filter(|v| v.result == VerdictResult::Fail).count();
+    assert!(failed >= 1);
+    assert_eq!(paced.outcome.exclusions.len(), failed);
+    for e in &paced.outcome.exclusions {
+        assert_eq!((e.from_window, e.until_window), (1, 1 + 2 * verify.exclusion_windows));
+    }
+
     // The outcome is what the state records.
     let data = tempfile::tempdir().unwrap();
     let mut state = State::open(data.path()).unwrap();

@@ -4,6 +4,7 @@
 pub mod export;
 pub mod miner;
 pub mod miner_cli;
+pub mod roofline;
 pub mod validator;
 
 use anyhow::Context;
@@ -19,7 +20,9 @@ use crate::workload::{Workload, WorkloadArgs};
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Time the fixed workload (4 groups of 16, 128 new tokens) three ways on one model: the
-    /// engine with commitments and the window file, without them, and the baseline loop.
+    /// engine with commitments and the window file, without them, and the baseline loop; then
+    /// bare decoding at several batch sizes beside the machine's measured arithmetic and
+    /// memory peaks.
     Miner(miner_cli::BenchArgs),
     /// Time verification against generation on one model: the miner's fixed workload
     /// generated, then verified with every check.

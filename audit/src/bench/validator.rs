@@ -25,6 +25,12 @@
 //! count whatever the pass feeds, so they compare with figures from the full prefill. The
 //! shared-prompt passes of step 2 (and 3) feed fewer: `prefill_tokens_run`, each call's
 //! prompt less its last token once, plus its completions (pads left out).
+//! 6. `miners_checked_per_window`: what the live validator's default pace (`--verify.pace`)
+//!    checks per window on this machine, for miners like the one of step 5:
+//!    `miners_per_window_affordable` = ⌊(pace × window − fingerprint_s) /
+//!    full_window_validator_s⌋, clamped to `--verify.min-miners` and `--verify.miners`
+//!    (`miners_per_window_affordable_bench_file` is the same for files of this benchmark's size).
+//!
 //! The weights' fingerprint, computed once per window whatever the number of miners, is timed
 //! apart (`fingerprint_s`) and left out of the ratios; `file_cost_ratio_one_miner` adds it.
 
@@ -42,8 +48,9 @@ use grail_fingerprint::Engine;
 use grail_protocol::cid::cid_of_bytes;
 use grail_protocol::codec;
 use grail_protocol::params::NetworkParams;
-use grail_protocol::verify_params::VerifyParams;
+use grail_protocol::verify_params::{VerifyParams, DEFAULT_MINERS_CHECKED};
 use grail_protocol::window_file::WindowFile;
+use grail_validator::pace::{miners_affordable, DEFAULT_MIN_MINERS, DEFAULT_PACE_FRACTION};
 use grail_validator::pipeline::forward::{shared_prompt_chunks, verify_forward, ForwardContext};
 use grail_validator::pipeline::reward::check_rewards;
 use grail_validator::pipeline::select::{rollouts_to_check, CheckedRollout};
@@ -313,6 +320,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let full_window_validator_s = window.every_rollout() / n as f64 * full_n as f64
         + full.forward / n as f64 * full_checked as f64;
 
+    // 6. How many such miners the live validator's default pace checks per window here: the
+    // fingerprint is the fixed part, each full-window miner's file the part per miner.
+    let pace_budget_s = DEFAULT_PACE_FRACTION * window_gen_s;
+    let affordable = miners_affordable(pace_budget_s, fingerprint_s, full_window_validator_s);
+    let affordable_bench_file = miners_affordable(pace_budget_s, fingerprint_s, window.total());
+    let paced = u32::try_from(affordable)
+        .unwrap_or(u32::MAX)
+        .clamp(DEFAULT_MIN_MINERS.min(DEFAULT_MINERS_CHECKED), DEFAULT_MINERS_CHECKED);
+    progress(format!(
+        "miners checked per {window_gen_s:.0} s window at pace {DEFAULT_PACE_FRACTION}: \
+         {affordable} full-window miners affordable, {paced} checked"
+    ));
+
     let rate = |count: usize, s: f64| count as f64 / s.max(1e-9);
     let generate_rollouts_per_s = rate(n, generate_s);
     let verify_rollouts_per_s = rate(n, full.total());
@@ -332,6 +352,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "window_rollouts_checked": checked,
         "full_window_rollouts": full_n,
         "fingerprint_s": fingerprint_s,
+        "pace_fraction": DEFAULT_PACE_FRACTION,
+        "pace_budget_s": pace_budget_s,
+        "miners_per_window_affordable": affordable,
+        "miners_per_window_affordable_bench_file": affordable_bench_file,
+        "miners_checked_per_window": paced,
         "seconds": {
             "generate": generate_s,
             "verify_all": full,

@@ -4,9 +4,11 @@
 
 use std::time::Instant;
 
+use super::decode::StepFeeds;
 use super::rollout::{GeneratedRollout, GroupRequest};
+use super::tensors::{broadcast_rows, empty_cache};
 use super::{baseline, Engine};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Which decoding loop to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,68 @@ pub fn time_groups(
     Ok(Timed { rollouts, tokens, seconds, groups })
 }
 
+/// What [`decode_rate`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeRate {
+    /// Rows decoded together.
+    pub batch: usize,
+    /// Steps timed.
+    pub steps: usize,
+    /// Wall seconds of the steps.
+    pub seconds: f64,
+    /// Cached positions at the first step (the prompt's length).
+    pub context: usize,
+}
+
+impl DecodeRate {
+    /// Tokens (rows × steps) per second.
+    pub fn tokens_per_s(&self) -> f64 {
+        (self.batch * self.steps) as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The bare decoding rate at `batch` rows: `prompt` runs once at batch 1 and its cache is
+/// repeated for `batch` rows (not timed), then `steps` steps decode one token in every row,
+/// each row fed the prompt's last token. No sampling, no commitments: what the forward pass
+/// alone gives at that batch size.
+pub fn decode_rate(
+    engine: &mut Engine,
+    prompt: &[u32],
+    batch: usize,
+    steps: usize,
+) -> Result<DecodeRate> {
+    let spec = *engine.spec();
+    let (Some(&last), true) = (prompt.last(), batch > 0) else {
+        return Err(Error::Request { problem: "decode_rate needs a prompt and rows".into() });
+    };
+    let p = prompt.len();
+    let feeds = StepFeeds {
+        batch: 1,
+        seq: p,
+        input_ids: prompt.iter().map(|&t| i64::from(t)).collect(),
+        attention_mask: vec![1; p],
+        position_ids: (0..p as i64).collect(),
+    };
+    let empty = (0..2 * spec.num_layers)
+        .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
+        .collect::<Result<Vec<_>>>()?;
+    let present = engine.run_step(feeds, empty, |_, _| Ok(()))?;
+    let mut past = present.iter().map(|v| broadcast_rows(v, batch)).collect::<Result<Vec<_>>>()?;
+    let start = Instant::now();
+    for step in 0..steps {
+        let cached = p + step;
+        let feeds = StepFeeds {
+            batch,
+            seq: 1,
+            input_ids: vec![i64::from(last); batch],
+            attention_mask: vec![1; batch * (cached + 1)],
+            position_ids: vec![cached as i64; batch],
+        };
+        past = engine.run_step(feeds, past, |_, _| Ok(()))?;
+    }
+    Ok(DecodeRate { batch, steps, seconds: start.elapsed().as_secs_f64(), context: p })
+}
+
 /// The process's peak resident set (`VmHWM` of `/proc/self/status`), in MiB; `None` where
 /// `/proc` is not there.
 pub fn peak_rss_mb() -> Option<f64> {
@@ -92,6 +156,18 @@ pub fn load_average() -> Option<[f64; 3]> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_rate_runs_every_row_and_step() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models/tiny");
+        let options = super::super::EngineOptions { intra_threads: Some(1), ..Default::default() };
+        let mut engine = Engine::load(&dir, &options).unwrap();
+        let r = decode_rate(&mut engine, &[1, 2, 3, 4], 3, 5).unwrap();
+        assert_eq!((r.batch, r.steps, r.context), (3, 5, 4));
+        assert!(r.seconds > 0.0 && r.tokens_per_s() > 0.0, "{r:?}");
+        assert!(decode_rate(&mut engine, &[], 3, 5).is_err());
+        assert!(decode_rate(&mut engine, &[1], 0, 5).is_err());
+    }
 
     #[test]
     fn proc_readings_are_positive_where_proc_exists() {

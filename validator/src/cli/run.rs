@@ -36,6 +36,7 @@ use crate::live::{LiveConfig, LoopObserver, Validator, WindowLine};
 use crate::metagraph::MetagraphSource;
 use crate::models::WindowModels;
 use crate::onchain::{OnChain, OnChainConfig};
+use crate::pace::{Pace, DEFAULT_MIN_MINERS, DEFAULT_PACE_FRACTION};
 use crate::pipeline::ModelVerifier;
 use crate::sink::FileSink;
 use crate::state::State;
@@ -168,7 +169,8 @@ pub struct VerifyArgs {
         default_value_t = DEFAULT_ROLLOUTS_CHECKED
     )]
     pub rollouts: u32,
-    /// Miners fully checked per window.
+    /// Most miners fully checked per window (the others are `unchecked`); fewer when
+    /// `--verify.pace` says the machine cannot check this many within the window.
     #[arg(
         id = "verify.miners",
         long = "verify.miners",
@@ -176,7 +178,28 @@ pub struct VerifyArgs {
         default_value_t = DEFAULT_MINERS_CHECKED
     )]
     pub miners: u32,
-    /// Windows a failing miner is excluded for.
+    /// Fewest miners fully checked per window, however slow the machine.
+    #[arg(
+        id = "verify.min_miners",
+        long = "verify.min-miners",
+        env = "GRAIL_VERIFY_MIN_MINERS",
+        default_value_t = DEFAULT_MIN_MINERS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub min_miners: u32,
+    /// Fraction of the window's length that verifying a window may take: the miners checked
+    /// per window are sized from this validator's measured seconds per miner. 0 turns this
+    /// off and checks `--verify.miners` every window.
+    #[arg(
+        id = "verify.pace",
+        long = "verify.pace",
+        env = "GRAIL_VERIFY_PACE",
+        default_value_t = DEFAULT_PACE_FRACTION,
+        value_parser = parse_pace
+    )]
+    pub pace: f64,
+    /// Windows a failing miner is excluded for when every miner with a file is checked; times
+    /// ⌈miners with a file / miners checked⌉ when fewer are.
     #[arg(
         id = "verify.exclusion_windows",
         long = "verify.exclusion-windows",
@@ -192,6 +215,16 @@ pub struct VerifyArgs {
         default_value_t = DEFAULT_MAX_FILE_BYTES
     )]
     pub max_file_bytes: u64,
+}
+
+/// A pace fraction: a number in `[0, 1]`.
+fn parse_pace(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0 to 1 (the fraction of a window's length)"))
+    }
 }
 
 impl VerifyArgs {
@@ -302,6 +335,8 @@ impl RunArgs {
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             trust_store_times: self.trust_store_times,
             retain_windows: self.validator.retain_windows,
+            pace_fraction: self.verify.pace,
+            min_miners: self.verify.min_miners,
         })
     }
 }
@@ -469,8 +504,20 @@ async fn run_async(args: RunArgs, observer: &mut impl LoopObserver) -> anyhow::R
         Some((tx, finish, handle)) => (Some(tx), Some((finish, handle))),
         None => (None, None),
     };
-    let mut validator =
-        Validator { config, verifier, models, drand, chain, stores, state, sink, live, emitted };
+    let pace = Pace::new(config.pace());
+    let mut validator = Validator {
+        config,
+        verifier,
+        models,
+        drand,
+        chain,
+        stores,
+        state,
+        sink,
+        live,
+        pace,
+        emitted,
+    };
     validator.run(observer).await.context("validator loop")?;
     if let Some((finish, handle)) = on_chain {
         // The last window's weights still go on chain before the process ends.

@@ -203,6 +203,11 @@ impl LiveStatus {
         }
     }
 
+    /// Publishes the pace the next window is sized by.
+    pub fn pace(&self, miners: u32, per_miner_s: Option<f64>) {
+        self.write().metrics.observe_pace(miners, per_miner_s);
+    }
+
     /// Counts an error the validator retries, by source (`beacon`, `store`, `chain`, `disk`).
     pub fn error_retried(&self, source: &'static str) {
         let mut live = self.write();

@@ -18,6 +18,18 @@ pub fn miners_to_check(
     select_miners(challenge_randomness, candidates, params.miners_checked).into_iter().collect()
 }
 
+/// Windows a miner that fails is excluded for when `selected` of the window's `candidates` were
+/// fully checked: `exclusion_windows × ⌈candidates / selected⌉`. A forger is checked in one
+/// window of about `candidates / selected`, so its expected exclusion per window forged stays
+/// what it is when every miner is checked (docs/SECURITY.md, "Pacing").
+pub fn exclusion_windows(params: &VerifyParams, candidates: usize, selected: usize) -> u64 {
+    let ratio = match selected {
+        0 => 1,
+        s => candidates.div_ceil(s).max(1),
+    };
+    params.exclusion_windows.saturating_mul(u64::try_from(ratio).unwrap_or(u64::MAX))
+}
+
 /// One rollout to check: its index in the file and the positions whose commitments are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedRollout {
@@ -54,6 +66,19 @@ pub fn rollouts_to_check(
 mod tests {
     use super::*;
     use crate::pipeline::testutil::Fixture;
+
+    #[test]
+    fn exclusion_scales_with_the_share_checked() {
+        let p = VerifyParams { exclusion_windows: 12, ..Default::default() };
+        assert_eq!(exclusion_windows(&p, 3, 3), 12);
+        assert_eq!(exclusion_windows(&p, 256, 256), 12);
+        assert_eq!(exclusion_windows(&p, 256, 16), 12 * 16);
+        assert_eq!(exclusion_windows(&p, 257, 16), 12 * 17);
+        assert_eq!(exclusion_windows(&p, 3, 1), 36);
+        assert_eq!(exclusion_windows(&p, 0, 0), 12);
+        let huge = VerifyParams { exclusion_windows: u64::MAX, ..p };
+        assert_eq!(exclusion_windows(&huge, 10, 1), u64::MAX);
+    }
 
     #[test]
     fn selection_follows_randomness_and_cid() {

@@ -26,7 +26,7 @@ use super::forward::{verify_forward, ForwardContext, ForwardStats};
 use super::header::{check_header, HeaderExpectations};
 use super::progress::CheckProgress;
 use super::reward::check_rewards;
-use super::select::{miners_to_check, rollouts_to_check};
+use super::select::{exclusion_windows, miners_to_check, rollouts_to_check};
 use super::signatures::check_signatures;
 use super::structure::{check_structure, StructureContext};
 use super::{Failure, ModelVerifier};
@@ -96,6 +96,16 @@ pub struct WindowReport {
     /// Wall seconds of each checked miner's file through each stage it reached (`header`,
     /// `signatures`, `rollouts`, `forward`, `reward`), for the metrics only.
     pub stage_seconds: Vec<(&'static str, f64)>,
+    /// Miners selected for the full checks.
+    pub selected: usize,
+}
+
+impl WindowReport {
+    /// Wall seconds of the selected miners' checks past the header stage (the first header
+    /// check computes the window's fingerprint, a cost of the window, not of the miner).
+    pub fn checked_seconds(&self) -> f64 {
+        self.stage_seconds.iter().filter(|(stage, _)| *stage != "header").map(|(_, s)| s).sum()
+    }
 }
 
 /// The protocol's schedule of `window` on these clocks (what the live loop fetches, and when).
@@ -186,6 +196,7 @@ pub fn verify_window_observed(
     let candidates: Vec<Hotkey> =
         attributed.iter().filter(|(_, p)| p.is_ok()).map(|(h, _)| *h).collect();
     let selected = miners_to_check(shared.challenge.randomness(), &candidates, inputs.verify);
+    let excluded_for = exclusion_windows(inputs.verify, candidates.len(), selected.len());
 
     let mut verdicts = Vec::with_capacity(inputs.miners.len());
     let mut exclusions = Vec::new();
@@ -223,7 +234,7 @@ pub fn verify_window_observed(
                     } else {
                         let started = std::time::Instant::now();
                         match check_miner(verifier, &shared, parsed, &mut stage_seconds)? {
-                            Err(f) => fail(&mut v, &mut exclusions, w, inputs.verify, f),
+                            Err(f) => fail(&mut v, &mut exclusions, w, excluded_for, f),
                             Ok((candidate, stats, indices)) => {
                                 v.rollouts_checked = candidate.checked.len() as u64;
                                 forward.insert(hotkey, stats);
@@ -264,14 +275,17 @@ pub fn verify_window_observed(
         verdicts,
         exclusions,
     };
-    Ok(WindowReport { outcome, forward, checked, ignored, stage_seconds })
+    let selected = selected.len();
+    Ok(WindowReport { outcome, forward, checked, ignored, stage_seconds, selected })
 }
 
+/// Records failure `f` in `v`; a failure that is not a mismatch excludes the miner for the
+/// `excluded_for` windows after `window`.
 fn fail(
     v: &mut Verdict,
     exclusions: &mut Vec<Exclusion>,
     window: u64,
-    params: &VerifyParams,
+    excluded_for: u64,
     f: Failure,
 ) {
     v.stage = f.stage;
@@ -287,7 +301,7 @@ fn fail(
     exclusions.push(Exclusion {
         hotkey: v.hotkey,
         from_window: from,
-        until_window: from.saturating_add(params.exclusion_windows),
+        until_window: from.saturating_add(excluded_for),
         reason: format!("window {window}: {f}"),
     });
     v.reason = Some(f.reason);
@@ -460,16 +474,15 @@ mod tests {
 
     #[test]
     fn a_mismatch_scores_nothing_without_exclusion_and_a_forgery_is_excluded() {
-        let params = VerifyParams::default();
         let (mut v, mut exclusions) = (verdict(), Vec::new());
-        fail(&mut v, &mut exclusions, 7, &params, Failure::mismatch(Stage::Header, "temperature"));
+        fail(&mut v, &mut exclusions, 7, 12, Failure::mismatch(Stage::Header, "temperature"));
         assert_eq!(
             (v.result, v.stage, v.rollouts_checked),
             (VerdictResult::Mismatch, Stage::Header, 0)
         );
         assert!(exclusions.is_empty());
         let (mut v, mut exclusions) = (verdict(), Vec::new());
-        fail(&mut v, &mut exclusions, 7, &params, Failure::new(Stage::Sampling, "token"));
+        fail(&mut v, &mut exclusions, 7, 12, Failure::new(Stage::Sampling, "token"));
         assert_eq!(v.result, VerdictResult::Fail);
         assert_eq!(exclusions.len(), 1);
         assert_eq!((exclusions[0].from_window, exclusions[0].until_window), (8, 8 + 12));

@@ -137,6 +137,8 @@ impl<C: ChainSource + Clone + 'static> Validator<C> {
     /// with backoff (never replaced by anything); any other error ends the loop.
     pub async fn run(&mut self, observer: &mut impl LoopObserver) -> Result<()> {
         self.live.restore(&self.state)?;
+        let pace = self.pace.estimate();
+        self.live.pace(pace.miners, pace.per_miner_s);
         self.emit_pending_weights().await?;
         let mut next = self.first_window()?;
         let spool = Spool::new(&self.config.data_dir);

@@ -214,7 +214,6 @@ impl Metrics {
         self.with(|| counter!("grail_validator_errors_total", "source" => source).increment(1));
     }
 
-    /// Records the chain's current window.
     /// Sets the pacing gauges: miners the next window checks, and the estimated seconds per
     /// checked miner (left unset before one was measured).
     pub fn observe_pace(&mut self, miners: u32, per_miner_s: Option<f64>) {
@@ -226,6 +225,7 @@ impl Metrics {
         });
     }
 
+    /// Records the chain's current window.
     pub fn observe_chain_window(&mut self, window: u64) {
         self.chain_window = Some(window);
         self.set_windows();

@@ -167,3 +167,16 @@ fn every_family_is_declared_once_before_its_samples() {
     // NaN seconds count as 0, so the sum stays a number.
     assert_eq!(s[&format!("{WINDOW_SECONDS}_sum")], "0");
 }
+
+#[test]
+fn pace_gauges_show_the_next_windows_count() {
+    let mut m = Metrics::default();
+    m.observe_pace(16, None);
+    let s = samples(&m.render());
+    assert_eq!(s["grail_validator_miners_to_check"], "16");
+    assert!(!s.contains_key("grail_validator_seconds_per_checked_miner"), "none measured yet");
+    m.observe_pace(94, Some(2.5));
+    let s = samples(&m.render());
+    assert_eq!(s["grail_validator_miners_to_check"], "94");
+    assert_eq!(s["grail_validator_seconds_per_checked_miner"], "2.5");
+}

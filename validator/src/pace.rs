@@ -8,7 +8,9 @@
 //! is `--verify.miners` and `floor` is `--verify.min-miners`. A slower window raises an
 //! estimate at once; a faster one lowers it by half the difference, so a validator that slowed
 //! down stops falling behind on the next window and one that sped up takes on more gradually.
-//! Before anything is measured the floor is checked.
+//! Before anything is measured (the first window after a start) the cap is checked, so a
+//! restart never checks fewer miners than the machine can; on a machine too slow for the cap
+//! that one window runs long, and the windows after it, sized to the budget, catch up.
 //!
 //! Which miners are checked still comes from the challenge beacon alone
 //! ([`crate::pipeline::select`]); the count each window used is in its transcript's
@@ -100,7 +102,7 @@ impl Pace {
             c.cap
         } else {
             match self.per_miner_s {
-                None => floor,
+                None => c.cap,
                 Some(per) => {
                     let n = miners_affordable(budget_s, self.fixed_s.unwrap_or(0.0), per);
                     u32::try_from(n).unwrap_or(u32::MAX).clamp(floor, c.cap)
@@ -143,9 +145,9 @@ mod tests {
     }
 
     #[test]
-    fn starts_at_the_floor_then_follows_measurements_within_bounds() {
+    fn starts_at_the_cap_then_follows_measurements_within_bounds() {
         let mut p = pace(0.75, 16, 256);
-        assert_eq!(p.miners(), 16);
+        assert_eq!(p.miners(), 256);
         // 16 miners in 40 s plus 10 s fixed: 2.5 s each, (270 − 10) / 2.5 = 104.
         p.observe(16, 40.0, 50.0);
         assert_eq!(p.miners(), 104);
@@ -186,7 +188,9 @@ mod tests {
         let mut p = pace(0.0, 16, 256);
         p.observe(16, 1e6, 1e6);
         assert_eq!(p.miners(), 256);
-        let p = pace(0.75, 64, 8);
+        let mut p = pace(0.75, 64, 8);
+        assert_eq!(p.miners(), 8);
+        p.observe(8, 1e6, 1e6);
         assert_eq!(p.miners(), 8);
     }
 }

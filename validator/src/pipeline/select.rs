@@ -20,8 +20,8 @@ pub fn miners_to_check(
 
 /// Windows a miner that fails is excluded for when `selected` of the window's `candidates` were
 /// fully checked: `exclusion_windows × ⌈candidates / selected⌉`. A forger is checked in one
-/// window of about `candidates / selected`, so its expected exclusion per window forged stays
-/// what it is when every miner is checked (docs/SECURITY.md, "Pacing").
+/// window of about `candidates / selected`, so its expected exclusion per window forged does
+/// not fall below what it is when every miner is checked (docs/SECURITY.md, "Pacing").
 pub fn exclusion_windows(params: &VerifyParams, candidates: usize, selected: usize) -> u64 {
     let ratio = match selected {
         0 => 1,

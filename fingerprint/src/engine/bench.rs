@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::decode::StepFeeds;
 use super::rollout::{GeneratedRollout, GroupRequest};
-use super::tensors::{broadcast_rows, empty_cache};
+use super::tensors::broadcast_rows;
 use super::{baseline, Engine};
 use crate::error::{Error, Result};
 
@@ -104,22 +104,11 @@ pub fn decode_rate(
     batch: usize,
     steps: usize,
 ) -> Result<DecodeRate> {
-    let spec = *engine.spec();
     let (Some(&last), true) = (prompt.last(), batch > 0) else {
         return Err(Error::Request { problem: "decode_rate needs a prompt and rows".into() });
     };
     let p = prompt.len();
-    let feeds = StepFeeds {
-        batch: 1,
-        seq: p,
-        input_ids: prompt.iter().map(|&t| i64::from(t)).collect(),
-        attention_mask: vec![1; p],
-        position_ids: (0..p as i64).collect(),
-    };
-    let empty = (0..2 * spec.num_layers)
-        .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
-        .collect::<Result<Vec<_>>>()?;
-    let present = engine.run_step(feeds, empty, |_, _| Ok(()))?;
+    let present = engine.run_prompt(prompt, |_, _| Ok(()))?;
     let mut past = present.iter().map(|v| broadcast_rows(v, batch)).collect::<Result<Vec<_>>>()?;
     let start = Instant::now();
     for step in 0..steps {

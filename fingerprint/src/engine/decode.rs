@@ -84,18 +84,8 @@ impl Engine {
 
         // The shared prompt, once, at batch 1: every rollout samples token 0 from its last row.
         let p = prompt.len();
-        let feeds = StepFeeds {
-            batch: 1,
-            seq: p,
-            input_ids: prompt.iter().map(|&t| i64::from(t)).collect(),
-            attention_mask: vec![1; p],
-            position_ids: (0..p as i64).collect(),
-        };
-        let empty = (0..2 * spec.num_layers)
-            .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
-            .collect::<Result<Vec<_>>>()?;
         let threads = self.sampling_threads();
-        let present = self.run_step(feeds, empty, |logits, states| {
+        let present = self.run_prompt(prompt, |logits, states| {
             let rows = rows.iter_mut().map(|r| (p - 1, r)).collect();
             advance_rows(rows, (logits, vocab), (states, hidden), rules, threads)
         })?;
@@ -142,6 +132,27 @@ impl Engine {
             cached += 1;
         }
         Ok(rows.into_iter().map(RolloutState::finish).collect())
+    }
+
+    /// Runs `prompt` alone at batch 1 on an empty cache, handing `read` its logits and hidden
+    /// states as [`Engine::run_step`] does; returns the prompt's cache.
+    pub(crate) fn run_prompt<F>(&mut self, prompt: &[u32], read: F) -> Result<Vec<DynValue>>
+    where
+        F: FnOnce(&[f32], &[f32]) -> Result<()>,
+    {
+        let spec = *self.spec();
+        let p = prompt.len();
+        let feeds = StepFeeds {
+            batch: 1,
+            seq: p,
+            input_ids: prompt.iter().map(|&t| i64::from(t)).collect(),
+            attention_mask: vec![1; p],
+            position_ids: (0..p as i64).collect(),
+        };
+        let empty = (0..2 * spec.num_layers)
+            .map(|_| empty_cache(1, spec.kv_heads, spec.head_dim))
+            .collect::<Result<Vec<_>>>()?;
+        self.run_step(feeds, empty, read)
     }
 
     /// Threads for sampling between forward passes (ONNX Runtime's are idle then).

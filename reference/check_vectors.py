@@ -224,7 +224,7 @@ def commitment_case(i):
         checks.append({"accepted": accepted, "worst_distance": worst})
     return {
         "checks": checks,
-        "commitment": f"{c:016x}",
+        "commitment": f"{c:08x}",
         "commitment_halves": commitment.halves(c),
         "projections": ps,
         "signs": signs,

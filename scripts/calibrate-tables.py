@@ -90,8 +90,8 @@ def summary(d):
         f"min({fb['shortest_completion']}, {a['k']:g}) positions): "
         f"**file_forgery_bound_log2_shortest = {d['file_forgery_bound_log2_shortest']:.1f}**. "
         f"Max |correlation| between projections {a['max_abs_correlation']:.3f}, det R = "
-        f"{a['correlation_determinant']:.3f}; the four-projection figure (Gaussian assumption) is "
-        f"{a['four_projection_bound_log2']:.1f}."
+        f"{a['correlation_determinant']:.3f}; the {a['projections']}-projection figure (Gaussian assumption) "
+        f"is {a['all_projections_bound_log2']:.1f}."
     )
 
 

@@ -31,7 +31,7 @@ fn generated(tokens: Vec<u32>) -> GeneratedRollout {
     };
     GeneratedRollout {
         logprobs: (0..n).map(|i| -0.01 * i as f32).collect(),
-        commitments: (0..n as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect(),
+        commitments: (0..n as u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect(),
         tokens,
         stop,
     }

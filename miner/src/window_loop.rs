@@ -58,9 +58,10 @@ pub fn should_start_group(now: f64, deadline: f64, margin: f64, estimate: Option
 
 /// Upper bound on the encoded size of one rollout with `prompt` prompt tokens and at most
 /// `completion` completion tokens (the wire format of protocol/README.md section 10: fixed
-/// fields 129 bytes, 4 per prompt token, 16 per completion token).
+/// fields 129 bytes, 4 per prompt token, 12 per completion token: token, logprob and
+/// commitment, 4 bytes each).
 pub fn rollout_bytes_bound(prompt: usize, completion: usize) -> u64 {
-    129 + 4 * prompt as u64 + 16 * completion as u64
+    129 + 4 * prompt as u64 + 12 * completion as u64
 }
 
 /// Room left for the header (model_id, beacon signature, environment id are all bounded).

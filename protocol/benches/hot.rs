@@ -53,9 +53,8 @@ fn window_file(pair: &HotkeyPair) -> Result<WindowFile, Box<dyn std::error::Erro
             let completion_tokens: Vec<u32> =
                 (0..COMPLETION_TOKENS as u32).map(|t| (t * 7919 + r) % VOCAB as u32).collect();
             let logprobs = values(seed, COMPLETION_TOKENS, 3.0);
-            let commitments: Vec<u64> = (0..COMPLETION_TOKENS as u64)
-                .map(|t| t.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-                .collect();
+            let commitments: Vec<u32> =
+                (0..COMPLETION_TOKENS as u32).map(|t| t.wrapping_mul(0x9e37_79b9)).collect();
             let mut rollout = Rollout {
                 problem_index: j,
                 rollout_index: r,

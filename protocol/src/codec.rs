@@ -2,7 +2,7 @@
 //!
 //! Little-endian throughout; a vector is a u32 element count followed by its elements.
 //! ```text
-//! file     = magic "GRAILWF\0" (8 B) | format version u32 (= 1) | header | u32 n | rollout * n
+//! file     = magic "GRAILWF\0" (8 B) | format version u32 (= 2) | header | u32 n | rollout * n
 //! header   = protocol_version u32 | window u64 | hotkey 32 B | model_id: u32 len + bytes
 //!            | beacon round u64 | beacon randomness 32 B | beacon signature: u32 len + bytes
 //!            | first_block_hash 32 B | fingerprint 32 B | environment id: u32 len + UTF-8
@@ -10,7 +10,7 @@
 //!            | eos_probability_floor f32 | signature 64 B
 //! rollout  = problem_index u32 | rollout_index u32 | prompt
 //!            | completion: u32 n + u32 * n | logprobs: u32 n + f32 * n
-//!            | commitments: u32 n + u64 * n | merkle_root 32 B | reward f32
+//!            | commitments: u32 n + u32 * n | merkle_root 32 B | reward f32
 //!            | success u8 (0 or 1) | advantage f32 | signature 64 B
 //! prompt   = u32 n + u32 * n | u32 0xFFFFFFFF (the previous rollout's prompt, repeated)
 //! ```
@@ -30,7 +30,7 @@ use crate::window_file::{BeaconRecord, Rollout, WindowFile, WindowHeader};
 /// First 8 bytes of every window file.
 pub const MAGIC: [u8; 8] = *b"GRAILWF\0";
 /// Version of this wire format.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Prompt count meaning "the same prompt tokens as the previous rollout".
 pub const REPEAT_PROMPT: u32 = u32::MAX;
 /// File-name extension of window files.
@@ -335,7 +335,7 @@ impl<R: Read> Decoder<'_, R> {
         let n = self.len(&f("completion_tokens"), l.max_completion_tokens)?;
         let completion_tokens = self.elements(&f("completion_tokens"), n, u32::from_le_bytes)?;
         let logprobs = self.matching(&f("logprobs"), n, f32::from_le_bytes)?;
-        let commitments = self.matching(&f("commitments"), n, u64::from_le_bytes)?;
+        let commitments = self.matching(&f("commitments"), n, u32::from_le_bytes)?;
         let merkle_root = self.array(&f("merkle_root"))?;
         let reward = self.f32(&f("reward"))?;
         let success = match self.array::<1>(&f("success"))? {

@@ -46,8 +46,9 @@ fn trailing_bytes_and_bad_magic_are_errors() {
     bytes[0] = b'X';
     assert!(matches!(decode(&bytes, &Limits::default()), Err(ProtocolError::BadMagic { .. })));
     let (_, mut bytes) = signed_bytes();
-    bytes[8] = 2;
-    assert!(message(&bytes, &Limits::default()).contains("format version 2"));
+    // A version-1 file (8-byte commitments) is refused by its version, not misread.
+    bytes[8] = 1;
+    assert!(message(&bytes, &Limits::default()).contains("format version 1"));
 }
 
 /// Offset of rollout `i`'s first byte in an encoding of `sample_file`.
@@ -183,10 +184,10 @@ mod properties {
     fn rollout(prompt: Vec<u32>) -> impl Strategy<Value = Rollout> {
         (
             (any::<u32>(), 0..GROUP_SIZE, proptest::collection::vec(any::<u32>(), 0..24)),
-            (any::<[u8; 32]>(), any::<u32>(), any::<bool>(), any::<u32>(), any::<u64>()),
+            (any::<[u8; 32]>(), any::<u32>(), any::<bool>(), any::<u32>(), any::<u32>()),
         )
             .prop_map(move |((j, r, tokens), (root, reward, success, advantage, seed))| {
-                let n = tokens.len() as u64;
+                let n = tokens.len() as u32;
                 Rollout {
                     problem_index: j,
                     rollout_index: r,

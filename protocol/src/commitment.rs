@@ -1,5 +1,5 @@
-//! The hidden-state commitment `c_t` of DESIGN.md 3.5: four random ±1 projections of the last
-//! hidden state, each stored as an IEEE half float, packed into one u64 (8 bytes per token).
+//! The hidden-state commitment `c_t` of DESIGN.md 3.5: two random ±1 projections of the last
+//! hidden state, each stored as an IEEE half float, packed into one u32 (4 bytes per token).
 //!
 //! With `h` the hidden state (length `D`) and `s_k ∈ {−1, +1}^D` the k-th sign vector of the
 //! window's key, `p_k = (Σ_i s_k[i]·h_i) / √D`, summed in f64 in index order. For a hidden
@@ -18,7 +18,7 @@ use crate::error::ProtocolError;
 use crate::hash::{DomainHasher, Hash32};
 
 /// Projections per commitment.
-pub const PROJECTIONS: usize = 4;
+pub const PROJECTIONS: usize = 2;
 
 /// Default relative tolerance: a projection passes when `|claimed − own| ≤ τ·rms(h)`.
 /// Calibrated (`grail-audit calibrate`, docs/SECURITY.md): the worst honest distance on the
@@ -98,7 +98,7 @@ impl CommitmentKey {
     }
 
     /// The commitment `c_t` of a hidden state.
-    pub fn commit(&self, hidden: &[f32]) -> Result<u64, ProtocolError> {
+    pub fn commit(&self, hidden: &[f32]) -> Result<u32, ProtocolError> {
         Ok(pack(&self.project(hidden)?))
     }
 
@@ -107,7 +107,7 @@ impl CommitmentKey {
     pub fn check(
         &self,
         hidden: &[f32],
-        claimed: u64,
+        claimed: u32,
         tol: f64,
     ) -> Result<CommitCheck, ProtocolError> {
         let own = self.project(hidden)?;
@@ -142,15 +142,15 @@ pub fn rms(hidden: &[f32]) -> f64 {
 
 /// Packs projections as half floats (round to nearest even, saturating), projection `k` in
 /// bits `16k..16k+16`.
-pub fn pack(projections: &[f64; PROJECTIONS]) -> u64 {
-    projections.iter().enumerate().fold(0u64, |acc, (k, &p)| {
+pub fn pack(projections: &[f64; PROJECTIONS]) -> u32 {
+    projections.iter().enumerate().fold(0u32, |acc, (k, &p)| {
         let bits = f16::from_f64(p.clamp(-F16_MAX, F16_MAX)).to_bits();
-        acc | (u64::from(bits) << (16 * k))
+        acc | (u32::from(bits) << (16 * k))
     })
 }
 
 /// Projection `k` of a packed commitment, as f64 (NaN or infinite if the miner sent that).
-pub fn unpack(commitment: u64, k: usize) -> f64 {
+pub fn unpack(commitment: u32, k: usize) -> f64 {
     f16::from_bits(((commitment >> (16 * k)) & 0xffff) as u16).to_f64()
 }
 
@@ -203,10 +203,10 @@ mod tests {
         let h = hidden(1, 64);
         let zero = key.check(&h, 0, DEFAULT_COMMIT_TOLERANCE).unwrap();
         assert!(!zero.accepted, "{zero:?}");
-        let nan = pack(&[f64::NAN, 0.0, 0.0, 0.0]);
+        let nan = pack(&[0.0, f64::NAN]);
         let c = key.check(&h, nan, DEFAULT_COMMIT_TOLERANCE).unwrap();
         assert!(!c.accepted && c.worst_distance.is_infinite());
-        let inf = u64::from(f16::INFINITY.to_bits());
+        let inf = u32::from(f16::INFINITY.to_bits());
         assert!(!key.check(&h, inf, DEFAULT_COMMIT_TOLERANCE).unwrap().accepted);
     }
 
@@ -223,11 +223,12 @@ mod tests {
 
     #[test]
     fn pack_round_trips_and_saturates() {
-        let p = [1.5, -0.25, 1e6, -1e6];
-        let c = pack(&p);
+        let c = pack(&[1.5, -0.25]);
         assert_eq!(unpack(c, 0), 1.5);
         assert_eq!(unpack(c, 1), -0.25);
-        assert_eq!(unpack(c, 2), F16_MAX);
-        assert_eq!(unpack(c, 3), -F16_MAX);
+        assert_eq!(c, 0xb400_3e00);
+        let c = pack(&[1e6, -1e6]);
+        assert_eq!(unpack(c, 0), F16_MAX);
+        assert_eq!(unpack(c, 1), -F16_MAX);
     }
 }

@@ -18,7 +18,7 @@ pub struct GeneratedRollout {
     /// `ln p(token)` under the sampling distribution, one per token.
     pub logprobs: Vec<f32>,
     /// `c_t` per token; empty when no commitment key was given.
-    pub commitments: Vec<u64>,
+    pub commitments: Vec<u32>,
     /// Why it ended.
     pub stop: StopReason,
 }

@@ -1,7 +1,7 @@
 //! A binary Merkle tree over SHA-256 with domain-separated leaves and nodes.
 //!
 //! - Leaf of completion position `t`: `H("grail/v1/leaf", u64 t, u64 token, u64 logprob
-//!   f32 bits, u64 commitment)`.
+//!   f32 bits, u32 commitment)`, each integer zero-extended to 8 bytes.
 //! - Node: `H("grail/v1/node", left, right)`.
 //! - Odd-node rule: when a level has an odd number of nodes, its last node is promoted to the
 //!   next level unchanged (never duplicated, so no two leaf lists share a root).
@@ -18,12 +18,12 @@ pub const DOMAIN_NODE: &str = "grail/v1/node";
 pub const DOMAIN_EMPTY: &str = "grail/v1/empty";
 
 /// The leaf of completion position `t`.
-pub fn leaf_hash(position: u32, token: u32, logprob: f32, commitment: u64) -> Hash32 {
+pub fn leaf_hash(position: u32, token: u32, logprob: f32, commitment: u32) -> Hash32 {
     DomainHasher::new(DOMAIN_LEAF)
         .u64(u64::from(position))
         .u64(u64::from(token))
         .u64(u64::from(logprob.to_bits()))
-        .u64(commitment)
+        .u64(u64::from(commitment))
         .finish()
 }
 
@@ -41,7 +41,7 @@ pub fn empty_root() -> Hash32 {
 pub fn completion_leaves(
     tokens: &[u32],
     logprobs: &[f32],
-    commitments: &[u64],
+    commitments: &[u32],
 ) -> Result<Vec<Hash32>, ProtocolError> {
     for (field, len) in [("logprobs", logprobs.len()), ("commitments", commitments.len())] {
         if len != tokens.len() {
@@ -185,7 +185,7 @@ mod tests {
     use super::*;
 
     fn leaves(n: u32) -> Vec<Hash32> {
-        (0..n).map(|t| leaf_hash(t, t * 7, -(t as f32) / 3.0, u64::from(t) << 40)).collect()
+        (0..n).map(|t| leaf_hash(t, t * 7, -(t as f32) / 3.0, t << 20)).collect()
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProtocolError;
 
 /// The protocol version written into every window header.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Rollouts per problem (one GRPO group).
 pub const GROUP_SIZE: u32 = 16;
 /// `K`: completion positions whose hidden-state commitments the validator checks per rollout.

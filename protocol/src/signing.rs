@@ -4,7 +4,7 @@
 //! with sr25519 under the context `substrate`. Integers enter as 8-byte big-endian parts
 //! (`u32` values zero-extended, `f32` values as their bit patterns, `bool` as 0 or 1); a token,
 //! logprob or commitment vector enters as one part, the concatenation of each element's
-//! big-endian bytes (4 for u32 and f32 bits, 8 for u64).
+//! big-endian bytes (4 each: tokens and commitments are u32, logprobs f32 bits).
 
 use crate::error::ProtocolError;
 use crate::hash::{DomainHasher, Hash32};
@@ -50,7 +50,6 @@ pub fn rollout_digest(
     rollout_count: usize,
     r: &Rollout,
 ) -> Hash32 {
-    let commitments: Vec<u8> = r.commitments.iter().flat_map(|c| c.to_be_bytes()).collect();
     DomainHasher::new(DOMAIN_ROLLOUT_SIG)
         .bytes(header_digest)
         .u64(file_index as u64)
@@ -60,7 +59,7 @@ pub fn rollout_digest(
         .bytes(&be_u32s(r.prompt_tokens.iter().copied()))
         .bytes(&be_u32s(r.completion_tokens.iter().copied()))
         .bytes(&be_u32s(r.logprobs.iter().map(|l| l.to_bits())))
-        .bytes(&commitments)
+        .bytes(&be_u32s(r.commitments.iter().copied()))
         .bytes(&r.merkle_root)
         .u64(u64::from(r.reward.to_bits()))
         .u64(u64::from(r.success))
@@ -165,7 +164,7 @@ mod tests {
         ("prompt length", |f| f.rollouts[2].prompt_tokens.push(0)),
         ("completion_tokens", |f| f.rollouts[2].completion_tokens[3] += 1),
         ("logprobs", |f| f.rollouts[2].logprobs[1] -= 0.5),
-        ("commitments", |f| f.rollouts[2].commitments[6] ^= 1 << 63),
+        ("commitments", |f| f.rollouts[2].commitments[6] ^= 1 << 31),
         ("merkle_root", |f| f.rollouts[2].merkle_root[0] ^= 1),
         ("reward", |f| f.rollouts[2].reward += 1.0),
         ("success", |f| f.rollouts[2].success ^= true),

@@ -56,8 +56,8 @@ pub struct Rollout {
     pub completion_tokens: Vec<u32>,
     /// `ln p` of each completion token under the sampling distribution.
     pub logprobs: Vec<f32>,
-    /// Hidden-state commitment of each completion position (opaque 8 bytes).
-    pub commitments: Vec<u64>,
+    /// Hidden-state commitment of each completion position (opaque 4 bytes).
+    pub commitments: Vec<u32>,
     /// Merkle root over the completion's leaves.
     pub merkle_root: Hash32,
     /// Reward of the completion.
@@ -101,7 +101,7 @@ pub(crate) fn sample_file(hotkey: Hotkey) -> WindowFile {
     let rollout = |j: u32, r: u32, n: u32| {
         let completion_tokens: Vec<u32> = (0..n).map(|t| 100 + t + r).collect();
         let logprobs: Vec<f32> = (0..n).map(|t| -0.1 * (t + 1) as f32).collect();
-        let commitments: Vec<u64> = (0..n).map(|t| u64::from(t) * 0x0101_0101_0101).collect();
+        let commitments: Vec<u32> = (0..n).map(|t| t * 0x0101_0101).collect();
         let mut ro = Rollout {
             problem_index: j,
             rollout_index: r,

@@ -52,7 +52,7 @@ fn compute(input: &Value) -> Value {
         .expect("claims")
         .iter()
         .map(|claim| {
-            let claimed = u64::from_str_radix(claim.as_str().expect("hex"), 16).expect("hex u64");
+            let claimed = u32::from_str_radix(claim.as_str().expect("hex"), 16).expect("hex u32");
             let r = key.check(&h, claimed, input["tol"].as_f64().expect("tol")).expect("check");
             json!({"accepted": r.accepted, "worst_distance": r.worst_distance})
         })
@@ -60,7 +60,7 @@ fn compute(input: &Value) -> Value {
     json!({
         "signs": signs(&key),
         "projections": projections,
-        "commitment": format!("{c:016x}"),
+        "commitment": format!("{c:08x}"),
         "commitment_halves": (0..PROJECTIONS).map(|k| unpack(c, k)).collect::<Vec<_>>(),
         "checks": claims,
     })
@@ -73,7 +73,7 @@ fn cases() -> Vec<Value> {
         let key = CommitmentKey::derive(&[seed; 32], d).expect("key");
         let honest = key.commit(&h).expect("commit");
         let p = key.project(&h).expect("project");
-        let off = pack(&[p[0] + 0.2, p[1], p[2], p[3]]);
+        let off = pack(&[p[0], p[1] + 0.2]);
         out.push(json!({
             "name": name,
             "input": {
@@ -81,7 +81,7 @@ fn cases() -> Vec<Value> {
                 "hidden_size": d,
                 "hidden": h,
                 "tol": 0.05,
-                "claims": [format!("{honest:016x}"), "0000000000000000", format!("{off:016x}")],
+                "claims": [format!("{honest:08x}"), "00000000", format!("{off:08x}")],
             },
         }));
     }
@@ -110,7 +110,7 @@ fn write() {
         })
         .collect();
     let file = json!({
-        "description": "hidden-state commitment: ±1 sign keys from ChaCha20(H(grail/v1/commit-key, S_w, D)), projections p_k = Σ s_k[i]·h_i / √D in f64, packed as 4 IEEE half floats (k in bits 16k..16k+16, hex u64), and the validator's check with relative tolerance tol·rms(h)",
+        "description": "hidden-state commitment: ±1 sign keys from ChaCha20(H(grail/v1/commit-key, S_w, D)), projections p_k = Σ s_k[i]·h_i / √D in f64, packed as 2 IEEE half floats (k in bits 16k..16k+16, hex u32), and the validator's check with relative tolerance tol·rms(h)",
         "cases": cases,
     });
     let text = serde_json::to_string_pretty(&file).expect("json") + "\n";

@@ -184,7 +184,7 @@ fn sampler_cases() -> File {
 fn merkle_cases() -> File {
     let leaves = |n: u32| -> Value {
         (0..n)
-            .map(|t| json!({"position": t, "token": 1000 + 37 * t, "logprob": -0.125 * (t + 1) as f64, "commitment": (u64::from(t) * 0x0123_4567_89ab_cdef).to_string()}))
+            .map(|t| json!({"position": t, "token": 1000 + 37 * t, "logprob": -0.125 * (t + 1) as f64, "commitment": t.wrapping_mul(0x89ab_cdef)}))
             .collect()
     };
     (
@@ -240,7 +240,7 @@ fn window_file_cases() -> File {
     });
     let mut input = json!({"header": header, "rollouts": [
         {"problem_index": 0, "rollout_index": 0, "prompt_tokens": [1, 2, 3], "completion_tokens": [10, 11, 2],
-         "logprobs": [-0.5, -1.25, -0.0625], "commitments": ["1", "18446744073709551615", "81985529216486895"],
+         "logprobs": [-0.5, -1.25, -0.0625], "commitments": [1, u32::MAX, 19_088_743],
          "reward": 1.0, "success": true, "advantage": 0.75},
         {"problem_index": 0, "rollout_index": 1, "prompt_tokens": [1, 2, 3], "completion_tokens": [],
          "logprobs": [], "commitments": [], "reward": 0.0, "success": false, "advantage": -0.75},

@@ -6,11 +6,11 @@ from .errors import ProtocolError
 from .floats import f32, half_bits, half_to_f64
 from .hashing import H, Stream, int_part
 
-PROJECTIONS = 4
+PROJECTIONS = 2
 
 
 def key_signs(window_seed: bytes, d: int) -> list:
-    """Four sign vectors s_0..s_3 in {-1, +1}^D from stream(H("grail/v1/commit-key", S_w, D))."""
+    """Two sign vectors s_0, s_1 in {-1, +1}^D from stream(H("grail/v1/commit-key", S_w, D))."""
     if d == 0:
         raise ProtocolError("hidden size 0")
     rng = Stream(H("grail/v1/commit-key", window_seed, int_part(d)))
@@ -50,7 +50,7 @@ def projections(signs: list, h) -> list:
 
 
 def pack(ps: list) -> int:
-    """c = sum_k half(p_k) << 16k."""
+    """c = sum_k half(p_k) << 16k, a u32."""
     c = 0
     for k, p in enumerate(ps):
         c |= half_bits(p) << (16 * k)
@@ -58,7 +58,7 @@ def pack(ps: list) -> int:
 
 
 def halves(c: int) -> list:
-    """The f64 values of the four halves of c (NaN/inf where the bits say so)."""
+    """The f64 values of the two halves of c (NaN/inf where the bits say so)."""
     return [half_to_f64((c >> (16 * k)) & 0xFFFF) for k in range(PROJECTIONS)]
 
 

@@ -8,7 +8,7 @@ from .floats import f32_bits
 from .hashing import H, bool_part, float_part, int_part
 
 MAGIC = b"GRAILWF\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REPEAT_PROMPT = 0xFFFFFFFF
 GROUP_SIZE = 16
 
@@ -39,7 +39,7 @@ class Rollout:
     prompt_tokens: list
     completion_tokens: list
     logprobs: list  # f32
-    commitments: list  # u64
+    commitments: list  # u32
     merkle_root: bytes  # 32 B
     reward: float  # f32
     success: bool
@@ -62,7 +62,7 @@ def rollout_digest(hd: bytes, file_index: int, rollout_count: int, r: Rollout) -
     p = b"".join(struct.pack(">I", t) for t in r.prompt_tokens)
     c = b"".join(struct.pack(">I", t) for t in r.completion_tokens)
     lp = b"".join(struct.pack(">I", f32_bits(x)) for x in r.logprobs)
-    cm = b"".join(struct.pack(">Q", x) for x in r.commitments)
+    cm = b"".join(struct.pack(">I", x) for x in r.commitments)
     return H(
         "grail/v1/rollout-sig", hd, int_part(file_index), int_part(rollout_count),
         int_part(r.problem_index), int_part(r.rollout_index),
@@ -126,7 +126,7 @@ def encode_rollout(r: Rollout, previous_prompt) -> bytes:
         prompt = _vec(r.prompt_tokens, _u32)
     return b"".join([
         _u32(r.problem_index), _u32(r.rollout_index), prompt,
-        _vec(r.completion_tokens, _u32), _vec(r.logprobs, _f32), _vec(r.commitments, _u64),
+        _vec(r.completion_tokens, _u32), _vec(r.logprobs, _f32), _vec(r.commitments, _u32),
         _fixed(r.merkle_root, 32), _f32(r.reward), _u8(1 if r.success else 0), _f32(r.advantage),
         _fixed(r.signature, 64),
     ])

@@ -63,9 +63,9 @@ fn miner_bench_prints_every_figure() {
     assert_eq!(line["stop_tokens"], false);
     assert_eq!(line["rollouts"], 16);
     assert_eq!(line["completion_tokens"], 16 * 16);
-    assert_eq!(number(&line, "commit_bytes_per_token"), 8.0);
+    assert_eq!(number(&line, "commit_bytes_per_token"), 4.0);
     let file = number(&line, "file_bytes_per_token");
-    assert!(file > 8.0, "file_bytes_per_token {file}: a file holds more than the commitments");
+    assert!(file > 4.0, "file_bytes_per_token {file}: a file holds more than the commitments");
     assert_eq!(file, number(&line, "file_bytes") / 256.0);
     let overhead = number(&line, "proof_overhead_pct");
     assert!(overhead.is_finite() && overhead > -100.0, "proof_overhead_pct {overhead}");

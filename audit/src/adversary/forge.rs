@@ -66,7 +66,7 @@ pub(super) fn forge_own<C: ChainSource>(
     let expect = match attack {
         Attack::ZeroCommitments => {
             rollouts.iter_mut().for_each(|r| r.commitments.fill(0));
-            Expect::at(Stage::Commitments, &["rollout 0 position 0: commitment 0000000000000000"])
+            Expect::at(Stage::Commitments, &["rollout 0 position 0: commitment 00000000"])
         }
         Attack::ConstantCommitments => {
             for r in rollouts.iter_mut() {
@@ -75,14 +75,14 @@ pub(super) fn forge_own<C: ChainSource>(
             }
             // One-token rollouts are unchanged; the first longer one fails at position 1.
             let (i, r) = first_with(&honest, 2)?;
-            let text = format!("rollout {i} position 1: commitment {:016x}", r.commitments[0]);
+            let text = format!("rollout {i} position 1: commitment {:08x}", r.commitments[0]);
             Expect::at(Stage::Commitments, &[&text])
         }
         Attack::ShiftedCommitments => {
             rollouts.iter_mut().for_each(|r| r.commitments.rotate_right(1));
             let (i, r) = first_with(&honest, 2)?;
             let last = r.commitments[r.commitments.len() - 1];
-            let text = format!("rollout {i} position 0: commitment {last:016x}");
+            let text = format!("rollout {i} position 0: commitment {last:08x}");
             Expect::at(Stage::Commitments, &[&text])
         }
         Attack::ForgedToken => {

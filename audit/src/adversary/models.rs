@@ -83,7 +83,7 @@ pub(super) fn cheaper_sampler<C: ChainSource>(
     let network_t = h.generation.temperature;
     let sequences: Vec<Sequence<'_>> =
         generated.iter().map(|g| Sequence { prompt: &prompt, completion: &g.tokens }).collect();
-    let mut proofs: Vec<(Vec<f32>, Vec<u64>)> = Vec::new();
+    let mut proofs: Vec<(Vec<f32>, Vec<u32>)> = Vec::new();
     miner.engine.prefill(&sequences, |i, rows| -> anyhow::Result<()> {
         let tokens = &sequences[i].completion;
         let (mut logprobs, mut commitments) = (Vec::new(), Vec::new());

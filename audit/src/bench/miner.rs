@@ -22,9 +22,6 @@ use grail_protocol::codec;
 use grail_protocol::window_file::{Rollout, WindowFile};
 use serde::Serialize;
 
-/// Bytes of one commitment `c_t` in the file.
-const COMMIT_BYTES: usize = std::mem::size_of::<u64>();
-
 /// The miner bench's figures (one JSON line).
 #[derive(Debug, Clone, Serialize)]
 pub struct MinerBenchFigures {
@@ -151,8 +148,9 @@ pub fn run_miner_bench(
     let baseline_tokens_per_s = baseline_tokens as f64 / baseline_s.max(1e-9);
 
     let tokens: usize = file.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
+    // The codec writes each commitment as its in-memory width, little-endian.
     let commit_bytes: usize =
-        file.rollouts.iter().map(|r| r.commitments.len() * COMMIT_BYTES).sum();
+        file.rollouts.iter().map(|r| std::mem::size_of_val(r.commitments.as_slice())).sum();
     let per_token = |x: usize| x as f64 / tokens.max(1) as f64;
     let plain_tokens: usize = plain.rollouts.iter().map(|r| r.completion_tokens.len()).sum();
     let tokens_per_s = tokens as f64 / a_s.max(1e-9);

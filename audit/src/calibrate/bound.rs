@@ -9,7 +9,7 @@
 //! `m_k = m̂_k + 3·√(m̂_k(1 − m̂_k)/n) + 9/(2n)` (a 3-sigma upper bound).
 //!
 //! The headline bound uses one projection only, `m = max_k m_k`, and needs no independence:
-//! `log2 P ≤ K · log2 m`. The four-projection figure beside it multiplies the `m_k`, corrected
+//! `log2 P ≤ K · log2 m`. The all-projections figure beside it multiplies the `m_k`, corrected
 //! by `1/√det(R)` for the measured correlation matrix `R` (exact for jointly Gaussian `z` and
 //! small boxes: the density at the mode grows by that factor), and is only reported.
 
@@ -163,10 +163,11 @@ pub(crate) fn forgery_bound(
             "correlation_matrix": r,
             "max_abs_correlation": max_corr,
             "correlation_determinant": det,
-            "four_projection_mass": joint,
-            "four_projection_bound_log2": k * joint.log2(),
-            "four_projection_note": "product of the four masses / sqrt(det R), assuming \
-                jointly Gaussian z; reported, not used for the headline",
+            "projections": PROJECTIONS,
+            "all_projections_mass": joint,
+            "all_projections_bound_log2": k * joint.log2(),
+            "all_projections_note": "product of the masses / sqrt(det R), assuming jointly \
+                Gaussian z; reported, not used for the headline",
         },
     })
 }

@@ -25,7 +25,7 @@ fn proofs(
     rollout: usize,
     tokens: &[u32],
     ctx: &ForwardContext<'_>,
-) -> Result<(Vec<f32>, Vec<u64>), CalibrateError> {
+) -> Result<(Vec<f32>, Vec<u32>), CalibrateError> {
     let mut logprobs = Vec::with_capacity(tokens.len());
     let mut commitments = Vec::with_capacity(tokens.len());
     for (t, &token) in tokens.iter().enumerate() {
@@ -318,7 +318,7 @@ pub(crate) fn measure(
     let batch = setup.prefill_batch;
     let per_file = setup.params.rollouts_checked as usize;
 
-    let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u64>| -> Vec<Rollout> {
+    let with_commitments = |f: &dyn Fn(&Rollout) -> Vec<u32>| -> Vec<Rollout> {
         base.iter().map(|r| Rollout { commitments: f(r), ..r.clone() }).collect()
     };
     let n = honest.commitment.positions.max(1) as f64;

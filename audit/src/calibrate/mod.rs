@@ -268,7 +268,7 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Value, CalibrateError> {
 
 /// A rollout of `tokens` with `commitments`, for the calibrate module's unit tests.
 #[cfg(test)]
-pub(crate) fn test_rollout(tokens: &[u32], commitments: &[u64]) -> Rollout {
+pub(crate) fn test_rollout(tokens: &[u32], commitments: &[u32]) -> Rollout {
     Rollout {
         problem_index: 0,
         rollout_index: 0,

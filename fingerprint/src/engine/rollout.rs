@@ -77,7 +77,7 @@ pub(crate) struct RolloutState {
     picker: Picker,
     tokens: Vec<u32>,
     logprobs: Vec<f32>,
-    commitments: Vec<u64>,
+    commitments: Vec<u32>,
     stop: Option<StopReason>,
 }
 

@@ -263,7 +263,7 @@ fn merkle(i: &Value) -> Value {
                 u32_of(&l["position"]),
                 u32_of(&l["token"]),
                 f32_of(&l["logprob"]),
-                u64_of(&l["commitment"]),
+                u32_of(&l["commitment"]),
             )
         })
         .collect();
@@ -316,7 +316,7 @@ pub(crate) fn file_of(i: &Value) -> WindowFile {
                 .as_array()
                 .expect("commitments")
                 .iter()
-                .map(u64_of)
+                .map(u32_of)
                 .collect(),
             merkle_root: arr32(&r["merkle_root"]),
             reward: f32_of(&r["reward"]),

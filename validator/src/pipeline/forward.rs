@@ -240,7 +240,7 @@ pub fn check_commitments(
             return Ok(Err(Failure::new(
                 Stage::Commitments,
                 format!(
-                    "rollout {i} position {t}: commitment {claimed:016x} off by {:.3e} of \
+                    "rollout {i} position {t}: commitment {claimed:08x} off by {:.3e} of \
                      rms(h), more than the tolerance {}",
                     check.worst_distance, ctx.params.commit_tolerance
                 ),

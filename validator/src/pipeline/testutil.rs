@@ -156,7 +156,7 @@ impl Fixture {
                     prompt_tokens: prompt.clone(),
                     completion_tokens: tokens,
                     logprobs: vec![-0.5; n],
-                    commitments: (0..n as u64).collect(),
+                    commitments: (0..n as u32).collect(),
                     merkle_root: [0; 32],
                     reward: scored.reward,
                     success: scored.success,

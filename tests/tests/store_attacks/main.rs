@@ -93,17 +93,13 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
     drop(junk);
 
     let mut miners = Vec::new();
-    for name in HONEST {
-        miners.push(miner(dir, &url, genesis, name, w, &Store::Local(attacked.clone()), 1));
-        miners.push(miner(dir, &url, genesis, name, w, &Store::Local(clean.clone()), 1));
-    }
-    for name in [LATE, LINKED] {
+    for name in [HONEST[0], HONEST[1], LATE, LINKED] {
         miners.push(miner(dir, &url, genesis, name, w, &Store::Local(private.clone()), 1));
     }
     miners.push(miner(dir, &url, genesis, GRINDER, w, &Store::Local(private.clone()), 2));
     miners.push(miner(dir, &url, genesis, MISMATCH, w, &Store::Local(attacked.clone()), 1));
     let mut a = validator(dir, &url, genesis, "a", "all.json", &Store::Local(attacked.clone()), w);
-    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean), w);
+    let mut b = validator(dir, &url, genesis, "b", "honest.json", &Store::Local(clean.clone()), w);
     let a_log = collect(&mut a);
     let b_log = collect(&mut b);
     let a_pid = a.id();
@@ -118,6 +114,17 @@ fn store_and_network_attacks_leave_honest_weights_unchanged() {
         });
     }
     let late_by = (deadline + BUFFER + 60) as f64;
+
+    // The honest files, mined once, the same bytes in both stores.
+    let honest: Vec<(String, Vec<u8>)> =
+        HONEST.iter().map(|n| (hk(n), wait_for_file(&at(&private, n), late_by))).collect();
+    let staging = dir.join("staging");
+    let put = |ss58: &str, bytes: &[u8]| {
+        let name = names[hotkeys.iter().position(|h| h == ss58).unwrap()];
+        write_whole(&staging, &at(&attacked, name), bytes);
+        write_whole(&staging, &at(&clean, name), bytes);
+    };
+    publish_in_order(&honest, put, [&a_log, &b_log], late_by);
 
     // HTTP: 100 silent and 20 half-sent connections; a real request is still answered.
     let serving =

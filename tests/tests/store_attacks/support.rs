@@ -190,6 +190,44 @@ pub(crate) fn wait_for_file(path: &Path, until: f64) -> Vec<u8> {
     }
 }
 
+/// Publishes each honest miner's one file in both stores: `files` holds `(name, bytes)` in
+/// upload order, `put` writes one into both stores, and `logs` are the two validators' logs.
+/// Each file is published once both validators have read the one before it and a whole
+/// second has passed, since they record first-seen times in seconds.
+///
+/// Mining each store's file separately would sign it differently (sr25519 is randomized), so
+/// each store would hold its own CID with its own checked rollouts, and the earlier of two
+/// equal completions could differ between the stores: the two weights would then differ for
+/// reasons no attack caused.
+pub(crate) fn publish_in_order(
+    files: &[(String, Vec<u8>)],
+    put: impl Fn(&str, &[u8]),
+    logs: [&Mutex<Vec<String>>; 2],
+    until: f64,
+) {
+    for (i, (ss58, bytes)) in files.iter().enumerate() {
+        if i > 0 {
+            sleep_until(now_f64().floor() + 1.1);
+        }
+        put(ss58, bytes);
+        for log in logs {
+            wait_for_line(log, "published file read", until, |l| {
+                l.contains("miner's file read") && l.contains(ss58.as_str())
+            });
+        }
+    }
+}
+
+/// Writes `bytes` at `path` whole: into `staging` (outside any store, on the same file
+/// system) and renamed into place, so no reader sees a partial file.
+pub(crate) fn write_whole(staging: &Path, path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(staging).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let temp = staging.join(format!("{}.partial", cid_of_bytes(bytes)));
+    std::fs::write(&temp, bytes).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
 /// Writes `bytes` at `path` with a last-modified time of `mtime` (unix s).
 pub(crate) fn write_backdated(path: &Path, bytes: &[u8], mtime: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -3,9 +3,18 @@
 //! With `x_i = f64(logit_i) / f64(temperature)`, `m = max x_i`, `e_i = exp(x_i - m)` and
 //! `Z = sum e_i` (accumulated in vocabulary order), the sampled token for a uniform `u` is
 //! the first `i` whose running sum `c_i = e_0 + .. + e_i` satisfies `c_i > u·Z`. Tokens of
-//! zero mass are never picked. Nothing here allocates or copies the logits.
+//! zero mass are never picked. Nothing here copies the logits; [`sample`] keeps the `e_i` of
+//! its first pass in a per-thread buffer (grown once to the vocabulary's size) so that the
+//! running sum reads them back instead of computing each `exp` twice.
+
+use std::cell::RefCell;
 
 use crate::error::ProtocolError;
+
+thread_local! {
+    /// [`sample`]'s `e_i`, reused from call to call on one thread.
+    static MASSES: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Default tolerance, in probability mass, by which the validator widens a token's CDF
 /// interval to absorb honest numerical drift. Calibrated (docs/SECURITY.md): `u_t` never lies
@@ -105,22 +114,27 @@ fn token_index(token: u32, vocab: usize) -> Result<usize, ProtocolError> {
 pub fn sample(logits: &[f32], temperature: f32, u: f64) -> Result<Sampled, ProtocolError> {
     check_uniform(u)?;
     let sm = Softmax::new(logits, temperature)?;
-    let total = sm.total();
-    let target = u * total;
-    let mut cumulative = 0.0f64;
-    let mut last_positive = 0usize;
-    for (i, &l) in logits.iter().enumerate() {
-        let e = sm.mass(l);
-        cumulative += e;
-        if e > 0.0 {
-            last_positive = i;
-            if cumulative > target {
-                return Ok(Sampled { token: i as u32, logprob: sm.logprob(l, total) });
+    let last_positive = MASSES.with_borrow_mut(|masses| {
+        masses.clear();
+        masses.extend(logits.iter().map(|&l| sm.mass(l)));
+        // The same terms in the same order as `Softmax::total`, so the same `Z` to the bit.
+        let total: f64 = masses.iter().sum();
+        let target = u * total;
+        let mut cumulative = 0.0f64;
+        let mut last_positive = 0usize;
+        for (i, &e) in masses.iter().enumerate() {
+            cumulative += e;
+            if e > 0.0 {
+                last_positive = i;
+                if cumulative > target {
+                    return (i, total);
+                }
             }
         }
-    }
-    let l = logits[last_positive];
-    Ok(Sampled { token: last_positive as u32, logprob: sm.logprob(l, total) })
+        (last_positive, total)
+    });
+    let (i, total) = last_positive;
+    Ok(Sampled { token: i as u32, logprob: sm.logprob(logits[i], total) })
 }
 
 /// Checks a claimed token against the validator's own logits: is `u` inside the token's
@@ -193,6 +207,45 @@ mod tests {
     use crate::hash::{uniform_f64, DomainHasher};
 
     const LOGITS: [f32; 5] = [1.0, 2.0, 0.5, -1.0, 2.0];
+
+    /// The sampler without the buffer: every `e_i` computed again in the running sum.
+    fn sample_recomputing(logits: &[f32], temperature: f32, u: f64) -> Sampled {
+        let sm = Softmax::new(logits, temperature).unwrap();
+        let total = sm.total();
+        let (mut cumulative, mut last_positive) = (0.0f64, 0usize);
+        for (i, &l) in logits.iter().enumerate() {
+            let e = sm.mass(l);
+            cumulative += e;
+            if e > 0.0 {
+                last_positive = i;
+                if cumulative > u * total {
+                    return Sampled { token: i as u32, logprob: sm.logprob(l, total) };
+                }
+            }
+        }
+        let l = logits[last_positive];
+        Sampled { token: last_positive as u32, logprob: sm.logprob(l, total) }
+    }
+
+    #[test]
+    fn the_buffered_sampler_is_the_recomputing_one_to_the_bit() {
+        let mut rng = DomainHasher::new("grail/v1/test").u64(3).stream();
+        for (case, vocab) in [7usize, 64, 1000, 4099].iter().cycle().take(200).enumerate() {
+            // Wide logits so that some tokens underflow to zero mass.
+            let logits: Vec<f32> =
+                (0..*vocab).map(|_| ((uniform_f64(&mut rng) - 0.5) * 1600.0) as f32).collect();
+            for temperature in [0.7f32, 1.0, 3.0] {
+                let u = uniform_f64(&mut rng);
+                let got = sample(&logits, temperature, u).unwrap();
+                let want = sample_recomputing(&logits, temperature, u);
+                assert_eq!(got.token, want.token, "case {case}");
+                assert_eq!(got.logprob.to_bits(), want.logprob.to_bits(), "case {case}");
+            }
+        }
+        // A long vocabulary after a short one and back: the buffer is cleared each call.
+        let short = [0.0f32, 0.0];
+        assert_eq!(sample(&short, 1.0, 0.75).unwrap(), sample_recomputing(&short, 1.0, 0.75));
+    }
 
     #[test]
     fn sampled_token_is_accepted_with_zero_distance() {

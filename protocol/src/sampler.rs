@@ -114,7 +114,7 @@ fn token_index(token: u32, vocab: usize) -> Result<usize, ProtocolError> {
 pub fn sample(logits: &[f32], temperature: f32, u: f64) -> Result<Sampled, ProtocolError> {
     check_uniform(u)?;
     let sm = Softmax::new(logits, temperature)?;
-    let last_positive = MASSES.with_borrow_mut(|masses| {
+    let (i, total) = MASSES.with_borrow_mut(|masses| {
         masses.clear();
         masses.extend(logits.iter().map(|&l| sm.mass(l)));
         // The same terms in the same order as `Softmax::total`, so the same `Z` to the bit.
@@ -133,7 +133,6 @@ pub fn sample(logits: &[f32], temperature: f32, u: f64) -> Result<Sampled, Proto
         }
         (last_positive, total)
     });
-    let (i, total) = last_positive;
     Ok(Sampled { token: i as u32, logprob: sm.logprob(logits[i], total) })
 }
 

@@ -167,7 +167,7 @@ mod tests {
         let f = Fixture::new(1);
         type Mutation = (&'static str, fn(&mut WindowHeader));
         let mutations: &[Mutation] = &[
-            ("protocol version", |h| h.protocol_version = 2),
+            ("protocol version", |h| h.protocol_version = PROTOCOL_VERSION - 1),
             ("window", |h| h.window += 1),
             ("hotkey", |h| h.hotkey.0[0] ^= 1),
             ("model_id", |h| h.model_id = grail_protocol::cid::cid_of_bytes(b"x").to_bytes()),

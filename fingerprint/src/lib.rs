@@ -15,7 +15,8 @@ pub mod weights;
 pub use bn254::{fingerprint, fingerprint_alpha, fingerprint_of};
 pub use config::ModelConfig;
 pub use engine::{
-    Engine, EngineOptions, GeneratedRollout, GroupRequest, PrefillRows, Sequence, StopReason,
+    BatchStats, Engine, EngineOptions, GeneratedRollout, GroupJob, GroupRequest, GroupSettings,
+    PrefillRows, Sequence, StopReason,
 };
 pub use error::{Error, Result};
 pub use model_id::{model_id, model_id_of};

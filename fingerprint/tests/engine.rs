@@ -32,7 +32,12 @@ fn tiny_dir() -> PathBuf {
 }
 
 fn engine(drop_finished: usize) -> Engine {
-    let options = EngineOptions { device: Device::Cpu, intra_threads: Some(1), drop_finished };
+    let options = EngineOptions {
+        device: Device::Cpu,
+        intra_threads: Some(1),
+        drop_finished,
+        ..Default::default()
+    };
     Engine::load(&tiny_dir(), &options).unwrap()
 }
 
@@ -276,6 +281,7 @@ fn cuda_and_cpu_verify_each_others_rollouts() {
         device: Device::Cuda { device_id: 0 },
         intra_threads: Some(1),
         drop_finished: 4,
+        ..Default::default()
     };
     let mut engines = [Engine::load(&tiny_dir(), &cuda).unwrap(), engine(4)];
     let key = key();

@@ -1,13 +1,15 @@
 //! The per-window loop (DESIGN.md 3.1-3.7): wait for the window's verified mining beacon,
 //! derive the window seed, the commitment key and the weights' fingerprint, generate complete
-//! groups for problems 0, 1, 2, ... while the window allows, then sign, encode and upload the
-//! window file before the deadline.
+//! groups for problems 0, 1, 2, ... while the window allows (several at a time in one batch),
+//! then sign, encode and upload the window file before the deadline.
 //!
 //! Generation is synchronous (the engine is); the few network calls (drand, the store, a
 //! chain node) run on a small tokio runtime owned by the [`Miner`]. The only clock reads are
 //! at this edge ([`unix_now_f64`]); the decisions themselves ([`should_start_group`], the
 //! protocol's [`WindowSchedule`]) are pure functions of the time passed in.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{bail, Context};
 use grail_chain::{ChainError, ChainSource};
 use grail_challenges::assembly::{seal, window_header, HeaderFields, Scorer};
-use grail_challenges::env::Environment;
+use grail_challenges::env::{Environment, Problem};
 use grail_challenges::prompt::PromptRenderer;
 use grail_drand::{DrandClient, VerifiedBeacon};
-use grail_fingerprint::{Engine, GroupRequest};
+use grail_fingerprint::{Engine, GroupJob, GroupSettings};
 use grail_protocol::codec::Limits;
 use grail_protocol::commitment::CommitmentKey;
 use grail_protocol::keys::HotkeyPair;
@@ -155,6 +157,8 @@ pub struct Miner<C: ChainSource> {
     pub params: NetworkParams,
     /// Seconds kept free before the deadline for signing, encoding and upload.
     pub safety_margin_s: f64,
+    /// Rows decoding together; several groups share a batch when it holds more than one.
+    pub batch_rows: usize,
     /// Runtime for the network calls.
     pub runtime: tokio::runtime::Runtime,
     /// The trainer's checkpoints, when the miner follows them (`--checkpoint.*`).
@@ -386,7 +390,8 @@ impl<C: ChainSource> Miner<C> {
         }
     }
 
-    /// Complete groups for problems `0..n`; returns the rollouts, `n`, and generation seconds.
+    /// Complete groups for problems `0..n`, several decoding together in batches of up to
+    /// `batch_rows` rows; returns the rollouts in problem order, `n`, and generation seconds.
     fn generate(
         &mut self,
         window: u64,
@@ -396,35 +401,41 @@ impl<C: ChainSource> Miner<C> {
         let hotkey = self.pair.hotkey();
         let stop_ids = self.engine.config().stop_token_ids.clone();
         let generation = self.params.generation;
+        let max_new = generation.max_new_tokens as usize;
         let bar = progress_bar(window, budget);
-        let mut rollouts = Vec::new();
-        let mut longest: Option<f64> = None;
-        let mut total_s = 0.0;
-        let mut bytes_so_far = 0u64;
-        let mut j: u32 = 0;
-        loop {
+        let started = Instant::now();
+        let settings = GroupSettings {
+            temperature: generation.temperature,
+            max_new_tokens: max_new,
+            stop_ids: &stop_ids,
+            commitment: Some(&p.key),
+        };
+        let (env, renderer, margin) = (self.env.as_ref(), &self.renderer, self.safety_margin_s);
+        let scorer = Scorer { env, renderer, stop_ids: &stop_ids };
+        // Shared by the source (which starts groups) and the sink (which takes them back).
+        let ledger = RefCell::new(Ledger::default());
+        let source = || -> anyhow::Result<Option<GroupJob>> {
+            let mut l = ledger.borrow_mut();
+            let j = l.started.len() as u32;
             match budget {
-                Budget::Problems(n) if j >= n => break,
+                Budget::Problems(n) if j >= n => return Ok(None),
                 Budget::Problems(_) => {}
                 Budget::UntilDeadline => {
                     let deadline = p.times.deadline_unix as f64;
-                    if !should_start_group(unix_now_f64(), deadline, self.safety_margin_s, longest)
-                    {
-                        break;
+                    if !should_start_group(unix_now_f64(), deadline, margin, l.longest_s) {
+                        return Ok(None);
                     }
                 }
             }
-            let t = Instant::now();
-            let problem = self.env.generate(problem_seed(&p.seed, &hotkey, j));
-            let prompt = self
-                .renderer
+            let problem = env.generate(problem_seed(&p.seed, &hotkey, j));
+            let prompt = renderer
                 .problem_tokens(&problem)
                 .with_context(|| format!("rendering problem {j}"))?;
-            let max_new = generation.max_new_tokens as usize;
+            // Groups still decoding count at their worst-case size.
             let fits = group_fits_limits(
                 &Limits::default(),
-                rollouts.len(),
-                bytes_so_far,
+                l.rollouts + l.reserved_rollouts,
+                l.bytes + l.reserved_bytes,
                 prompt.len(),
                 max_new,
             )
@@ -437,35 +448,38 @@ impl<C: ChainSource> Miner<C> {
                     ),
                     Budget::UntilDeadline => {
                         tracing::info!(window, problems = j, "window file is full");
-                        break;
+                        return Ok(None);
                     }
                 }
             }
-            let streams = group_streams(&p.seed, &hotkey, j);
-            let generated = self
-                .engine
-                .generate_group(&GroupRequest {
-                    prompt: &prompt,
-                    streams,
-                    temperature: generation.temperature,
-                    max_new_tokens: max_new,
-                    stop_ids: &stop_ids,
-                    commitment: Some(&p.key),
-                })
-                .with_context(|| format!("generating the group of problem {j}"))?;
-            let scorer =
-                Scorer { env: self.env.as_ref(), renderer: &self.renderer, stop_ids: &stop_ids };
-            let group = scorer.assemble_group(j, &prompt, &problem, generated)?;
+            let group = GROUP_SIZE as usize;
+            l.reserved_rollouts += group;
+            l.reserved_bytes += group as u64 * rollout_bytes_bound(prompt.len(), max_new);
+            l.started.push((Instant::now(), problem, prompt.clone()));
+            Ok(Some(GroupJob { prompt, streams: group_streams(&p.seed, &hotkey, j) }))
+        };
+        let sink = |id: usize, generated| -> anyhow::Result<()> {
+            let mut l = ledger.borrow_mut();
+            let j = id as u32;
+            let (since, problem, prompt) =
+                l.started.get(id).with_context(|| format!("group {id} was never started"))?;
+            let (s, prompt_len) = (since.elapsed().as_secs_f64(), prompt.len());
+            let group = scorer
+                .assemble_group(j, prompt, problem, generated)
+                .with_context(|| format!("assembling the group of problem {j}"))?;
             let tokens: usize = group.iter().map(|r| r.completion_tokens.len()).sum();
             let solved = group.iter().filter(|r| r.success).count();
-            bytes_so_far += group
+            let group_size = GROUP_SIZE as usize;
+            l.reserved_rollouts -= group_size;
+            l.reserved_bytes -= group_size as u64 * rollout_bytes_bound(prompt_len, max_new);
+            l.bytes += group
                 .iter()
                 .map(|r| rollout_bytes_bound(r.prompt_tokens.len(), r.completion_tokens.len()))
                 .sum::<u64>();
-            rollouts.extend(group);
-            let s = t.elapsed().as_secs_f64();
-            total_s += s;
-            longest = Some(longest.map_or(s, |l: f64| l.max(s)));
+            l.rollouts += group.len();
+            l.tokens += tokens;
+            l.longest_s = Some(l.longest_s.map_or(s, |x: f64| x.max(s)));
+            let rate = l.tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
             if bar.is_hidden() {
                 // No terminal (a process manager's log): a line per group instead of the bar.
                 tracing::info!(
@@ -473,19 +487,44 @@ impl<C: ChainSource> Miner<C> {
                     problem = j,
                     tokens,
                     solved,
-                    rollouts = rollouts.len(),
+                    rollouts = l.rollouts,
                     seconds = format!("{s:.2}"),
-                    tokens_per_s = format!("{:.0}", tokens as f64 / s),
+                    tokens_per_s = format!("{rate:.0}"),
                     "group mined"
                 );
             }
-            j = j.checked_add(1).context("problem index overflow")?;
+            l.done.insert(j, group);
             bar.inc(1);
-            bar.set_message(format!("{} rollouts, {:.0} tok/s", rollouts.len(), tokens as f64 / s));
-        }
+            bar.set_message(format!("{} rollouts, {rate:.0} tok/s", l.rollouts));
+            Ok(())
+        };
+        self.engine.generate_groups(&settings, self.batch_rows, source, sink)?;
         bar.finish_and_clear();
-        Ok((rollouts, j, total_s))
+        let l = ledger.into_inner();
+        let n = u32::try_from(l.started.len()).context("problem index overflow")?;
+        if l.done.len() != l.started.len() {
+            bail!("{} groups were started but {} came back", l.started.len(), l.done.len());
+        }
+        let rollouts = l.done.into_values().flatten().collect();
+        Ok((rollouts, n, started.elapsed().as_secs_f64()))
     }
+}
+
+/// What [`Miner::generate`]'s groups have used so far: finished groups at their real size,
+/// groups still decoding at their worst case.
+#[derive(Default)]
+struct Ledger {
+    /// Start time, problem and prompt of every group started, by problem index.
+    started: Vec<(Instant, Problem, Vec<u32>)>,
+    /// Finished groups by problem index.
+    done: BTreeMap<u32, Vec<Rollout>>,
+    rollouts: usize,
+    bytes: u64,
+    tokens: usize,
+    reserved_rollouts: usize,
+    reserved_bytes: u64,
+    /// The longest a group has taken from its start to its end, so far.
+    longest_s: Option<f64>,
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.

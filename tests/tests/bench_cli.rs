@@ -73,6 +73,23 @@ fn miner_bench_prints_every_figure() {
     let ratio = s["proofs"].as_f64().unwrap() / s["plain"].as_f64().unwrap();
     assert!((100.0 * (ratio - 1.0) - overhead).abs() < 1e-6, "overhead is not time(a)/time(b)-1");
 
+    // The multi-group sweep: every capacity makes run (a)'s rollouts bit for bit.
+    let batching = &line["batching"];
+    let runs = batching["runs"].as_array().unwrap();
+    let rows: Vec<u64> = runs.iter().map(|r| r["rows"].as_u64().unwrap()).collect();
+    assert_eq!(rows, [16, 32, 64], "{batching}");
+    for r in runs {
+        assert_eq!(r["tokens"], 16 * 16, "{r}");
+        assert_eq!(r["rollouts_differing"], 0, "{r}");
+        let tps = number(r, "tokens_per_s");
+        assert!((tps - 256.0 / number(r, "seconds")).abs() <= 1e-9 * tps, "{r}");
+    }
+    assert_eq!(batching["bitwise_equal_to_one_group"], true, "{batching}");
+    let best = runs.iter().map(|r| number(r, "tokens_per_s")).fold(0.0, f64::max);
+    assert_eq!(number(batching, "best_tokens_per_s"), best, "{batching}");
+    let over = number(batching, "best_over_one_group");
+    assert!((over - best / number(&runs[0], "tokens_per_s")).abs() <= 1e-9 * over, "{batching}");
+
     // The roofline: the default sweep, each point's rates derived from its tokens per second.
     let roof = &line["roofline"];
     positive(
@@ -96,6 +113,10 @@ fn miner_bench_prints_every_figure() {
     }
     let engine = number(roof, "engine_gflop_per_s");
     assert!((engine - number(&line, "tokens_per_s") * flop / 1e9).abs() < 1e-9 * engine, "{roof}");
+    let batched = number(roof, "batched_gflop_per_s");
+    assert!((batched - best * flop / 1e9).abs() < 1e-9 * batched, "{roof}");
+    let share = batched / number(roof, "peak_gflop_per_s");
+    assert!((number(roof, "batched_fraction_of_peak_flops") - share).abs() < 1e-12, "{roof}");
 }
 
 #[test]

@@ -51,6 +51,9 @@ pub struct MinerBenchFigures {
     pub seconds: RunSeconds,
     /// Seconds of each group's generation, per run (a spread shows a busy machine).
     pub group_seconds: GroupSeconds,
+    /// Run (a)'s rollouts as generated, group by group (the batching sweep's reference).
+    #[serde(skip)]
+    pub generated: Vec<Vec<GeneratedRollout>>,
 }
 
 /// Seconds of each group, per run.
@@ -90,6 +93,7 @@ pub fn run_miner_bench(
 
     let groups = work.prompts.len();
     let mut rollouts = Vec::new();
+    let mut generated_a = Vec::with_capacity(groups);
     let mut plain_groups = Vec::new();
     let (mut baseline_tokens, mut per_group) = (0, GroupSeconds::default());
     for j in 0..groups {
@@ -101,8 +105,10 @@ pub fn run_miner_bench(
                     let generated = engine
                         .generate_group(&work.request(j, true))
                         .with_context(|| format!("generating group {j}"))?;
-                    rollouts.extend(work.assemble(renderer, u32::try_from(j)?, generated)?);
+                    let assembled = work.assemble(renderer, u32::try_from(j)?, generated.clone());
+                    rollouts.extend(assembled?);
                     per_group.proofs.push(t.elapsed().as_secs_f64());
+                    generated_a.push(generated);
                     "engine + proofs"
                 }
                 1 => {
@@ -168,6 +174,7 @@ pub fn run_miner_bench(
         file_bytes: bytes.len(),
         seconds: RunSeconds { proofs: a_s, plain: b_s, baseline: baseline_s },
         group_seconds: per_group,
+        generated: generated_a,
     })
 }
 

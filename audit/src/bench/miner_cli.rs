@@ -1,12 +1,13 @@
 //! `bench miner`: the fixed workload of [`crate::workload`] run three ways on one model (engine
-//! with proofs and window file, engine without proofs, baseline loop), then the roofline of
-//! [`crate::bench::roofline`] (`roofline` in the line). Prints one JSON line; progress goes to
-//! stderr.
+//! with proofs and window file, engine without proofs, baseline loop), then the multi-group
+//! sweep of [`crate::bench::batching`] (`batching` in the line) and the roofline of
+//! [`crate::bench::roofline`] (`roofline`). Prints one JSON line; progress goes to stderr.
 //!
 //! Stop tokens are off by default, so every rollout runs to `--new-tokens` and all three runs
 //! generate exactly `groups × 16 × new_tokens` tokens; `--stop` stops at the model's stop
 //! tokens instead (then the counts follow the samples).
 
+use crate::bench::batching::BatchingArgs;
 use crate::bench::miner::run_miner_bench;
 use crate::bench::roofline::{measure, RooflineArgs};
 use crate::workload::WorkloadArgs;
@@ -25,6 +26,8 @@ pub struct BenchArgs {
     /// Stop at the model's stop tokens (default: off, every rollout is `--new-tokens` long).
     #[arg(id = "stop", long = "stop", env = "GRAIL_STOP", help_heading = "Workload")]
     stop: bool,
+    #[command(flatten)]
+    batching: BatchingArgs,
     #[command(flatten)]
     roofline: RooflineArgs,
 }
@@ -49,13 +52,24 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .threads
         .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
         .unwrap_or(1);
+    let batching = crate::bench::batching::measure(
+        &mut engine,
+        &work,
+        &args.batching,
+        &figures.generated,
+        |line| eprintln!("bench: {line}"),
+    )?;
     let prompt = work.prompts.first().context("the workload has no prompt")?;
-    let roofline =
-        measure(&mut engine, prompt, &args.roofline, threads, figures.tokens_per_s, |line| {
-            eprintln!("bench: {line}");
-        })?;
+    let roofline = measure(
+        &mut engine,
+        prompt,
+        &args.roofline,
+        threads,
+        (figures.tokens_per_s, batching.best_tokens_per_s),
+        |line| eprintln!("bench: {line}"),
+    )?;
     let line = serde_json::to_value(&figures).context("serializing the figures")?;
-    let line = super::merged(line, json!({ "roofline": roofline }));
+    let line = super::merged(line, json!({ "batching": batching, "roofline": roofline }));
     let line =
         super::merged(line, super::run_context(&args.model, &args.work, &model_id, load_start));
     let line = super::merged(line, json!({ "stop_tokens": args.stop }));

@@ -1,6 +1,7 @@
 //! `grail-audit bench miner|validator|export`: the throughput figures of DESIGN.md section 6 on the
 //! fixed [`crate::workload`], one JSON line each.
 
+pub mod batching;
 pub mod export;
 pub mod miner;
 pub mod miner_cli;

@@ -97,16 +97,19 @@ pub struct Roofline {
     /// The bench's engine run with proofs (batch 16), as GFLOP/s and its share of the peak.
     pub engine_gflop_per_s: f64,
     pub engine_fraction_of_peak_flops: f64,
+    /// The batching sweep's best run (engine with proofs, several groups per batch), likewise.
+    pub batched_gflop_per_s: f64,
+    pub batched_fraction_of_peak_flops: f64,
 }
 
 /// Measures the probes and the sweep on `engine` with `prompt`; `engine_tokens_per_s` is the
-/// bench's run (a), set beside them.
+/// bench's run (a) and `batched_tokens_per_s` the batching sweep's best, set beside them.
 pub fn measure(
     engine: &mut Engine,
     prompt: &[u32],
     args: &RooflineArgs,
     threads: usize,
-    engine_tokens_per_s: f64,
+    (engine_tokens_per_s, batched_tokens_per_s): (f64, f64),
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<Roofline> {
     let Some(&first) = args.batches.first() else {
@@ -147,6 +150,7 @@ pub fn measure(
         });
     }
     let engine_gflop_per_s = engine_tokens_per_s * flop_per_token / 1e9;
+    let batched_gflop_per_s = batched_tokens_per_s * flop_per_token / 1e9;
     Ok(Roofline {
         flop_per_token,
         matmul_weight_elements: cost.matmul_weight_elements,
@@ -162,6 +166,8 @@ pub fn measure(
         decode,
         engine_gflop_per_s,
         engine_fraction_of_peak_flops: engine_gflop_per_s / matmul.gflop_per_s.max(1e-9),
+        batched_gflop_per_s,
+        batched_fraction_of_peak_flops: batched_gflop_per_s / matmul.gflop_per_s.max(1e-9),
     })
 }
 

@@ -1,5 +1,6 @@
 //! The generation engine shared by miner and validator: a model folder loaded into ONNX Runtime,
-//! batched KV-cache decoding of a whole group ([`Engine::generate_group`]), and the validator's
+//! batched KV-cache decoding of a whole group ([`Engine::generate_group`]) or of several groups
+//! sharing one batch ([`Engine::generate_groups`]), and the validator's
 //! batched prefill over prompt + completion ([`Engine::prefill`]), or over the completions of
 //! one group after its shared prompt, run once ([`Engine::prefill_shared`]).
 //!
@@ -15,10 +16,13 @@
 //! feeds ONNX Runtime's `present.*` values straight back as the next `past_key_values.*` (no
 //! copy through Rust), reads logits and hidden states in place, and samples without copying a
 //! row, spreading the rows over the session's thread count (ONNX Runtime's threads are idle
-//! between passes; each rollout touches only its own stream). Finished rows are dropped from the batch once enough of them pile up
-//! ([`EngineOptions::drop_finished`]). [`baseline`] is the plain loop it is measured against.
+//! between passes; each rollout touches only its own stream). Finished rows are dropped from the
+//! batch once enough of them pile up ([`EngineOptions::drop_finished`]), and with
+//! [`Engine::generate_groups`] the next group's rows take their place. [`baseline`] is the plain
+//! loop it is measured against.
 
 pub mod baseline;
+mod batch;
 pub mod bench;
 mod decode;
 mod prefill;
@@ -32,6 +36,7 @@ use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::session::{past_name, present_name, Device, ModelSession, ModelSpec, SessionOptions};
 
+pub use batch::{BatchStats, GroupJob, GroupSettings};
 pub use prefill::{PrefillRows, Sequence};
 pub use rollout::{GeneratedRollout, GroupRequest, StopReason};
 
@@ -50,17 +55,28 @@ pub struct EngineOptions {
     /// Drop finished rows from the decoding batch once at least this many have finished
     /// since the last compaction (0 = keep every row to the end, padding finished ones).
     pub drop_finished: usize,
+    /// A group joins a running batch only where its rows' left padding is a multiple of this
+    /// many positions (see [`Engine::generate_groups`]); 16 is x86's widest f32 vector.
+    pub pad_alignment: usize,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { device: Device::Cpu, intra_threads: None, drop_finished: DEFAULT_DROP_FINISHED }
+        Self {
+            device: Device::Cpu,
+            intra_threads: None,
+            drop_finished: DEFAULT_DROP_FINISHED,
+            pad_alignment: DEFAULT_PAD_ALIGNMENT,
+        }
     }
 }
 
 /// Default for [`EngineOptions::drop_finished`]: compacting copies the cache once, which costs
 /// about what one step of four rows does, so it pays once a few rows are idle.
 pub const DEFAULT_DROP_FINISHED: usize = 4;
+
+/// Default for [`EngineOptions::pad_alignment`].
+pub const DEFAULT_PAD_ALIGNMENT: usize = 16;
 
 /// A loaded, checked model folder.
 #[derive(Debug)]

@@ -18,6 +18,7 @@ use grail_cli::network::NetworkArgs;
 use grail_cli::storage::StorageArgs;
 use grail_cli::wallet::WalletArgs;
 use grail_cli::windows::WindowRangeArgs;
+use grail_fingerprint::Device;
 use grail_protocol::keys::HotkeyPair;
 
 use crate::checkpoints::MinerCheckpoints;
@@ -57,6 +58,26 @@ pub struct MinerArgs {
         help_heading = "Network"
     )]
     pub margin: f64,
+    /// Rows decoding together in one batch; groups of 16 share it when it holds more, and the
+    /// results are bitwise those of one group at a time [default: 32 on a CPU, 128 on CUDA].
+    #[arg(
+        id = "batch_rows",
+        long = "batch-rows",
+        env = "GRAIL_BATCH_ROWS",
+        value_parser = clap::value_parser!(u32).range(1..=4096),
+        help_heading = "Model"
+    )]
+    pub batch_rows: Option<u32>,
+}
+
+/// Batch rows when `--batch-rows` is not given: on this project's 2-core CPU bare decoding is
+/// fastest at 32 rows (`grail-audit bench miner`'s roofline sweep), and a GPU wants far more.
+pub fn default_batch_rows(device: Device) -> usize {
+    let group = grail_protocol::params::GROUP_SIZE as usize;
+    match device {
+        Device::Cpu => 2 * group,
+        Device::Cuda { .. } => 8 * group,
+    }
 }
 
 /// `mine`'s flags.
@@ -116,6 +137,8 @@ impl MinerArgs {
             self.model.load().with_context(|| format!("loading the model {}", dir.display()))?;
         let renderer = PromptRenderer::from_model_dir(dir)
             .with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
+        let batch_rows =
+            self.batch_rows.map_or_else(|| default_batch_rows(self.model.device), |r| r as usize);
         let model_file = self.model.model_file();
         let model_id = grail_fingerprint::model_id(&model_file)
             .with_context(|| format!("computing the model_id of {}", model_file.display()))?;
@@ -138,6 +161,7 @@ impl MinerArgs {
         tracing::info!(
             model = %dir.display(),
             model_id = %model_id,
+            batch_rows,
             hotkey = %pair.hotkey(),
             store = store.description(),
             beacon = %drand.chain().label(),
@@ -156,6 +180,7 @@ impl MinerArgs {
             chain,
             params,
             safety_margin_s: self.margin,
+            batch_rows,
             runtime,
             checkpoints,
         })

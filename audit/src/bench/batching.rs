@@ -34,12 +34,7 @@ pub struct BatchingArgs {
 }
 
 fn parse_rows(text: &str) -> Result<usize, String> {
-    let r: usize = text.trim().parse().map_err(|e| format!("batch rows {text:?}: {e}"))?;
-    if (1..=MAX_ROWS).contains(&r) {
-        Ok(r)
-    } else {
-        Err(format!("batch rows {r} is outside 1 to {MAX_ROWS}"))
-    }
+    super::parse_count(text, "batch rows", MAX_ROWS)
 }
 
 /// One capacity of the sweep.

@@ -22,8 +22,9 @@ use crate::workload::{Workload, WorkloadArgs};
 pub enum BenchCommand {
     /// Time the fixed workload (4 groups of 16, 128 new tokens) three ways on one model: the
     /// engine with commitments and the window file, without them, and the baseline loop; then
-    /// bare decoding at several batch sizes beside the machine's measured arithmetic and
-    /// memory peaks.
+    /// with several groups per batch at several batch capacities, checked bit for bit against
+    /// the first run; then bare decoding at several batch sizes beside the machine's measured
+    /// arithmetic and memory peaks.
     Miner(miner_cli::BenchArgs),
     /// Time verification against generation on one model: the miner's fixed workload
     /// generated, then verified with every check.
@@ -31,6 +32,16 @@ pub enum BenchCommand {
     /// Time the export of one window's verified rollouts (Parquet and JSON Lines) for
     /// trainers: `--miners` miners' files of the fixed workload, kept as passed.
     Export(export::BenchArgs),
+}
+
+/// Parses a count between 1 and `max` from a flag's value; the error names `what`.
+pub(crate) fn parse_count(text: &str, what: &str, max: usize) -> Result<usize, String> {
+    let n: usize = text.trim().parse().map_err(|e| format!("{what} {text:?}: {e}"))?;
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{what} {n} is outside 1 to {max}"))
+    }
 }
 
 /// Runs a bench.

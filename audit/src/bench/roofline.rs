@@ -55,12 +55,7 @@ pub struct RooflineArgs {
 }
 
 fn parse_batch(text: &str) -> Result<usize, String> {
-    let b: usize = text.trim().parse().map_err(|e| format!("batch size {text:?}: {e}"))?;
-    if (1..=MAX_BATCH).contains(&b) {
-        Ok(b)
-    } else {
-        Err(format!("batch size {b} is outside 1 to {MAX_BATCH}"))
-    }
+    super::parse_count(text, "batch size", MAX_BATCH)
 }
 
 /// One batch size of the sweep.

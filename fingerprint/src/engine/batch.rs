@@ -8,8 +8,9 @@
 //! attention mask hides, and its position ids are its own. Two facts about ONNX Runtime's CPU
 //! kernels make every row's logits and hidden states bitwise those it would have alone:
 //! - a row's outputs do not depend on the other rows, nor on how many there are;
-//! - left padding that is a whole multiple of the kernels' vector width leaves a row's
-//!   reductions over the context unchanged bit for bit (any other padding does not).
+//! - left padding by a whole multiple of a small width (4 on the kernels measured by
+//!   `fixtures/scripts/check_batch_invariance.py`) leaves a row's reductions over the context
+//!   unchanged bit for bit; other amounts, and padding on the right, do not.
 //!
 //! So a group joins only at a step where `T − P` is a multiple of
 //! [`EngineOptions::pad_alignment`](super::EngineOptions::pad_alignment), and every re-layout
